@@ -1,0 +1,209 @@
+/*
+ * parconv: apply a bank of 2-D kernels to a matrix, exactly as
+ * scipy.signal.convolve2d does, and compare ways of spreading the work
+ * (serial loop, worker processes, POSIX threads, OpenMP).
+ *
+ * Life cycle, as in FFTW: build inputs, pc_plan_create() (all set-up, one
+ * thread), pc_run() or pc_plan_execute() (re-entrant), pc_plan_destroy().
+ * Every function that can fail returns 0 or a PC_E* code; pc_errmsg() then
+ * holds a one-line description of what went wrong (per thread).
+ */
+#ifndef PARCONV_H
+#define PARCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PC_VERSION "0.1.0"
+
+/* Status codes. PC_EUSAGE and PC_EINPUT are the caller's fault (exit 2),
+ * the others are run-time failures (exit 1). */
+enum pc_status {
+    PC_OK = 0,
+    PC_EUSAGE,    /* bad argument or combination of arguments */
+    PC_EINPUT,    /* bad input file or data */
+    PC_ENOMEM,    /* allocation failed or would exceed available memory */
+    PC_EIO,       /* reading or writing a file failed */
+    PC_ESYS,      /* a system call failed (spawn, mmap, threads) */
+    PC_EWORKER,   /* a worker process or thread failed */
+    PC_EMISMATCH, /* strategies disagree */
+};
+
+const char *pc_strerror(int status);
+/* The message of the last error set on this thread ("" if none). */
+const char *pc_errmsg(void);
+/* Sets the calling thread's message and returns status (for chaining). */
+int pc_error(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+typedef enum { PC_F64, PC_F32 } pc_dtype;
+typedef enum { PC_FULL, PC_SAME, PC_VALID } pc_mode;
+typedef enum { PC_FILL, PC_WRAP, PC_SYMM } pc_boundary;
+typedef enum { PC_DIRECT } pc_method;
+typedef enum {
+    PC_SERIAL,
+    PC_PROCS,
+    PC_THREADS,
+    PC_OMP,
+    PC_NSTRATEGIES
+} pc_strategy;
+
+/* Names for the enums above, and the reverse look-up (-1 if unknown). */
+const char *pc_dtype_name(pc_dtype d);
+const char *pc_mode_name(pc_mode m);
+const char *pc_boundary_name(pc_boundary b);
+const char *pc_method_name(pc_method m);
+const char *pc_strategy_name(pc_strategy s);
+int pc_dtype_parse(const char *s);
+int pc_mode_parse(const char *s);
+int pc_boundary_parse(const char *s);
+int pc_method_parse(const char *s);
+int pc_strategy_parse(const char *s);
+size_t pc_dtype_size(pc_dtype d);
+
+/* A row-major matrix of doubles. Inputs are held in double whatever the
+ * compute type; the plan converts them once. */
+typedef struct {
+    size_t rows, cols;
+    double *data;
+} pc_matrix;
+
+/* count kernels of rows x cols, stored one after the other. */
+typedef struct {
+    size_t count, rows, cols;
+    double *data;
+} pc_bank;
+
+int pc_matrix_alloc(pc_matrix *m, size_t rows, size_t cols);
+void pc_matrix_free(pc_matrix *m);
+int pc_bank_alloc(pc_bank *b, size_t count, size_t rows, size_t cols);
+void pc_bank_free(pc_bank *b);
+
+/* ---- reproducible inputs (GSL mt19937) ---------------------------------- */
+
+typedef struct {
+    uint64_t seed;
+    int64_t lo, hi; /* integers uniform in [lo, hi) */
+} pc_gen_params;
+
+/* One generator stream: rows x cols values for the matrix first, then the
+ * kernels in order. m (allocated rows x cols) and b (allocated) may each be
+ * NULL: the matrix's values are then drawn and dropped, so a generated bank
+ * is the same whether the matrix was generated or loaded from a file. */
+int pc_generate(const pc_gen_params *g, size_t rows, size_t cols,
+                pc_matrix *m, pc_bank *b);
+
+/* ---- .npy files --------------------------------------------------------- */
+
+/* Reads a 2-D array (or, with pc_npy_read_bank, a 3-D stack or one 2-D
+ * kernel) of any supported dtype, converted to double. */
+int pc_npy_read_matrix(const char *path, pc_matrix *m);
+int pc_npy_read_bank(const char *path, pc_bank *b);
+
+/* Writes a C-ordered array of ndim dimensions (1..3) as .npy version 1.0.
+ * data holds doubles or floats as dtype says. */
+int pc_npy_write(const char *path, pc_dtype dtype, int ndim,
+                 const size_t *shape, const void *data);
+/* Size of the header pc_npy_write produces for this shape. */
+size_t pc_npy_header_size(pc_dtype dtype, int ndim, const size_t *shape);
+
+/* ---- convolution plan --------------------------------------------------- */
+
+typedef struct {
+    pc_mode mode;
+    pc_boundary boundary;
+    double fillvalue;
+    pc_dtype dtype;
+    pc_method method;
+} pc_conv_params;
+
+void pc_conv_params_default(pc_conv_params *p);
+
+/* Output shape of one kernel, or PC_EUSAGE for scipy's 'valid' rule
+ * (neither input contains the other). swapped says whether scipy would swap
+ * the inputs ('valid' with a kernel at least as large as the matrix). */
+int pc_out_shape(pc_mode mode, size_t rows, size_t cols, size_t krows,
+                 size_t kcols, size_t *orows, size_t *ocols, int *swapped);
+
+typedef struct pc_plan pc_plan;
+
+/* All expensive set-up: padding per boundary, flipped and converted kernels.
+ * The plan keeps its own copies; m and b may be freed afterwards. */
+int pc_plan_create(pc_plan **plan, const pc_conv_params *p,
+                   const pc_matrix *m, const pc_bank *b);
+void pc_plan_destroy(pc_plan *plan);
+
+size_t pc_plan_count(const pc_plan *plan);
+void pc_plan_out_shape(const pc_plan *plan, size_t *orows, size_t *ocols);
+/* Bytes of one kernel's output plane. */
+size_t pc_plan_out_bytes(const pc_plan *plan);
+const pc_conv_params *pc_plan_params(const pc_plan *plan);
+/* Floating-point operations per kernel: 2 * out_rows * out_cols * kh * kw. */
+double pc_plan_flops(const pc_plan *plan);
+
+/* Computes kernel k into out (orows x ocols of the plan's dtype, row-major).
+ * Re-entrant: any number of threads may call it at once. */
+void pc_plan_execute(const pc_plan *plan, size_t k, void *out);
+
+/* ---- checksums ---------------------------------------------------------- */
+
+/* A 64-bit hash of a byte string (xxHash64-style rounds, seed 0). */
+uint64_t pc_hash(const void *data, size_t n);
+/* The run checksum: the hash of the per-kernel hashes in kernel order. */
+uint64_t pc_hash_combine(const uint64_t *sums, size_t n);
+
+/* ---- strategies --------------------------------------------------------- */
+
+/* Memory for every kernel's output plane, shared with procs workers
+ * (a memfd mapped MAP_SHARED). */
+typedef struct {
+    void *base;
+    size_t bytes;
+    int fd;
+} pc_arena;
+
+int pc_arena_create(pc_arena *a, size_t bytes);
+void pc_arena_destroy(pc_arena *a);
+
+typedef struct {
+    pc_strategy strategy;
+    unsigned workers;       /* threads or processes; 0 means 1 */
+    const char *worker_exe; /* procs: the parconv executable to spawn */
+    /* Where results go: sums[k] receives kernel k's hash (required). If
+     * arena is non-NULL, kernel k's plane is also left at
+     * arena->base + k * pc_plan_out_bytes(plan). */
+    uint64_t *sums;
+    const pc_arena *arena;
+} pc_run_params;
+
+typedef struct {
+    double seconds;       /* wall time of the whole strategy */
+    unsigned workers;     /* workers actually used */
+} pc_run_result;
+
+int pc_run(const pc_plan *plan, const pc_run_params *rp, pc_run_result *res);
+
+/* The entry point of a procs worker ("parconv --pc-worker FD INDEX COUNT").
+ * Returns the process exit status. */
+int pc_worker_main(int argc, char **argv);
+#define PC_WORKER_FLAG "--pc-worker"
+
+/* ---- system facts ------------------------------------------------------- */
+
+unsigned pc_online_cpus(void);
+/* Physical cores (hyperthread siblings counted once), 0 if unknown. */
+unsigned pc_physical_cores(void);
+/* Bytes of memory this process may still use: MemAvailable, capped by the
+ * cgroup limit when there is one; 0 if unknown. */
+uint64_t pc_available_memory(void);
+
+double pc_now(void); /* monotonic seconds */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

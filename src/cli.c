@@ -1,0 +1,497 @@
+/* Command-line parsing: argv and the environment into cli_options. Every
+ * malformed value is refused with one line naming it (PC_EUSAGE). */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help_text[] =
+"Usage: parconv [run] [OPTIONS]          apply a kernel bank, compare strategies\n"
+"       parconv gen -o DIR [INPUTS]      write the generated inputs as .npy\n"
+"       parconv demo sleep|lock [--seconds S]   the threads lesson\n"
+"       parconv --help | --version\n"
+"\n"
+"parconv applies every kernel of a bank to a matrix, exactly as\n"
+"scipy.signal.convolve2d(matrix, kernel, mode, boundary, fillvalue) does,\n"
+"once for each strategy chosen, times each run, checks that all runs agree\n"
+"bit for bit, and prints a report.\n"
+"\n"
+"Inputs (generated unless a file is given):\n"
+"  -n, --size RxC        matrix size, or N for NxN              [1000x1000]\n"
+"  -k, --count K         number of kernels                      [100]\n"
+"  -s, --ksize RxC       kernel size, or N for NxN              [10x10]\n"
+"      --range LO:HI     integer values uniform in [LO,HI)      [0:100]\n"
+"      --seed S          GSL mt19937 seed (0 means GSL's 4357)  [42]\n"
+"                        The matrix is drawn first, then the kernels in\n"
+"                        order: one seed gives the same numbers everywhere.\n"
+"  -m, --matrix FILE     read the matrix from a 2-D .npy file\n"
+"  -b, --bank FILE       read the kernels from a 3-D .npy file (K x R x C),\n"
+"                        or a 2-D one for a single kernel\n"
+"                        .npy versions 1.0-3.0; float64/32, int64/32/16/8,\n"
+"                        uint64/32/16/8 or bool; C or Fortran order. With a\n"
+"                        file, --size/--count/--ksize may be given only if\n"
+"                        they match it.\n"
+"\n"
+"Convolution (scipy.signal.convolve2d's meaning):\n"
+"      --mode M          full, same or valid                    [full]\n"
+"                        valid: when the kernel is at least as large as the\n"
+"                        matrix in both dimensions the two are swapped, as\n"
+"                        scipy does; when neither contains the other it is\n"
+"                        an error.\n"
+"      --boundary B      fill, wrap or symm (scipy's pad, circular and\n"
+"                        symmetric are accepted too)            [fill]\n"
+"      --fillvalue V     the value outside the matrix for fill  [0]\n"
+"      --dtype D         f64 or f32: compute and output type    [f64]\n"
+"      --method M        direct                                 [direct]\n"
+"\n"
+"Strategies:\n"
+"  -S, --strategy LIST   comma-separated from serial,procs,threads,omp, run\n"
+"                        in that order           [serial,procs,threads,omp]\n"
+"                        serial   one loop over the kernels\n"
+"                        procs    worker processes started with posix_spawn,\n"
+"                                 kernel i to worker i mod P; inputs and\n"
+"                                 results shared through a memory mapping\n"
+"                        threads  POSIX threads, kernel i to thread i mod T\n"
+"                        omp      an OpenMP parallel loop over the kernels\n"
+"  -p, --procs P         worker processes   [physical cores, else online CPUs]\n"
+"  -t, --threads T       threads for threads and omp\n"
+"                        [OMP_NUM_THREADS, else SLURM_CPUS_PER_TASK, else\n"
+"                         online CPUs]\n"
+"\n"
+"Output:\n"
+"  -o, --output DIR      write kernel k's result as DIR/conv_NNNNN.npy (k from\n"
+"                        0, five digits, the computed dtype) and\n"
+"                        DIR/manifest.json (workload, files, checksums). The\n"
+"                        files come from the first strategy; the others are\n"
+"                        checked against it. DIR is created if missing.\n"
+"      --json FILE       the report as JSON too; '-' for stdout, the text\n"
+"                        report then goes to stderr\n"
+"  -q, --quiet           no text report (errors are still printed)\n"
+"\n"
+"gen:   writes DIR/matrix.npy and DIR/bank.npy from --size, --count, --ksize,\n"
+"       --range, --seed and --dtype (the same numbers 'run' would use).\n"
+"demo:  two POSIX threads that sleep S seconds [2.5]: 'sleep' lets them\n"
+"       overlap (about S in all), 'lock' puts a mutex around the sleep (about\n"
+"       2S), as in the Python threading lesson parconv grew from.\n"
+"\n"
+"Environment: OMP_NUM_THREADS and SLURM_CPUS_PER_TASK set the default\n"
+"thread count; the other OMP_* variables (OMP_PROC_BIND, OMP_PLACES, ...)\n"
+"are honoured by the OpenMP runtime and shown in the report.\n"
+"\n"
+"Report: the workload, one box per strategy ('Executed in X s.'), a table\n"
+"of seconds, GFLOP/s (2*out_rows*out_cols*kh*kw per kernel), speedup over\n"
+"serial and checksum, and a verification line.\n"
+"Exit status: 0 success, 1 run-time failure or strategies disagree,\n"
+"2 bad usage or bad input.\n";
+
+enum {
+    O_RANGE = 256,
+    O_SEED,
+    O_MODE,
+    O_BOUNDARY,
+    O_FILLVALUE,
+    O_DTYPE,
+    O_METHOD,
+    O_JSON,
+    O_SECONDS,
+};
+
+static const struct option long_opts[] = {
+    {"size", required_argument, NULL, 'n'},
+    {"count", required_argument, NULL, 'k'},
+    {"ksize", required_argument, NULL, 's'},
+    {"range", required_argument, NULL, O_RANGE},
+    {"seed", required_argument, NULL, O_SEED},
+    {"matrix", required_argument, NULL, 'm'},
+    {"bank", required_argument, NULL, 'b'},
+    {"mode", required_argument, NULL, O_MODE},
+    {"boundary", required_argument, NULL, O_BOUNDARY},
+    {"fillvalue", required_argument, NULL, O_FILLVALUE},
+    {"dtype", required_argument, NULL, O_DTYPE},
+    {"method", required_argument, NULL, O_METHOD},
+    {"strategy", required_argument, NULL, 'S'},
+    {"procs", required_argument, NULL, 'p'},
+    {"threads", required_argument, NULL, 't'},
+    {"output", required_argument, NULL, 'o'},
+    {"json", required_argument, NULL, O_JSON},
+    {"quiet", no_argument, NULL, 'q'},
+    {"seconds", required_argument, NULL, O_SECONDS},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+static const char short_opts[] = ":n:k:s:m:b:S:p:t:o:qhV";
+
+/* Which subcommands take an option: bit 1 << cli_command. */
+#define RUN (1u << CMD_RUN)
+#define GEN (1u << CMD_GEN)
+#define DEMO (1u << CMD_DEMO)
+static unsigned allowed_in(int opt)
+{
+    switch (opt) {
+    case 'n': case 'k': case 's': case O_RANGE: case O_SEED: case O_DTYPE:
+    case 'o': case 'q':
+        return RUN | GEN;
+    case O_SECONDS:
+        return DEMO;
+    case 'h': case 'V':
+        return RUN | GEN | DEMO;
+    default:
+        return RUN;
+    }
+}
+
+static const char *const command_names[] = {
+    [CMD_RUN] = "run", [CMD_GEN] = "gen", [CMD_DEMO] = "demo"};
+
+/* The name a user typed for option opt, for messages. */
+static const char *opt_name(int opt)
+{
+    static _Thread_local char buf[32];
+    for (const struct option *lo = long_opts; lo->name; lo++)
+        if (lo->val == opt) {
+            snprintf(buf, sizeof buf, "--%s", lo->name);
+            return buf;
+        }
+    snprintf(buf, sizeof buf, "-%c", opt);
+    return buf;
+}
+
+/* Positive size: a whole number from 1 to max, nothing else on the line. */
+static int parse_count(const char *opt, const char *s, size_t max, size_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+        return pc_error(PC_EUSAGE, "%s '%s': expected a whole number from 1 "
+                        "to %zu", opt, s ? s : "", max);
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > max)
+        return pc_error(PC_EUSAGE, "%s '%s': expected a whole number from 1 "
+                        "to %zu", opt, s, max);
+    *out = (size_t)v;
+    return PC_OK;
+}
+
+/* "RxC" or "N"; dimensions from 1 to 2^31-1 each. */
+static int parse_shape(const char *opt, const char *s, size_t *r, size_t *c)
+{
+    const size_t max = 2147483647;
+    const char *x = strpbrk(s, "xX");
+    if (!x)
+        return parse_count(opt, s, max, r) ? pc_error(PC_EUSAGE,
+               "%s '%s': expected RxC or N (whole numbers from 1)", opt, s)
+               : (*c = *r, PC_OK);
+    char left[32];
+    size_t n = (size_t)(x - s);
+    if (n == 0 || n >= sizeof left ||
+        (memcpy(left, s, n), left[n] = 0, parse_count(opt, left, max, r)) ||
+        parse_count(opt, x + 1, max, c))
+        return pc_error(PC_EUSAGE, "%s '%s': expected RxC or N (whole numbers "
+                        "from 1)", opt, s);
+    return PC_OK;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_range(const char *s, pc_gen_params *g)
+{
+    const char *colon = strchr(s, ':');
+    char lo[32];
+    size_t n = colon ? (size_t)(colon - s) : 0;
+    if (!colon || n == 0 || n >= sizeof lo ||
+        (memcpy(lo, s, n), lo[n] = 0, parse_i64(lo, &g->lo)) ||
+        parse_i64(colon + 1, &g->hi))
+        return pc_error(PC_EUSAGE, "--range '%s': expected LO:HI (integers, "
+                        "LO < HI)", s);
+    if (g->hi <= g->lo)
+        return pc_error(PC_EUSAGE, "--range '%s' is empty (need LO < HI)", s);
+    return PC_OK;
+}
+
+static int parse_double(const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || (errno == ERANGE && isinf(v)))
+        return pc_error(PC_EUSAGE, "%s '%s': expected a number", opt, s);
+    *out = v;
+    return PC_OK;
+}
+
+static int parse_strategies(const char *s, cli_options *o)
+{
+    char buf[256];
+    if (strlen(s) >= sizeof buf)
+        return pc_error(PC_EUSAGE, "--strategy '%.40s...': too long", s);
+    strcpy(buf, s);
+    o->nstrategies = 0;
+    unsigned seen = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int v = pc_strategy_parse(tok);
+        if (v < 0)
+            return pc_error(PC_EUSAGE, "--strategy: unknown strategy '%s' "
+                            "(choose from serial, procs, threads, omp)", tok);
+        if (seen & (1u << v))
+            return pc_error(PC_EUSAGE, "--strategy: '%s' is listed twice", tok);
+        seen |= 1u << v;
+        o->strategies[o->nstrategies++] = (pc_strategy)v;
+    }
+    if (o->nstrategies == 0)
+        return pc_error(PC_EUSAGE, "--strategy '%s': no strategy named", s);
+    return PC_OK;
+}
+
+static int parse_choice(const char *opt, const char *s, int v, const char *choices)
+{
+    if (v < 0)
+        return pc_error(PC_EUSAGE, "%s: unknown value '%s' (choose from %s)",
+                        opt, s, choices);
+    return PC_OK;
+}
+
+static void defaults(cli_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->cmd = CMD_RUN;
+    o->rows = o->cols = 1000;
+    o->count = 100;
+    o->krows = o->kcols = 10;
+    o->gen = (pc_gen_params){.seed = 42, .lo = 0, .hi = 100};
+    pc_conv_params_default(&o->conv);
+    for (int s = 0; s < PC_NSTRATEGIES; s++)
+        o->strategies[s] = (pc_strategy)s;
+    o->nstrategies = PC_NSTRATEGIES;
+    o->demo_seconds = 2.5;
+}
+
+int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
+{
+    defaults(o);
+    *exit_now = false;
+
+    int first = 1;
+    if (argc > 1) {
+        for (int c = 0; c < 3; c++)
+            if (strcmp(argv[1], command_names[c]) == 0) {
+                o->cmd = (enum cli_command)c;
+                first = 2;
+            }
+    }
+    if (o->cmd == CMD_DEMO) {
+        if (argc > 2 && (strcmp(argv[2], "sleep") == 0 || strcmp(argv[2], "lock") == 0)) {
+            o->demo = argv[2];
+            first = 3;
+        } else if (argc > 2 && argv[2][0] != '-') {
+            return pc_error(PC_EUSAGE, "demo: unknown demo '%s' (choose sleep "
+                            "or lock)", argv[2]);
+        }
+    }
+
+    /* getopt_long from our first option on; its own messages are off so
+     * that every error is our single line. */
+    char **av = argv + first - 1;
+    int ac = argc - first + 1;
+    optind = 1;
+    opterr = 0;
+    unsigned char seen[512] = {0};
+    int opt, st = PC_OK;
+    while ((opt = getopt_long(ac, av, short_opts, long_opts, NULL)) != -1) {
+        if (opt == '?') {
+            if (optopt)
+                return pc_error(PC_EUSAGE, "unknown option '-%c' (see "
+                                "parconv --help)", optopt);
+            return pc_error(PC_EUSAGE, "unknown option '%s' (see parconv "
+                            "--help)", av[optind - 1]);
+        }
+        if (opt == ':')
+            return pc_error(PC_EUSAGE, "option '%s' needs a value",
+                            av[optind - 1]);
+        if (!(allowed_in(opt) & (1u << o->cmd)))
+            return pc_error(PC_EUSAGE, "option %s does not apply to '%s'",
+                            opt_name(opt), command_names[o->cmd]);
+        if (seen[opt]++)
+            return pc_error(PC_EUSAGE, "option %s is given twice", opt_name(opt));
+
+        int v;
+        switch (opt) {
+        case 'n':
+            st = parse_shape("--size", optarg, &o->rows, &o->cols);
+            o->given |= G_SIZE;
+            break;
+        case 'k':
+            st = parse_count("--count", optarg, 1000000, &o->count);
+            o->given |= G_COUNT;
+            break;
+        case 's':
+            st = parse_shape("--ksize", optarg, &o->krows, &o->kcols);
+            o->given |= G_KSIZE;
+            break;
+        case O_RANGE:
+            st = parse_range(optarg, &o->gen);
+            break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            unsigned long long seed = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' ||
+                seed > 0xffffffffULL)
+                st = pc_error(PC_EUSAGE, "--seed '%s': expected a whole "
+                              "number from 0 to 4294967295", optarg);
+            o->gen.seed = seed;
+            break;
+        }
+        case 'm':
+            o->matrix_path = optarg;
+            break;
+        case 'b':
+            o->bank_path = optarg;
+            break;
+        case O_MODE:
+            v = pc_mode_parse(optarg);
+            st = parse_choice("--mode", optarg, v, "full, same, valid");
+            o->conv.mode = (pc_mode)v;
+            break;
+        case O_BOUNDARY:
+            v = pc_boundary_parse(optarg);
+            st = parse_choice("--boundary", optarg, v, "fill, wrap, symm");
+            o->conv.boundary = (pc_boundary)v;
+            break;
+        case O_FILLVALUE:
+            st = parse_double("--fillvalue", optarg, &o->conv.fillvalue);
+            break;
+        case O_DTYPE:
+            v = pc_dtype_parse(optarg);
+            st = parse_choice("--dtype", optarg, v, "f64, f32");
+            o->conv.dtype = (pc_dtype)v;
+            break;
+        case O_METHOD:
+            v = pc_method_parse(optarg);
+            st = parse_choice("--method", optarg, v, "direct");
+            o->conv.method = (pc_method)v;
+            break;
+        case 'S':
+            st = parse_strategies(optarg, o);
+            break;
+        case 'p': {
+            size_t n;
+            st = parse_count("--procs", optarg, 4096, &n);
+            o->procs = (unsigned)n;
+            break;
+        }
+        case 't': {
+            size_t n;
+            st = parse_count("--threads", optarg, 4096, &n);
+            o->threads = (unsigned)n;
+            break;
+        }
+        case 'o':
+            if (!*optarg)
+                st = pc_error(PC_EUSAGE, "--output: empty directory name");
+            o->outdir = optarg;
+            break;
+        case O_JSON:
+            if (!*optarg)
+                st = pc_error(PC_EUSAGE, "--json: empty file name");
+            o->json_path = optarg;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case O_SECONDS:
+            st = parse_double("--seconds", optarg, &o->demo_seconds);
+            if (!st && !(o->demo_seconds >= 0 && o->demo_seconds <= 3600))
+                st = pc_error(PC_EUSAGE, "--seconds '%s': expected 0 to 3600",
+                              optarg);
+            break;
+        case 'h':
+            fputs(help_text, stdout);
+            *exit_now = true;
+            return PC_OK;
+        case 'V':
+            printf("parconv %s\n", PC_VERSION);
+            *exit_now = true;
+            return PC_OK;
+        }
+        if (st)
+            return st;
+    }
+    if (optind < ac)
+        return pc_error(PC_EUSAGE, "unexpected argument '%s' (see parconv "
+                        "--help)", av[optind]);
+    if (o->cmd == CMD_GEN && !o->outdir)
+        return pc_error(PC_EUSAGE, "gen needs -o DIR");
+    if (o->cmd == CMD_GEN && (o->matrix_path || o->bank_path))
+        return pc_error(PC_EUSAGE, "gen generates its inputs; --matrix and "
+                        "--bank do not apply");
+    if (o->cmd == CMD_DEMO && !o->demo)
+        return pc_error(PC_EUSAGE, "demo needs 'sleep' or 'lock'");
+    return PC_OK;
+}
+
+/* The first entry of an OpenMP-style list ("4" or "4,2"); -1 if unset. */
+static int env_count(const char *name, unsigned *n)
+{
+    const char *s = getenv(name);
+    if (!s)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    while (*end == ' ')
+        end++;
+    if (errno || end == s || (*end && *end != ',') || v < 1 || v > 4096 ||
+        s[0] == '-')
+        return pc_error(PC_EUSAGE, "%s='%s' is not a thread count from 1 to "
+                        "4096", name, s);
+    *n = (unsigned)v;
+    return PC_OK;
+}
+
+int cli_default_threads(unsigned *n, const char **from)
+{
+    int st = env_count("OMP_NUM_THREADS", n);
+    if (st == PC_OK) {
+        *from = "OMP_NUM_THREADS";
+        return PC_OK;
+    }
+    if (st != -1)
+        return st;
+    st = env_count("SLURM_CPUS_PER_TASK", n);
+    if (st == PC_OK) {
+        *from = "SLURM_CPUS_PER_TASK";
+        return PC_OK;
+    }
+    if (st != -1)
+        return st;
+    *n = pc_online_cpus();
+    *from = "online CPUs";
+    return PC_OK;
+}
+
+void cli_default_procs(unsigned *n, const char **from)
+{
+    unsigned cores = pc_physical_cores();
+    if (cores) {
+        *n = cores;
+        *from = "physical cores";
+    } else {
+        *n = pc_online_cpus();
+        *from = "online CPUs";
+    }
+}

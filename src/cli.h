@@ -1,0 +1,92 @@
+/* The command-line program's own types: options and the state of one run.
+ * The library knows nothing of these. */
+#ifndef PC_CLI_H
+#define PC_CLI_H
+
+#include "parconv.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum cli_command { CMD_RUN, CMD_GEN, CMD_DEMO };
+
+/* Which options were given, to refuse repeats and conflicts. */
+enum cli_given {
+    G_SIZE = 1 << 0,
+    G_COUNT = 1 << 1,
+    G_KSIZE = 1 << 2,
+};
+
+typedef struct {
+    enum cli_command cmd;
+    size_t rows, cols, count, krows, kcols;
+    unsigned given;
+    pc_gen_params gen;
+    const char *matrix_path, *bank_path;
+    pc_conv_params conv;
+    pc_strategy strategies[PC_NSTRATEGIES];
+    int nstrategies;
+    unsigned threads, procs; /* 0: default */
+    const char *json_path;
+    bool quiet;
+    const char *outdir;
+    const char *demo; /* "sleep" or "lock" */
+    double demo_seconds;
+} cli_options;
+
+/* Parses argv; prints help or version and sets *exit_now on request.
+ * Returns 0 or PC_EUSAGE with pc_errmsg() set. */
+int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now);
+
+/* Default worker counts and where they came from. Returns PC_EUSAGE for a
+ * malformed OMP_NUM_THREADS or SLURM_CPUS_PER_TASK. */
+int cli_default_threads(unsigned *n, const char **from);
+void cli_default_procs(unsigned *n, const char **from);
+
+typedef struct {
+    pc_strategy strategy;
+    unsigned workers;
+    double seconds;
+    uint64_t checksum;
+    uint64_t *sums; /* per kernel */
+} job_run;
+
+typedef struct {
+    const cli_options *o;
+    pc_matrix m;
+    pc_bank b;
+    pc_plan *plan;
+    size_t rows, cols, count, krows, kcols; /* the workload's shapes */
+    size_t orows, ocols;
+    int swapped;
+    unsigned threads, procs;
+    const char *threads_from, *procs_from;
+    double setup_seconds;
+    double mem_estimate;
+    job_run runs[PC_NSTRATEGIES];
+    int nruns;
+    bool verified;
+    char mismatch[256];
+    double write_seconds;
+} job;
+
+/* report.c */
+void report_workload(FILE *f, const job *j);
+void report_run_box(FILE *f, const job_run *r);
+void report_summary(FILE *f, const job *j);
+void json_string(FILE *f, const char *s);
+void json_workload(FILE *f, const job *j, const char *indent);
+int report_json(const char *path, const job *j);
+
+/* sink.c: each kernel's plane as DIR/conv_NNNNN.npy, plus manifest.json. */
+int sink_write(const job *j, const pc_arena *arena);
+/* gen: DIR/matrix.npy and DIR/bank.npy in the chosen dtype. */
+int sink_inputs(const cli_options *o, const pc_matrix *m, const pc_bank *b);
+
+/* demo.c */
+int demo_run(const char *kind, double seconds);
+
+/* Formats a byte count for people ("814.0 MB"). */
+const char *human_bytes(double bytes, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,238 @@
+/* The plan: every mode as "pad once, then valid". All set-up happens here,
+ * on one thread, before any parallel work; pc_plan_execute is re-entrant. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void pc_conv_params_default(pc_conv_params *p)
+{
+    p->mode = PC_FULL;
+    p->boundary = PC_FILL;
+    p->fillvalue = 0.0;
+    p->dtype = PC_F64;
+    p->method = PC_DIRECT;
+}
+
+static size_t absdiff(size_t a, size_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
+int pc_out_shape(pc_mode mode, size_t rows, size_t cols, size_t krows,
+                 size_t kcols, size_t *orows, size_t *ocols, int *swapped)
+{
+    *swapped = 0;
+    switch (mode) {
+    case PC_FULL:
+        *orows = rows + krows - 1;
+        *ocols = cols + kcols - 1;
+        return PC_OK;
+    case PC_SAME:
+        *orows = rows;
+        *ocols = cols;
+        return PC_OK;
+    case PC_VALID: {
+        /* scipy: one input must contain the other in every dimension; when
+         * the kernel is the larger one the inputs are swapped. */
+        int matrix_contains = rows >= krows && cols >= kcols;
+        int kernel_contains = krows >= rows && kcols >= cols;
+        if (!matrix_contains && !kernel_contains)
+            return pc_error(PC_EUSAGE,
+                            "mode 'valid' needs the matrix (%zux%zu) or the "
+                            "kernel (%zux%zu) to contain the other in every "
+                            "dimension", rows, cols, krows, kcols);
+        *swapped = !matrix_contains;
+        *orows = absdiff(rows, krows) + 1;
+        *ocols = absdiff(cols, kcols) + 1;
+        return PC_OK;
+    }
+    }
+    return pc_error(PC_EUSAGE, "unknown mode %d", (int)mode);
+}
+
+/* Index into a dimension of n samples, extended per boundary. Returns -1 for
+ * "outside, use the fill value". */
+static long extend(long i, long n, pc_boundary b)
+{
+    if (i >= 0 && i < n)
+        return i;
+    switch (b) {
+    case PC_WRAP: {
+        long r = i % n;
+        return r < 0 ? r + n : r;
+    }
+    case PC_SYMM: {
+        /* Reflection with the edge sample repeated has period 2n, which
+         * also covers kernels many times larger than the matrix. */
+        long r = i % (2 * n);
+        if (r < 0)
+            r += 2 * n;
+        return r < n ? r : 2 * n - 1 - r;
+    }
+    case PC_FILL:
+        break;
+    }
+    return -1;
+}
+
+size_t pc_plan_pad_bytes(const pc_plan *plan)
+{
+    return plan->prows * plan->pstride * pc_dtype_size(plan->p.dtype);
+}
+
+size_t pc_plan_kern_bytes(const pc_plan *plan)
+{
+    return plan->count * plan->krows * plan->kcols * pc_dtype_size(plan->p.dtype);
+}
+
+static void store(void *base, pc_dtype dt, size_t i, double v)
+{
+    if (dt == PC_F32)
+        ((float *)base)[i] = (float)v;
+    else
+        ((double *)base)[i] = v;
+}
+
+int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
+                   const pc_bank *b)
+{
+    *out = NULL;
+    if (m->rows == 0 || m->cols == 0 || b->count == 0 || b->rows == 0 ||
+        b->cols == 0)
+        return pc_error(PC_EUSAGE, "empty matrix or kernel bank");
+    if (p->dtype != PC_F64 && p->dtype != PC_F32)
+        return pc_error(PC_EUSAGE, "unknown dtype %d", (int)p->dtype);
+    if (p->boundary != PC_FILL && p->boundary != PC_WRAP && p->boundary != PC_SYMM)
+        return pc_error(PC_EUSAGE, "unknown boundary %d", (int)p->boundary);
+    if (p->method != PC_DIRECT)
+        return pc_error(PC_EUSAGE, "unknown method %d", (int)p->method);
+
+    pc_plan *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return pc_error(PC_ENOMEM, "cannot allocate a plan");
+    pl->p = *p;
+    pl->owns = true;
+    pl->rows = m->rows;
+    pl->cols = m->cols;
+    pl->count = b->count;
+    pl->krows = b->rows;
+    pl->kcols = b->cols;
+
+    int swapped, st;
+    st = pc_out_shape(p->mode, m->rows, m->cols, b->rows, b->cols, &pl->orows,
+                      &pl->ocols, &swapped);
+    if (st)
+        goto error;
+
+    /* Where the output starts on the full grid. */
+    size_t r0 = 0, c0 = 0;
+    pc_boundary bnd = p->boundary;
+    double fillv = p->fillvalue;
+    if (p->mode == PC_SAME) {
+        r0 = (b->rows - 1) / 2;
+        c0 = (b->cols - 1) / 2;
+    } else if (p->mode == PC_VALID) {
+        r0 = (m->rows < b->rows ? m->rows : b->rows) - 1;
+        c0 = (m->cols < b->cols ? m->cols : b->cols) - 1;
+        /* Unswapped, 'valid' never reads outside the matrix; swapped, scipy
+         * convolves the kernel with the matrix, so outside counts as zero
+         * whatever the boundary says. */
+        bnd = PC_FILL;
+        fillv = 0.0;
+    }
+
+    size_t esz = pc_dtype_size(p->dtype), n;
+    if (!pc_add_ok(pl->orows, b->rows - 1, &pl->prows) ||
+        !pc_add_ok(pl->ocols, b->cols - 1, &pl->pcols) ||
+        !pc_add_ok(pl->pcols, 32, &pl->pstride) ||
+        !pc_mul_ok(pl->prows, pl->pstride, &n) || !pc_mul_ok(n, esz, &n) ||
+        (long)pl->prows < 0 || (long)pl->pcols < 0) {
+        st = pc_error(PC_EUSAGE, "the padded matrix would be too large");
+        goto error;
+    }
+    /* Rows start on 64-byte boundaries, and at least 16 spare zero columns
+     * let vector loads run past the row end. */
+    pl->pstride = (pl->pstride + 15) & ~(size_t)15;
+
+    pl->pad = pc_alloc(pc_plan_pad_bytes(pl));
+    pl->kern = pc_alloc(pc_plan_kern_bytes(pl));
+    if (!pl->pad || !pl->kern) {
+        st = pc_error(PC_ENOMEM, "cannot allocate the padded matrix (%zux%zu)",
+                      pl->prows, pl->pcols);
+        goto error;
+    }
+
+    long M = (long)m->rows, N = (long)m->cols;
+    long roff = (long)r0 - (long)(b->rows - 1);
+    long coff = (long)c0 - (long)(b->cols - 1);
+    for (size_t i = 0; i < pl->prows; i++) {
+        long si = extend((long)i + roff, M, bnd);
+        for (size_t j = 0; j < pl->pcols; j++) {
+            long sj = extend((long)j + coff, N, bnd);
+            double v = si < 0 || sj < 0 ? fillv : m->data[si * N + sj];
+            store(pl->pad, p->dtype, i * pl->pstride + j, v);
+        }
+    }
+
+    /* Flipped kernels turn convolution into correlation: out[i][j] =
+     * sum_pq pad[i+p][j+q] * kf[p][q], every mode alike. */
+    size_t kh = b->rows, kw = b->cols, taps = kh * kw;
+    for (size_t k = 0; k < b->count; k++)
+        for (size_t t = 0; t < taps; t++)
+            store(pl->kern, p->dtype, k * taps + t,
+                  b->data[k * taps + (taps - 1 - t)]);
+
+    *out = pl;
+    return PC_OK;
+
+error:
+    pc_plan_destroy(pl);
+    return st;
+}
+
+void pc_plan_destroy(pc_plan *plan)
+{
+    if (!plan)
+        return;
+    if (plan->owns) {
+        pc_free(plan->pad);
+        pc_free(plan->kern);
+    }
+    free(plan);
+}
+
+size_t pc_plan_count(const pc_plan *plan)
+{
+    return plan->count;
+}
+
+void pc_plan_out_shape(const pc_plan *plan, size_t *orows, size_t *ocols)
+{
+    *orows = plan->orows;
+    *ocols = plan->ocols;
+}
+
+size_t pc_plan_out_bytes(const pc_plan *plan)
+{
+    return plan->orows * plan->ocols * pc_dtype_size(plan->p.dtype);
+}
+
+const pc_conv_params *pc_plan_params(const pc_plan *plan)
+{
+    return &plan->p;
+}
+
+double pc_plan_flops(const pc_plan *plan)
+{
+    return 2.0 * (double)plan->orows * (double)plan->ocols *
+           (double)plan->krows * (double)plan->kcols;
+}
+
+void pc_plan_execute(const pc_plan *plan, size_t k, void *out)
+{
+    if (plan->p.dtype == PC_F32)
+        pc_direct_f32(plan, k, out);
+    else
+        pc_direct_f64(plan, k, out);
+}

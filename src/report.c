@@ -1,0 +1,242 @@
+/* What the user reads: the workload, a box per strategy like the Python
+ * original's, a summary table, the verification line; and the same as JSON
+ * for scripts. */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+const char *human_bytes(double bytes, char *buf, size_t n)
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+    int u = 0;
+    while (bytes >= 1000 && u < 5) {
+        bytes /= 1000;
+        u++;
+    }
+    snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+    return buf;
+}
+
+static const char *input_kind(const char *path)
+{
+    return path ? path : "generated";
+}
+
+static double gflops(const job *j, const job_run *r)
+{
+    double flops = pc_plan_flops(j->plan) * (double)j->count;
+    return r->seconds > 0 ? flops / r->seconds / 1e9 : 0;
+}
+
+void report_workload(FILE *f, const job *j)
+{
+    const cli_options *o = j->o;
+    const pc_conv_params *p = &o->conv;
+    char mem[32];
+    fprintf(f, "parconv %s: %zu kernel%s of %zux%zu on a %zux%zu matrix\n",
+            PC_VERSION, j->count, j->count == 1 ? "" : "s", j->krows, j->kcols,
+            j->rows, j->cols);
+    fprintf(f, "  matrix     %s\n", input_kind(o->matrix_path));
+    fprintf(f, "  kernels    %s\n", input_kind(o->bank_path));
+    if (!o->matrix_path || !o->bank_path)
+        fprintf(f, "  generator  GSL mt19937, seed %" PRIu64 ", integers in "
+                "[%" PRId64 ",%" PRId64 ")\n", o->gen.seed, o->gen.lo, o->gen.hi);
+    fprintf(f, "  mode       %s -> output %zux%zu per kernel%s\n",
+            pc_mode_name(p->mode), j->orows, j->ocols,
+            j->swapped ? " (kernel contains the matrix: inputs swapped, as "
+                         "scipy does)" : "");
+    if (p->mode == PC_VALID)
+        fprintf(f, "  boundary   %s (no effect in valid mode)\n",
+                pc_boundary_name(p->boundary));
+    else if (p->boundary == PC_FILL)
+        fprintf(f, "  boundary   fill, fillvalue %g\n", p->fillvalue);
+    else
+        fprintf(f, "  boundary   %s\n", pc_boundary_name(p->boundary));
+    fprintf(f, "  dtype      %s    method %s\n", pc_dtype_name(p->dtype),
+            pc_method_name(p->method));
+    fprintf(f, "  threads    %u (%s)    procs %u (%s)    online CPUs %u\n",
+            j->threads, j->threads_from, j->procs, j->procs_from,
+            pc_online_cpus());
+    fprintf(f, "  OpenMP    ");
+    int any = 0;
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, "OMP_", 4) == 0 || strncmp(*e, "GOMP_", 5) == 0) {
+            fprintf(f, " %s", *e);
+            any = 1;
+        }
+    fprintf(f, "%s\n", any ? "" : " no OMP_* variables set");
+    fprintf(f, "  memory     about %s; set-up %.5fs (padding, kernels%s)\n",
+            human_bytes(j->mem_estimate, mem, sizeof mem), j->setup_seconds,
+            o->outdir ? ", output arena" : "");
+    if (o->outdir)
+        fprintf(f, "  output     %s/conv_NNNNN.npy (from the first strategy)\n",
+                o->outdir);
+    fputc('\n', f);
+}
+
+void report_run_box(FILE *f, const job_run *r)
+{
+    static const char dashes[] = "--------------------";
+    fprintf(f, "%s %s %s\n", dashes, pc_strategy_name(r->strategy), dashes);
+    fprintf(f, "Executed in %.5fs.\n", r->seconds);
+    fprintf(f, "%s-%.*s-%s\n\n", dashes, (int)strlen(pc_strategy_name(r->strategy)),
+            "--------------", dashes);
+}
+
+static const job_run *serial_run(const job *j)
+{
+    for (int i = 0; i < j->nruns; i++)
+        if (j->runs[i].strategy == PC_SERIAL)
+            return &j->runs[i];
+    return NULL;
+}
+
+void report_summary(FILE *f, const job *j)
+{
+    const job_run *ser = serial_run(j);
+    fprintf(f, "%-9s %-7s %7s %11s %9s %8s  %s\n", "strategy", "method",
+            "workers", "seconds", "GFLOP/s", "speedup", "checksum");
+    for (int i = 0; i < j->nruns; i++) {
+        const job_run *r = &j->runs[i];
+        char speed[16] = "-";
+        if (ser && r->seconds > 0)
+            snprintf(speed, sizeof speed, "%.2fx", ser->seconds / r->seconds);
+        fprintf(f, "%-9s %-7s %7u %11.5f %9.2f %8s  %016" PRIx64 "\n",
+                pc_strategy_name(r->strategy),
+                pc_method_name(j->o->conv.method), r->workers, r->seconds,
+                gflops(j, r), speed, r->checksum);
+    }
+    if (j->verified)
+        fprintf(f, "verified: %s (checksum %016" PRIx64 ")\n",
+                j->nruns > 1 ? "all strategies bit-identical"
+                             : "one strategy, nothing to compare",
+                j->runs[0].checksum);
+    else
+        fprintf(f, "MISMATCH: %s\n", j->mismatch);
+    if (j->o->outdir && j->verified)
+        fprintf(f, "wrote %zu files to %s in %.3fs\n", j->count,
+                j->o->outdir, j->write_seconds);
+}
+
+void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void json_path_or_null(FILE *f, const char *s)
+{
+    if (s)
+        json_string(f, s);
+    else
+        fputs("null", f);
+}
+
+/* Non-finite numbers have no JSON spelling. */
+static void json_number(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.17g", v);
+    else
+        fputs("null", f);
+}
+
+void json_workload(FILE *f, const job *j, const char *in)
+{
+    const cli_options *o = j->o;
+    fprintf(f, "{\n%s  \"rows\": %zu, \"cols\": %zu, \"count\": %zu,\n", in,
+            j->rows, j->cols, j->count);
+    fprintf(f, "%s  \"krows\": %zu, \"kcols\": %zu,\n", in, j->krows, j->kcols);
+    fprintf(f, "%s  \"mode\": \"%s\", \"boundary\": \"%s\", \"fillvalue\": ", in,
+            pc_mode_name(o->conv.mode), pc_boundary_name(o->conv.boundary));
+    json_number(f, o->conv.fillvalue);
+    fprintf(f, ",\n%s  \"dtype\": \"%s\", \"method\": \"%s\",\n", in,
+            pc_dtype_name(o->conv.dtype), pc_method_name(o->conv.method));
+    fprintf(f, "%s  \"out_rows\": %zu, \"out_cols\": %zu, \"swapped\": %s,\n",
+            in, j->orows, j->ocols, j->swapped ? "true" : "false");
+    fprintf(f, "%s  \"matrix\": ", in);
+    json_path_or_null(f, o->matrix_path);
+    fprintf(f, ", \"bank\": ");
+    json_path_or_null(f, o->bank_path);
+    fprintf(f, ",\n%s  \"seed\": ", in);
+    if (o->matrix_path && o->bank_path)
+        fputs("null, \"range\": null", f);
+    else
+        fprintf(f, "%" PRIu64 ", \"range\": [%" PRId64 ", %" PRId64 "]",
+                o->gen.seed, o->gen.lo, o->gen.hi);
+    fprintf(f, "\n%s}", in);
+}
+
+int report_json(const char *path, const job *j)
+{
+    bool to_stdout = strcmp(path, "-") == 0;
+    FILE *f = to_stdout ? stdout : fopen(path, "w");
+    if (!f)
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(errno));
+    const job_run *ser = serial_run(j);
+    fprintf(f, "{\n  \"version\": \"%s\",\n  \"workload\": ", PC_VERSION);
+    json_workload(f, j, "  ");
+    fprintf(f, ",\n  \"environment\": {\"threads\": %u, \"threads_from\": ",
+            j->threads);
+    json_string(f, j->threads_from);
+    fprintf(f, ", \"procs\": %u, \"procs_from\": ", j->procs);
+    json_string(f, j->procs_from);
+    fprintf(f, ", \"online_cpus\": %u, \"physical_cores\": %u,\n"
+               "    \"omp_env\": {", pc_online_cpus(), pc_physical_cores());
+    int n = 0;
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || (strncmp(*e, "OMP_", 4) != 0 && strncmp(*e, "GOMP_", 5) != 0))
+            continue;
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
+        fputs(n++ ? ", " : "", f);
+        json_string(f, name);
+        fputs(": ", f);
+        json_string(f, eq + 1);
+    }
+    fprintf(f, "}},\n  \"setup_seconds\": %.6f,\n  \"runs\": [", j->setup_seconds);
+    for (int i = 0; i < j->nruns; i++) {
+        const job_run *r = &j->runs[i];
+        fprintf(f, "%s\n    {\"strategy\": \"%s\", \"method\": \"%s\", "
+                   "\"workers\": %u, \"seconds\": %.6f, \"gflops\": %.4f, "
+                   "\"speedup\": ", i ? "," : "", pc_strategy_name(r->strategy),
+                pc_method_name(j->o->conv.method), r->workers, r->seconds,
+                gflops(j, r));
+        if (ser && r->seconds > 0)
+            fprintf(f, "%.4f", ser->seconds / r->seconds);
+        else
+            fputs("null", f);
+        fprintf(f, ", \"checksum\": \"%016" PRIx64 "\"}", r->checksum);
+    }
+    fprintf(f, "\n  ],\n  \"verified\": %s,\n  \"mismatch\": ",
+            j->verified ? "true" : "false");
+    json_path_or_null(f, j->verified ? NULL : j->mismatch);
+    fprintf(f, ",\n  \"output\": ");
+    if (j->o->outdir && j->verified) {
+        json_string(f, j->o->outdir);
+        fprintf(f, ",\n  \"write_seconds\": %.6f", j->write_seconds);
+    } else {
+        fputs("null", f);
+    }
+    fputs("\n}\n", f);
+    if (to_stdout)
+        return fflush(f) ? pc_error(PC_EIO, "cannot write the JSON report") : PC_OK;
+    if (ferror(f) | fclose(f))
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(errno));
+    return PC_OK;
+}
