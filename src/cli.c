@@ -13,7 +13,7 @@ static const char help_text[] =
 "Usage: parconv [run] [OPTIONS]          apply a kernel bank, compare strategies\n"
 "       parconv gen -o DIR [INPUTS]      write the generated inputs as .npy\n"
 "       parconv demo sleep|lock [--seconds S]   the threads lesson\n"
-"       parconv --help | --version\n"
+"       parconv -h, --help | -V, --version\n"
 "\n"
 "parconv applies every kernel of a bank to a matrix, exactly as\n"
 "scipy.signal.convolve2d(matrix, kernel, mode, boundary, fillvalue) does,\n"
@@ -239,6 +239,9 @@ static int parse_strategies(const char *s, cli_options *o)
     if (strlen(s) >= sizeof buf)
         return pc_error(PC_EUSAGE, "--strategy '%.40s...': too long", s);
     strcpy(buf, s);
+    size_t len = strlen(buf);
+    if (len && (buf[0] == ',' || buf[len - 1] == ',' || strstr(buf, ",,")))
+        return pc_error(PC_EUSAGE, "--strategy '%s': empty strategy name", s);
     o->nstrategies = 0;
     unsigned seen = 0;
     char *save = NULL;

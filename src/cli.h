@@ -76,8 +76,13 @@ void report_run_box(FILE *f, const job_run *r);
 void report_summary(FILE *f, const job *j);
 void json_string(FILE *f, const char *s);
 void json_workload(FILE *f, const job *j, const char *indent);
-int report_json(const char *path, const job *j);
+/* Writes the JSON report to f (opened early, so a bad path fails before
+ * the work), then closes it unless it is stdout. */
+int report_json(FILE *f, const char *path, const job *j);
 
+/* sink.c: creates DIR (and parents) before any work, so a bad -o fails
+ * at once. */
+int sink_prepare(const char *dir);
 /* sink.c: each kernel's plane as DIR/conv_NNNNN.npy, plus manifest.json. */
 int sink_write(const job *j, const pc_arena *arena);
 /* gen: DIR/matrix.npy and DIR/bank.npy in the chosen dtype. */

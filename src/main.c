@@ -3,6 +3,7 @@
  * verification, outputs, report. The library does the work. */
 #include "cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,16 +40,17 @@ static int load_inputs(job *j)
 {
     const cli_options *o = j->o;
     int st;
+    /* A file that cannot be read is bad input, like a malformed one. */
     if (o->matrix_path) {
         if ((st = pc_npy_read_matrix(o->matrix_path, &j->m)))
-            return st;
+            return st == PC_EIO ? PC_EINPUT : st;
         if ((st = check_given(o, G_SIZE, "--size", o->rows, o->cols, j->m.rows,
                               j->m.cols, o->matrix_path)))
             return st;
     }
     if (o->bank_path) {
         if ((st = pc_npy_read_bank(o->bank_path, &j->b)))
-            return st;
+            return st == PC_EIO ? PC_EINPUT : st;
         if ((o->given & G_COUNT) && o->count != j->b.count)
             return pc_error(PC_EUSAGE, "--count %zu does not match %s, which "
                             "holds %zu kernels", o->count, o->bank_path,
@@ -141,6 +143,7 @@ static int cmd_run(const cli_options *o, const char *self)
 {
     job j = {.o = o};
     pc_arena arena = {.fd = -1};
+    FILE *json = NULL;
     FILE *text = o->quiet ? NULL
                  : (o->json_path && strcmp(o->json_path, "-") == 0) ? stderr
                                                                      : stdout;
@@ -159,6 +162,17 @@ static int cmd_run(const cli_options *o, const char *self)
 
     if ((st = load_inputs(&j)))
         goto done;
+    /* Where results will go is checked before any work is done. */
+    if (o->outdir && (st = sink_prepare(o->outdir)))
+        goto done;
+    if (o->json_path) {
+        json = strcmp(o->json_path, "-") == 0 ? stdout : fopen(o->json_path, "w");
+        if (!json) {
+            st = pc_error(PC_EIO, "cannot write '%s': %s", o->json_path,
+                          strerror(errno));
+            goto done;
+        }
+    }
     double t0 = pc_now();
     st = pc_plan_create(&j.plan, &o->conv, &j.m, &j.b);
     /* The plan keeps its own copies. */
@@ -215,12 +229,18 @@ static int cmd_run(const cli_options *o, const char *self)
     }
     if (text)
         report_summary(text, &j);
-    if (o->json_path && (st = report_json(o->json_path, &j)))
-        goto done;
+    if (json) {
+        st = report_json(json, o->json_path, &j);
+        json = NULL; /* closed */
+        if (st)
+            goto done;
+    }
     if (!j.verified)
         st = pc_error(PC_EMISMATCH, "verification failed: %s", j.mismatch);
 
 done:
+    if (json && json != stdout)
+        fclose(json);
     for (int i = 0; i < PC_NSTRATEGIES; i++)
         free(j.runs[i].sums);
     pc_arena_destroy(&arena);

@@ -181,12 +181,9 @@ void json_workload(FILE *f, const job *j, const char *in)
     fprintf(f, "\n%s}", in);
 }
 
-int report_json(const char *path, const job *j)
+int report_json(FILE *f, const char *path, const job *j)
 {
-    bool to_stdout = strcmp(path, "-") == 0;
-    FILE *f = to_stdout ? stdout : fopen(path, "w");
-    if (!f)
-        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(errno));
+    bool to_stdout = f == stdout;
     const job_run *ser = serial_run(j);
     fprintf(f, "{\n  \"version\": \"%s\",\n  \"workload\": ", PC_VERSION);
     json_workload(f, j, "  ");

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 /* mkdir -p: creates DIR and its missing parents. */
-static int make_dir(const char *dir)
+int sink_prepare(const char *dir)
 {
     char path[4096];
     size_t n = strlen(dir);
@@ -69,7 +69,7 @@ static int write_manifest(const job *j, const char *dir, const uint64_t *sums)
 int sink_write(const job *j, const pc_arena *arena)
 {
     const char *dir = j->o->outdir;
-    int st = make_dir(dir);
+    int st = sink_prepare(dir);
     if (st)
         return st;
     size_t plane = j->orows * j->ocols * pc_dtype_size(j->o->conv.dtype);
@@ -88,7 +88,7 @@ int sink_write(const job *j, const pc_arena *arena)
 int sink_inputs(const cli_options *o, const pc_matrix *m, const pc_bank *b)
 {
     const char *dir = o->outdir;
-    int st = make_dir(dir);
+    int st = sink_prepare(dir);
     if (st)
         return st;
     /* Generated values are integers, exact in either dtype within range. */

@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""parconv demo sleep|lock: the threads lesson.
+
+Usage: demo_test.py PARCONV_PATH SCRATCH_DIR
+
+Two threads that sleep overlap; behind one mutex they run one after the
+other. The tests check the lines, their order, and (with generous margins)
+that the sleep demo's total is about S while the lock demo's is about 2S:
+overlap versus serialisation is the behaviour under test.
+Prints 'ok   name' or 'FAIL name: why' per case and 'N passed, M failed' at
+the end; exits 1 if anything failed.
+"""
+import os
+import re
+import subprocess
+import sys
+import traceback
+
+EXE = None
+SCRATCH = None
+passed = 0
+failed = 0
+
+DODO = "au dodo"
+REVEIL = "au réveil"
+
+
+def report(name, why=None):
+    global passed, failed
+    if why is None:
+        passed += 1
+        print(f"ok   {name}", flush=True)
+    else:
+        failed += 1
+        print(f"FAIL {name}: {why}", flush=True)
+
+
+def case(name, fn, *a):
+    try:
+        fn(*a)
+        report(name)
+    except AssertionError as e:
+        report(name, str(e))
+    except Exception as e:
+        report(name, f"{type(e).__name__}: {e} "
+               f"[{traceback.format_exc().splitlines()[-3].strip()}]")
+
+
+def expect(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def demo(kind, seconds=None, timeout=30):
+    args = [EXE, "demo", kind]
+    if seconds is not None:
+        args += ["--seconds", seconds]
+    try:
+        r = subprocess.run(args, capture_output=True, timeout=timeout,
+                           cwd=SCRATCH)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"timed out after {timeout}s: {' '.join(args)}")
+    expect(r.returncode == 0, f"exit {r.returncode}, stderr {r.stderr!r}")
+    expect(r.stderr == b"", f"stderr not empty: {r.stderr!r}")
+    try:
+        out = r.stdout.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise AssertionError(f"output is not UTF-8: {e}")
+    return out.splitlines()
+
+
+def parse(lines, kind, seconds):
+    """Checks the header, the four thread lines and the timing line;
+    returns (events [(id, what)], total seconds)."""
+    expect(lines, "no output")
+    head = re.fullmatch(rf"demo {kind}: 2 threads each sleep ([0-9.]+)s.*",
+                        lines[0])
+    expect(head, f"header {lines[0]!r}")
+    expect(float(head.group(1)) == seconds,
+           f"header says {head.group(1)}s, expected {seconds}")
+    events = []
+    total = None
+    for line in lines[1:]:
+        m = re.fullmatch(r"([01]): (au dodo|au réveil)", line)
+        if m:
+            events.append((int(m.group(1)), m.group(2)))
+            continue
+        m = re.fullmatch(r"Executed in ([0-9]+\.[0-9]+) ?s\..*", line)
+        if m:
+            expect(total is None, "two 'Executed in' lines")
+            total = float(m.group(1))
+            continue
+        raise AssertionError(f"unexpected line {line!r}")
+    want = sorted([(0, DODO), (1, DODO), (0, REVEIL), (1, REVEIL)])
+    expect(sorted(events) == want, f"thread lines {events}, expected each "
+           f"of {want} once")
+    expect(total is not None, "no 'Executed in X s' line")
+    expect(lines[-1].startswith("Executed in"),
+           "'Executed in' is not the last line")
+    for i in (0, 1):
+        expect(events.index((i, DODO)) < events.index((i, REVEIL)),
+               f"thread {i} woke before it slept")
+    return events, total
+
+
+def t_sleep(seconds_arg, seconds):
+    events, total = parse(demo("sleep", seconds_arg), "sleep", seconds)
+    last_dodo = max(events.index((i, DODO)) for i in (0, 1))
+    first_reveil = min(events.index((i, REVEIL)) for i in (0, 1))
+    expect(last_dodo < first_reveil,
+           f"the sleeps do not overlap: {events}")
+    expect(total >= seconds * 0.95,
+           f"total {total}s is shorter than one sleep of {seconds}s")
+    expect(total < 1.5 * seconds,
+           f"total {total}s >= 1.5 x {seconds}s: the sleeps did not overlap")
+
+
+def t_lock(seconds_arg, seconds):
+    events, total = parse(demo("lock", seconds_arg), "lock", seconds)
+    a = events[0][0]  # the thread that took the lock first
+    b = 1 - a
+    expect(events[0][1] == DODO, f"first event {events[0]}")
+    expect(events.index((a, REVEIL)) < events.index((b, DODO)),
+           f"thread {b} slept before thread {a} woke: {events}")
+    expect(events == [(a, DODO), (a, REVEIL), (b, DODO), (b, REVEIL)],
+           f"events {events}, expected one thread after the other")
+    expect(total >= 2 * seconds * 0.95,
+           f"total {total}s < 2 x {seconds}s x 0.95: the lock did not "
+           f"serialise the sleeps")
+
+
+def t_zero():
+    for kind in ("sleep", "lock"):
+        events, total = parse(demo(kind, "0"), kind, 0.0)
+        expect(total < 1.0, f"{kind} --seconds 0 took {total}s")
+
+
+def main():
+    global EXE, SCRATCH
+    if len(sys.argv) != 3:
+        print("usage: demo_test.py PARCONV_PATH SCRATCH_DIR", file=sys.stderr)
+        return 2
+    EXE = os.path.abspath(sys.argv[1])
+    SCRATCH = os.path.abspath(sys.argv[2])
+    os.makedirs(SCRATCH, exist_ok=True)
+    case("demo sleep --seconds 0.6: overlap", t_sleep, "0.6", 0.6)
+    case("demo lock --seconds 0.6: serialised", t_lock, "0.6", 0.6)
+    case("demo lock --seconds 0.25", t_lock, "0.25", 0.25)
+    case("demo sleep --seconds 0.3", t_sleep, "0.3", 0.3)
+    case("demo sleep and lock --seconds 0", t_zero)
+    case("demo sleep without --seconds: 2.5s", t_sleep, None, 2.5)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+#!/usr/bin/python3
+"""A killed procs worker makes the run fail cleanly, and workers never
+outlive their parent.
+
+Usage: procs_kill.py PARCONV_PATH SCRATCH_DIR
+
+Prints 'ok   name' or 'FAIL name: why' per case and 'N passed, M failed' at
+the end; exits 1 if anything failed. Every wait has a timeout; whatever this
+script started is killed (by pid) before it ends.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+
+WORKER_FLAG = "--pc-worker"
+# Long enough to be killed mid-run (several seconds with 2 workers here);
+# the tests never wait for it to finish unless the program is broken.
+WORKLOAD = ["-n", "1000", "-k", "400"]
+# With -o the output arena is allocated and touched first: keep it small
+# (100 planes of 529x529 f64, 224 MB) with the same order of run time.
+WORKLOAD_OUT = ["-n", "500", "-k", "100", "-s", "30"]
+WAIT_TIMEOUT = 30
+GONE_TIMEOUT = 5
+
+EXE = None
+SCRATCH = None
+passed = 0
+failed = 0
+started = []  # (pid, starttime) of every process seen, for the clean-up
+
+
+def report(name, why=None):
+    global passed, failed
+    if why is None:
+        passed += 1
+        print(f"ok   {name}", flush=True)
+    else:
+        failed += 1
+        print(f"FAIL {name}: {why}", flush=True)
+
+
+def case(name, fn, *a):
+    try:
+        fn(*a)
+        report(name)
+    except AssertionError as e:
+        report(name, str(e))
+    except Exception as e:
+        report(name, f"{type(e).__name__}: {e} "
+               f"[{traceback.format_exc().splitlines()[-3].strip()}]")
+    finally:
+        cleanup()
+
+
+def expect(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def env():
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("OMP_", "GOMP_", "SLURM_"))}
+
+
+def stat(pid):
+    """(state, ppid, starttime) of pid, or None if it does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    rest = s[s.rindex(")") + 2:].split()
+    return rest[0], int(rest[1]), int(rest[19])
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def alive(pid, starttime):
+    """pid is still that process and has not exited (a zombie has)."""
+    st = stat(pid)
+    return st is not None and st[2] == starttime and st[0] != "Z"
+
+
+def workers_of(ppid):
+    """Live processes whose parent is ppid and whose command line has the
+    worker flag: {pid: starttime}."""
+    found = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        st = stat(int(d))
+        if st and st[1] == ppid and st[0] != "Z" and \
+                WORKER_FLAG.encode() in cmdline(int(d)):
+            found[int(d)] = st[2]
+    return found
+
+
+def start(extra=(), new_session=False, workload=None):
+    cmd = [EXE, "-S", "procs", "-p", "2"] + (workload or WORKLOAD) + \
+        ["-q"] + list(extra)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env(), cwd=SCRATCH,
+                         start_new_session=new_session)
+    st = stat(p.pid)
+    started.append((p.pid, st[2] if st else None, p))
+    return p
+
+
+def wait_workers(p, n=2, timeout=10):
+    """Waits until n workers of p run; returns {pid: starttime}."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        w = workers_of(p.pid)
+        for pid, t in w.items():
+            if (pid, t, None) not in started:
+                started.append((pid, t, None))
+        if len(w) >= n:
+            return w
+        if p.poll() is not None:
+            raise AssertionError(f"parconv ended (status {p.returncode}) "
+                                 f"before {n} workers were seen")
+        time.sleep(0.01)
+    raise AssertionError(f"{n} workers did not appear within {timeout}s "
+                         f"(saw {workers_of(p.pid)})")
+
+
+def finish(p):
+    try:
+        out, err = p.communicate(timeout=WAIT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"parconv did not end within {WAIT_TIMEOUT}s "
+                             f"after a worker was killed")
+    return p.returncode, out, err
+
+
+def wait_gone(pids, parent_pid=None, timeout=GONE_TIMEOUT):
+    """Waits until none of pids ({pid: starttime}) is alive, nor any worker
+    whose parent is parent_pid. Returns the survivors (empty if none)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = {pid: t for pid, t in pids.items() if alive(pid, t)}
+        if parent_pid is not None:
+            left.update(workers_of(parent_pid))
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.02)
+
+
+def cleanup():
+    """Kills, by pid, whatever this script started that still runs."""
+    for pid, t, p in started:
+        if p is not None:
+            if p.poll() is None:
+                p.kill()
+            try:
+                p.communicate(timeout=10)
+            except Exception:
+                pass
+        elif t is not None and alive(pid, t):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    started.clear()
+
+
+def t_kill_worker(sig, delay, outdir=None):
+    extra = ["-o", outdir] if outdir else []
+    p = start(extra, workload=WORKLOAD_OUT if outdir else None)
+    w = wait_workers(p)
+    time.sleep(delay)
+    victim = min(w)
+    os.kill(victim, sig)
+    rc, out, err = finish(p)
+    problems = []
+    if rc != 1:
+        problems.append(f"exit status {rc}, expected 1")
+    lines = err.splitlines()
+    if len(lines) != 1:
+        problems.append(f"{len(lines)} stderr lines, expected 1")
+    else:
+        line = lines[0]
+        for want in ("worker", f"signal {int(sig)}"):
+            if want not in line:
+                problems.append(f"stderr does not mention {want!r}")
+        if str(victim) not in line:
+            problems.append(f"stderr does not name the killed pid {victim}")
+    if out:
+        problems.append(f"-q but stdout {out[:100]!r}")
+    left = wait_gone(w, p.pid)
+    if left:
+        problems.append(f"workers still running {GONE_TIMEOUT}s after the "
+                        f"parent ended: {sorted(left)}")
+    if outdir and os.path.exists(os.path.join(outdir, "manifest.json")):
+        problems.append("a failed run left a manifest")
+    if problems:
+        raise AssertionError("; ".join(problems) + f" (stderr {err!r})")
+
+
+def t_kill_parent(sig, delay, group=False):
+    p = start(new_session=group)
+    w = wait_workers(p)
+    time.sleep(delay)
+    if group:
+        os.killpg(p.pid, sig)
+    else:
+        os.kill(p.pid, sig)
+    try:
+        p.communicate(timeout=WAIT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"parconv survived signal {int(sig)}")
+    expect(p.returncode != 0, f"exit status 0 after signal {int(sig)}")
+    left = wait_gone(w)
+    expect(not left, f"workers {sorted(left)} still running {GONE_TIMEOUT}s "
+           f"after their parent was killed by signal {int(sig)}")
+
+
+def t_baseline():
+    """The workload does run long enough for the kill tests (>= 3 s would
+    be spent if nothing were killed): two workers run for a while."""
+    p = start()
+    w = wait_workers(p)
+    time.sleep(1.0)
+    expect(p.poll() is None, "parconv finished within 1s of its workers "
+           "starting: the workload is too small for these tests")
+    expect(all(alive(pid, t) for pid, t in w.items()),
+           "a worker ended on its own within 1s")
+    for pid in w:
+        cl = cmdline(pid)
+        expect(WORKER_FLAG.encode() in cl, f"worker {pid} cmdline {cl}")
+
+
+def main():
+    global EXE, SCRATCH
+    if len(sys.argv) != 3:
+        print("usage: procs_kill.py PARCONV_PATH SCRATCH_DIR", file=sys.stderr)
+        return 2
+    EXE = os.path.abspath(sys.argv[1])
+    SCRATCH = os.path.abspath(sys.argv[2])
+    os.makedirs(SCRATCH, exist_ok=True)
+    try:
+        case("workload runs long enough, two workers", t_baseline)
+        case("SIGKILL a worker: exit 1, one line, siblings gone",
+             t_kill_worker, signal.SIGKILL, 0.5)
+        case("SIGKILL a worker right after it starts", t_kill_worker,
+             signal.SIGKILL, 0.0)
+        case("SIGTERM a worker: exit 1, names signal 15", t_kill_worker,
+             signal.SIGTERM, 0.5)
+        case("SIGKILL a worker with -o: no manifest left", t_kill_worker,
+             signal.SIGKILL, 0.5, os.path.join(SCRATCH, "killed_out"))
+        case("SIGKILL the parent: workers die with it", t_kill_parent,
+             signal.SIGKILL, 0.5)
+        case("SIGKILL the parent right after spawning", t_kill_parent,
+             signal.SIGKILL, 0.0)
+        case("SIGTERM the parent: workers die with it", t_kill_parent,
+             signal.SIGTERM, 0.5)
+        case("SIGINT to the process group (Ctrl-C): nothing left",
+             t_kill_parent, signal.SIGINT, 0.5, True)
+    finally:
+        cleanup()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

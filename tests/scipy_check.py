@@ -1,0 +1,340 @@
+#!/usr/bin/python3
+"""Cross-check parconv against scipy.signal.convolve2d.
+
+Usage: scipy_check.py PARCONV_PATH SCRATCH_DIR
+
+Random cases (fixed seed) over shapes, modes, boundaries, fill values,
+dtypes and bank sizes; plus NaN/Inf inputs, boundary synonyms, integer and
+Fortran-ordered .npy inputs, and a single 2-D kernel as the bank. Every
+parconv call has a timeout. Prints 'ok   name' or 'FAIL name: why' per case
+and 'N passed, M failed' at the end; exits 1 if anything failed.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import traceback
+
+import numpy as np
+import scipy.signal
+
+TIMEOUT = 60
+NRANDOM = 135
+
+MODES = ["full", "same", "valid"]
+BOUNDARIES = ["fill", "wrap", "symm"]
+
+passed = 0
+failed = 0
+
+
+def report(name, why=None):
+    global passed, failed
+    if why is None:
+        passed += 1
+        print(f"ok   {name}", flush=True)
+    else:
+        failed += 1
+        print(f"FAIL {name}: {why}", flush=True)
+
+
+def run(exe, args, timeout=TIMEOUT):
+    try:
+        return subprocess.run([exe] + args, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"timed out after {timeout}s: parconv "
+                             + " ".join(args))
+
+
+def valid_refused(mshape, kshape):
+    """scipy's 'valid' rule: one input must contain the other."""
+    a = all(m >= k for m, k in zip(mshape, kshape))
+    b = all(k >= m for m, k in zip(mshape, kshape))
+    return not (a or b)
+
+
+def tolerances(dtype, ref):
+    scale = float(np.nanmax(np.abs(ref[np.isfinite(ref)]))) \
+        if np.isfinite(ref).any() else 0.0
+    if dtype == np.float64:
+        return 1e-12, 1e-12 * scale
+    return 1e-5, 1e-5 * scale
+
+
+def compare(got, ref, dtype, what, equal_nan=False):
+    if got.shape != ref.shape:
+        raise AssertionError(f"{what}: shape {got.shape}, scipy {ref.shape}")
+    if got.dtype != np.dtype(dtype):
+        raise AssertionError(f"{what}: dtype {got.dtype}, expected "
+                             f"{np.dtype(dtype)}")
+    rtol, atol = tolerances(dtype, ref)
+    if equal_nan:
+        if not np.array_equal(np.isnan(got), np.isnan(ref)):
+            raise AssertionError(f"{what}: NaN positions differ "
+                                 f"({int(np.isnan(got).sum())} vs scipy "
+                                 f"{int(np.isnan(ref).sum())})")
+        inf_g = np.where(np.isinf(got), np.sign(got), 0)
+        inf_r = np.where(np.isinf(ref), np.sign(ref), 0)
+        if not np.array_equal(inf_g, inf_r):
+            raise AssertionError(f"{what}: +-Inf positions differ")
+    if not np.allclose(got, ref, rtol=rtol, atol=atol, equal_nan=equal_nan):
+        with np.errstate(invalid="ignore"):
+            diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+        i = np.unravel_index(np.nanargmax(diff), diff.shape)
+        raise AssertionError(f"{what}: values differ, worst at {tuple(i)}: "
+                             f"{got[i]!r} vs scipy {ref[i]!r} "
+                             f"(rtol {rtol}, atol {atol:.3g})")
+
+
+def check_manifest(outdir, count, oshape, dtype_name):
+    path = os.path.join(outdir, "manifest.json")
+    with open(path) as f:
+        man = json.load(f)
+    files = [k["file"] for k in man["kernels"]]
+    want = [f"conv_{k:05d}.npy" for k in range(count)]
+    if files != want:
+        raise AssertionError(f"manifest lists {files}, expected {want}")
+    wl = man["workload"]
+    if (wl["out_rows"], wl["out_cols"]) != tuple(oshape):
+        raise AssertionError(f"manifest out shape {wl['out_rows']}x"
+                             f"{wl['out_cols']}, expected {oshape}")
+    if wl["count"] != count:
+        raise AssertionError(f"manifest count {wl['count']}, expected {count}")
+    if man.get("dtype") != dtype_name:
+        raise AssertionError(f"manifest dtype {man.get('dtype')!r}, expected "
+                             f"{dtype_name!r}")
+    if list(man.get("shape", [])) != list(oshape):
+        raise AssertionError(f"manifest shape {man.get('shape')}, expected "
+                             f"{list(oshape)}")
+
+
+def run_case(exe, casedir, matrix, bank, mode, boundary, fillvalue,
+             dtype_name, ref_matrix=None, ref_bank=None, equal_nan=False,
+             bank_file=None, strategies="serial,threads", boundary_arg=None):
+    """Writes the inputs, runs parconv, compares with scipy.
+
+    matrix/bank are written to .npy as given; the reference is computed on
+    ref_matrix/ref_bank (default: the same arrays). bank may be 2-D (single
+    kernel) when bank_file holds it that way."""
+    shutil.rmtree(casedir, ignore_errors=True)
+    os.makedirs(casedir)
+    dtype = np.float64 if dtype_name == "f64" else np.float32
+    mpath = os.path.join(casedir, "matrix.npy")
+    bpath = os.path.join(casedir, "bank.npy")
+    out = os.path.join(casedir, "out")
+    np.save(mpath, matrix)
+    np.save(bpath, bank if bank_file is None else bank_file)
+    rm = matrix if ref_matrix is None else ref_matrix
+    rb = bank if ref_bank is None else ref_bank
+    if rb.ndim == 2:
+        rb = rb[None]
+    args = ["run", "-m", mpath, "-b", bpath, "--mode", mode,
+            "--boundary", boundary_arg or boundary,
+            "--fillvalue", repr(float(fillvalue)), "--dtype", dtype_name,
+            "-S", strategies, "-o", out, "-q"]
+    r = run(exe, args)
+
+    if mode == "valid" and valid_refused(rm.shape, rb.shape[1:]):
+        # scipy refuses: make sure it really does, then parconv must too.
+        try:
+            scipy.signal.convolve2d(rm, rb[0], mode, boundary, fillvalue)
+            raise AssertionError("scipy did not refuse (test bug)")
+        except ValueError:
+            pass
+        if r.returncode != 2:
+            raise AssertionError(f"exit {r.returncode}, expected 2 (stderr "
+                                 f"{r.stderr!r})")
+        lines = r.stderr.splitlines()
+        if len(lines) != 1 or "valid" not in lines[0]:
+            raise AssertionError(f"stderr should be one line mentioning "
+                                 f"'valid': {r.stderr!r}")
+        if r.stdout:
+            raise AssertionError(f"stdout not empty: {r.stdout!r}")
+        if os.path.exists(os.path.join(out, "manifest.json")):
+            raise AssertionError("refused run left a manifest")
+        return
+
+    if r.returncode != 0:
+        raise AssertionError(f"exit {r.returncode}: {r.stderr.strip()!r}")
+    if r.stdout:
+        raise AssertionError(f"-q but stdout: {r.stdout[:200]!r}")
+    oshape = None
+    for k in range(rb.shape[0]):
+        with np.errstate(invalid="ignore", over="ignore"):
+            ref = scipy.signal.convolve2d(rm, rb[k], mode, boundary, fillvalue)
+        got = np.load(os.path.join(out, f"conv_{k:05d}.npy"))
+        compare(got, ref, dtype, f"kernel {k}", equal_nan=equal_nan)
+        oshape = ref.shape
+    extra_files = sorted(set(os.listdir(out)) - {"manifest.json"} -
+                         {f"conv_{k:05d}.npy" for k in range(rb.shape[0])})
+    if extra_files:
+        raise AssertionError(f"unexpected files in output: {extra_files}")
+    check_manifest(out, rb.shape[0], oshape, dtype_name)
+    shutil.rmtree(casedir, ignore_errors=True)
+
+
+def case(name, fn, *a, **kw):
+    try:
+        fn(*a, **kw)
+        report(name)
+    except AssertionError as e:
+        report(name, str(e))
+    except Exception as e:  # a test error is a failure too, with its cause
+        report(name, f"{type(e).__name__}: {e} "
+               f"[{traceback.format_exc().splitlines()[-3].strip()}]")
+
+
+def random_cases(exe, scratch):
+    rs = np.random.RandomState(20240607)
+    combos = [(m, b) for m in MODES for b in BOUNDARIES]
+    # Shapes forced into the first cases so every kind is covered for sure.
+    forced = [
+        ((1, 1), (1, 1)), ((7, 9), (1, 1)), ((1, 40), (1, 5)),
+        ((40, 1), (6, 1)), ((5, 5), (12, 12)), ((3, 8), (11, 12)),
+        ((60, 60), (12, 12)), ((17, 23), (4, 6)), ((6, 4), (9, 10)),
+        ((2, 2), (3, 3)), ((12, 12), (12, 12)), ((10, 31), (2, 8)),
+        ((1, 1), (12, 7)), ((8, 3), (5, 12)), ((33, 2), (7, 2)),
+        ((29, 41), (10, 5)), ((4, 50), (3, 11)), ((60, 1), (1, 12)),
+    ]
+    fills = [0.0, 2.5, -1.0, 7.25, -1000.5]
+    for i in range(NRANDOM):
+        mode, boundary = combos[i % len(combos)]
+        dtype_name = "f64" if (i // len(combos)) % 2 == 0 else "f32"
+        if i < len(forced) * 1:
+            mshape, kshape = forced[i]
+        else:
+            mshape = tuple(int(x) for x in rs.randint(1, 61, 2))
+            kshape = tuple(int(x) for x in rs.randint(1, 13, 2))
+            # Make kernels larger than the matrix common enough.
+            if rs.rand() < 0.15:
+                mshape = tuple(int(x) for x in rs.randint(1, 13, 2))
+        count = int(rs.randint(1, 5))
+        fill = fills[i % len(fills)] if rs.rand() < 0.8 else \
+            float(np.round(rs.normal() * 10, 3))
+        dtype = np.float64 if dtype_name == "f64" else np.float32
+        matrix = (rs.normal(size=mshape) * 10).astype(dtype)
+        bank = (rs.normal(size=(count,) + kshape) * 10).astype(dtype)
+        if dtype_name == "f32":
+            # The reference sees the fill value as scipy would: in f32.
+            fill = float(np.float32(fill))
+        name = (f"random{i:03d} {mshape[0]}x{mshape[1]} * {count}x"
+                f"{kshape[0]}x{kshape[1]} {mode}/{boundary} fill={fill:g} "
+                f"{dtype_name}")
+        case(name, run_case, exe, os.path.join(scratch, f"r{i:03d}"), matrix,
+             bank, mode, boundary, fill, dtype_name)
+
+
+def special_cases(exe, scratch):
+    rs = np.random.RandomState(7)
+
+    # NaN and Inf in the matrix, every mode and boundary, both dtypes.
+    for dtype_name, dtype in (("f64", np.float64), ("f32", np.float32)):
+        m = (rs.normal(size=(14, 11)) * 10).astype(dtype)
+        m[3, 4] = np.nan
+        m[9, 1] = np.inf
+        m[0, 10] = -np.inf
+        b = (rs.normal(size=(2, 3, 4)) * 10).astype(dtype)
+        for mode in MODES:
+            for bnd in BOUNDARIES:
+                case(f"nan/inf matrix {mode}/{bnd} {dtype_name}", run_case,
+                     exe, os.path.join(scratch, "naninf"), m, b, mode, bnd,
+                     1.5, dtype_name, equal_nan=True)
+
+    # Inf in the fill value region: fillvalue itself infinite is not a
+    # number a user types, but NaN/Inf in the kernel is.
+    m = rs.normal(size=(9, 9)) * 10
+    b = rs.normal(size=(1, 3, 3)) * 10
+    b[0, 1, 1] = np.inf
+    case("inf in kernel full/fill f64", run_case, exe,
+         os.path.join(scratch, "kinf"), m, b, "full", "fill", 0.0, "f64",
+         equal_nan=True)
+
+    # Boundary synonyms give the same result as scipy's own names.
+    m = rs.normal(size=(13, 17)) * 10
+    b = rs.normal(size=(2, 5, 4)) * 10
+    for syn, canon in (("circular", "wrap"), ("symmetric", "symm"),
+                       ("pad", "fill")):
+        for mode in ("full", "same"):
+            case(f"boundary synonym {syn} ({mode})", run_case, exe,
+                 os.path.join(scratch, "syn"), m, b, mode, canon, -1.0, "f64",
+                 boundary_arg=syn)
+
+    # Integer and other .npy input types, compared on float64 conversions.
+    mi = rs.randint(-1000, 1000, size=(21, 15)).astype(np.int32)
+    bi = (rs.normal(size=(3, 4, 3)) * 10)
+    case("int32 matrix, f64 bank", run_case, exe,
+         os.path.join(scratch, "int32"), mi, bi, "same", "symm", 2.5, "f64",
+         ref_matrix=mi.astype(np.float64))
+    mu = rs.randint(0, 256, size=(30, 26)).astype(np.uint8)
+    case("uint8 matrix, f64 bank", run_case, exe,
+         os.path.join(scratch, "uint8"), mu, bi, "full", "wrap", 0.0, "f64",
+         ref_matrix=mu.astype(np.float64))
+    bu = rs.randint(0, 256, size=(2, 3, 5)).astype(np.uint8)
+    case("uint8 matrix, uint8 bank", run_case, exe,
+         os.path.join(scratch, "uint8b"), mu, bu, "valid", "fill", 0.0, "f64",
+         ref_matrix=mu.astype(np.float64), ref_bank=bu.astype(np.float64))
+    bi16 = rs.randint(-300, 300, size=(2, 6, 2)).astype(np.int16)
+    mi64 = rs.randint(-10**6, 10**6, size=(12, 19)).astype(np.int64)
+    case("int64 matrix, int16 bank", run_case, exe,
+         os.path.join(scratch, "int64"), mi64, bi16, "full", "fill", -1.0,
+         "f64", ref_matrix=mi64.astype(np.float64),
+         ref_bank=bi16.astype(np.float64))
+    mb = rs.rand(10, 10) < 0.5
+    case("bool matrix", run_case, exe, os.path.join(scratch, "bool"), mb, bi,
+         "same", "wrap", 0.0, "f64", ref_matrix=mb.astype(np.float64))
+    case("uint8 matrix computed in f32", run_case, exe,
+         os.path.join(scratch, "uint8f32"), mu, bi.astype(np.float32), "same",
+         "symm", 2.5, "f32", ref_matrix=mu.astype(np.float32),
+         ref_bank=bi.astype(np.float32))
+    # f64 files computed in f32 and f32 files computed in f64.
+    m64 = rs.normal(size=(16, 12)) * 10
+    b64 = rs.normal(size=(2, 3, 3)) * 10
+    case("f64 files computed in f32", run_case, exe,
+         os.path.join(scratch, "f64f32"), m64, b64, "full", "symm", 2.5, "f32",
+         ref_matrix=m64.astype(np.float32), ref_bank=b64.astype(np.float32))
+    m32 = (rs.normal(size=(16, 12)) * 10).astype(np.float32)
+    b32 = (rs.normal(size=(2, 3, 3)) * 10).astype(np.float32)
+    case("f32 files computed in f64", run_case, exe,
+         os.path.join(scratch, "f32f64"), m32, b32, "same", "wrap", 0.0, "f64",
+         ref_matrix=m32.astype(np.float64), ref_bank=b32.astype(np.float64))
+
+    # Fortran-ordered files, and a single 2-D kernel as the bank.
+    mf = np.asfortranarray(rs.normal(size=(11, 7)) * 10)
+    bf = np.asfortranarray(rs.normal(size=(2, 4, 3)) * 10)
+    case("Fortran-order matrix and bank", run_case, exe,
+         os.path.join(scratch, "fortran"), mf, bf, "full", "symm", 0.0, "f64")
+    k2 = rs.normal(size=(5, 3)) * 10
+    case("2-D bank file (one kernel)", run_case, exe,
+         os.path.join(scratch, "bank2d"), m64, k2[None], "same", "fill", 2.5,
+         "f64", bank_file=k2)
+
+    # A 'valid' swap: kernel at least as large as the matrix in both dims.
+    ms = rs.normal(size=(3, 4)) * 10
+    bs = rs.normal(size=(2, 6, 4)) * 10
+    case("valid with swapped inputs", run_case, exe,
+         os.path.join(scratch, "swap"), ms, bs, "valid", "fill", 0.0, "f64")
+    # All four strategies agree on a non-trivial case with -o.
+    mm = rs.normal(size=(40, 37)) * 10
+    bb = rs.normal(size=(5, 7, 6)) * 10
+    case("all strategies, symm f64", run_case, exe,
+         os.path.join(scratch, "all4"), mm, bb, "same", "symm", 0.0, "f64",
+         strategies="serial,procs,threads,omp")
+
+
+def main():
+    if len(sys.argv) != 3:
+        print("usage: scipy_check.py PARCONV_PATH SCRATCH_DIR", file=sys.stderr)
+        return 2
+    exe = os.path.abspath(sys.argv[1])
+    scratch = os.path.abspath(sys.argv[2])
+    os.makedirs(scratch, exist_ok=True)
+    random_cases(exe, scratch)
+    special_cases(exe, scratch)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

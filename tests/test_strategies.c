@@ -1,0 +1,114 @@
+/* Every strategy gives bit-identical results to serial, on several
+ * workloads and worker counts (1, 2, 3, more workers than kernels), with
+ * and without the shared output arena. argv[1]: the parconv executable,
+ * which procs spawns as its workers. */
+#include "parconv.h"
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *exe;
+
+static void workload(size_t M, size_t N, size_t K, size_t kh, size_t kw,
+                     pc_mode mode, pc_boundary b, pc_dtype dt)
+{
+    pc_matrix m;
+    pc_bank bank;
+    pc_gen_params g = {.seed = 1234, .lo = -50, .hi = 50};
+    pc_matrix_alloc(&m, M, N);
+    pc_bank_alloc(&bank, K, kh, kw);
+    pc_generate(&g, M, N, &m, &bank);
+    /* Non-integer values so that summation order would show. */
+    for (size_t i = 0; i < M * N; i++)
+        m.data[i] *= 0.1;
+    pc_conv_params p;
+    pc_conv_params_default(&p);
+    p.mode = mode;
+    p.boundary = b;
+    p.dtype = dt;
+    p.fillvalue = 0.3;
+    pc_plan *plan;
+    int st = pc_plan_create(&plan, &p, &m, &bank);
+    CHECK(st == 0, "plan: %s", pc_errmsg());
+    if (st)
+        return;
+    size_t plane = pc_plan_out_bytes(plan);
+    uint64_t *ref = calloc(K, 8), *sums = calloc(K, 8);
+    pc_arena ref_arena, arena;
+    pc_arena_create(&ref_arena, K * plane);
+    pc_arena_create(&arena, K * plane);
+    pc_run_result res;
+    pc_run_params rp = {.strategy = PC_SERIAL, .sums = ref, .arena = &ref_arena};
+    CHECK(pc_run(plan, &rp, &res) == 0, "serial: %s", pc_errmsg());
+
+    static const unsigned counts[] = {1, 2, 3, 7};
+    for (int s = PC_PROCS; s < PC_NSTRATEGIES; s++)
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++)
+            for (int with_arena = 0; with_arena < 2; with_arena++) {
+                memset(sums, 0, K * 8);
+                memset(arena.base, 0x5A, arena.bytes); /* poison */
+                rp = (pc_run_params){.strategy = (pc_strategy)s,
+                                     .workers = counts[c], .worker_exe = exe,
+                                     .sums = sums,
+                                     .arena = with_arena ? &arena : NULL};
+                st = pc_run(plan, &rp, &res);
+                CHECK(st == 0, "%s x%u: %s", pc_strategy_name(s), counts[c],
+                      pc_errmsg());
+                CHECK(res.workers == (counts[c] < K ? counts[c] : K),
+                      "%s: %u workers used for %u asked, %zu kernels",
+                      pc_strategy_name(s), res.workers, counts[c], K);
+                CHECK(memcmp(sums, ref, K * 8) == 0,
+                      "%s x%u arena=%d %zux%zu*%zux%zu %s/%s/%s: checksums "
+                      "differ from serial", pc_strategy_name(s), counts[c],
+                      with_arena, M, N, kh, kw, pc_mode_name(mode),
+                      pc_boundary_name(b), pc_dtype_name(dt));
+                if (with_arena)
+                    CHECK(memcmp(arena.base, ref_arena.base, K * plane) == 0,
+                          "%s x%u: planes differ from serial",
+                          pc_strategy_name(s), counts[c]);
+            }
+    pc_arena_destroy(&ref_arena);
+    pc_arena_destroy(&arena);
+    free(ref);
+    free(sums);
+    pc_plan_destroy(plan);
+    pc_matrix_free(&m);
+    pc_bank_free(&bank);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_strategies PARCONV_EXECUTABLE\n");
+        return 2;
+    }
+    exe = argv[1];
+    workload(64, 48, 5, 5, 3, PC_FULL, PC_FILL, PC_F64);
+    workload(40, 40, 3, 4, 4, PC_SAME, PC_WRAP, PC_F32);
+    workload(30, 50, 6, 7, 2, PC_VALID, PC_SYMM, PC_F64);
+    workload(5, 6, 2, 9, 11, PC_FULL, PC_SYMM, PC_F32); /* kernel > matrix */
+    workload(120, 100, 9, 10, 10, PC_FULL, PC_FILL, PC_F64);
+    workload(20, 20, 1, 3, 3, PC_SAME, PC_FILL, PC_F64); /* one kernel */
+
+    /* A worker executable that does not exist fails cleanly. */
+    pc_matrix m;
+    pc_bank b;
+    pc_matrix_alloc(&m, 8, 8);
+    pc_bank_alloc(&b, 2, 3, 3);
+    pc_conv_params p;
+    pc_conv_params_default(&p);
+    pc_plan *plan;
+    pc_plan_create(&plan, &p, &m, &b);
+    uint64_t sums[2];
+    pc_run_params rp = {.strategy = PC_PROCS, .workers = 2,
+                        .worker_exe = "/nonexistent/parconv", .sums = sums};
+    pc_run_result res;
+    int st = pc_run(plan, &rp, &res);
+    CHECK(st != 0 && strstr(pc_errmsg(), "worker") != NULL,
+          "missing worker executable: status %d, '%s'", st, pc_errmsg());
+    pc_plan_destroy(plan);
+    pc_matrix_free(&m);
+    pc_bank_free(&b);
+    return t_summary("test_strategies");
+}
