@@ -44,6 +44,14 @@ typedef enum { PC_F64, PC_F32 } pc_dtype;
 typedef enum { PC_FULL, PC_SAME, PC_VALID } pc_mode;
 typedef enum { PC_FILL, PC_WRAP, PC_SYMM } pc_boundary;
 typedef enum { PC_DIRECT } pc_method;
+/* Instruction sets of the direct kernels. AUTO picks the best the CPU has. */
+typedef enum {
+    PC_ISA_AUTO,
+    PC_ISA_GENERIC, /* portable C (GCC vector extensions, 16-byte vectors) */
+    PC_ISA_AVX2,    /* AVX2 + FMA, 32-byte vectors */
+    PC_ISA_AVX512,  /* AVX-512F, 64-byte vectors */
+    PC_NISAS
+} pc_isa;
 typedef enum {
     PC_SERIAL,
     PC_PROCS,
@@ -58,11 +66,13 @@ const char *pc_mode_name(pc_mode m);
 const char *pc_boundary_name(pc_boundary b);
 const char *pc_method_name(pc_method m);
 const char *pc_strategy_name(pc_strategy s);
+const char *pc_isa_name(pc_isa i);
 int pc_dtype_parse(const char *s);
 int pc_mode_parse(const char *s);
 int pc_boundary_parse(const char *s);
 int pc_method_parse(const char *s);
 int pc_strategy_parse(const char *s);
+int pc_isa_parse(const char *s);
 size_t pc_dtype_size(pc_dtype d);
 
 /* A row-major matrix of doubles. Inputs are held in double whatever the
@@ -119,7 +129,13 @@ typedef struct {
     double fillvalue;
     pc_dtype dtype;
     pc_method method;
+    pc_isa isa;
 } pc_conv_params;
+
+/* Whether this CPU (and OS) can run an ISA's kernels; AUTO resolves to the
+ * best one. */
+int pc_isa_supported(pc_isa isa);
+pc_isa pc_isa_best(void);
 
 void pc_conv_params_default(pc_conv_params *p);
 
@@ -142,19 +158,27 @@ void pc_plan_out_shape(const pc_plan *plan, size_t *orows, size_t *ocols);
 /* Bytes of one kernel's output plane. */
 size_t pc_plan_out_bytes(const pc_plan *plan);
 const pc_conv_params *pc_plan_params(const pc_plan *plan);
+/* The ISA the plan's kernels use (never AUTO). */
+pc_isa pc_plan_isa(const pc_plan *plan);
 /* Floating-point operations per kernel: 2 * out_rows * out_cols * kh * kw. */
 double pc_plan_flops(const pc_plan *plan);
 
-/* Computes kernel k into out (orows x ocols of the plan's dtype, row-major).
- * Re-entrant: any number of threads may call it at once. */
+/* Computes kernel k into out (orows x ocols of the plan's dtype, row-major),
+ * bit for bit what a strategy computes for it. Re-entrant. Strategies use
+ * the faster batch path, which computes many kernels at once. */
 void pc_plan_execute(const pc_plan *plan, size_t k, void *out);
 
 /* ---- checksums ---------------------------------------------------------- */
 
-/* A 64-bit hash of a byte string (xxHash64-style rounds, seed 0). */
+/* A 64-bit checksum of a byte string: parallel Fletcher-style sums of
+ * 64-bit words (fast enough to run on every output row as it is made),
+ * mixed by xxHash64's avalanche. */
 uint64_t pc_hash(const void *data, size_t n);
-/* The run checksum: the hash of the per-kernel hashes in kernel order. */
+/* The checksum of a list of checksums (row -> kernel -> run). */
 uint64_t pc_hash_combine(const uint64_t *sums, size_t n);
+/* A kernel's checksum: pc_hash_combine of the pc_hash of each row
+ * (0 if memory for the row checksums cannot be had). */
+uint64_t pc_plane_checksum(const void *plane, size_t rows, size_t row_bytes);
 
 /* ---- strategies --------------------------------------------------------- */
 
@@ -173,7 +197,9 @@ typedef struct {
     pc_strategy strategy;
     unsigned workers;       /* threads or processes; 0 means 1 */
     const char *worker_exe; /* procs: the parconv executable to spawn */
-    /* Where results go: sums[k] receives kernel k's hash (required). If
+    /* Work is split by output rows: worker w computes rows
+     * [w*R/W, (w+1)*R/W) of every kernel, so any W balances.
+     * Where results go: sums[k] receives kernel k's checksum (required). If
      * arena is non-NULL, kernel k's plane is also left at
      * arena->base + k * pc_plan_out_bytes(plan). */
     uint64_t *sums;
@@ -182,8 +208,13 @@ typedef struct {
 
 typedef struct {
     double seconds;       /* wall time of the whole strategy */
+    double startup;       /* from the start until the last worker began */
     unsigned workers;     /* workers actually used */
 } pc_run_result;
+
+/* The FMA ceiling: GFLOP/s of a register-only multiply-add loop of the
+ * ISA's vectors in the given number of threads (all running at once). */
+int pc_peak(pc_dtype dtype, pc_isa isa, unsigned threads, double *gflops);
 
 int pc_run(const pc_plan *plan, const pc_run_params *rp, pc_run_result *res);
 

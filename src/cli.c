@@ -13,6 +13,7 @@ static const char help_text[] =
 "Usage: parconv [run] [OPTIONS]          apply a kernel bank, compare strategies\n"
 "       parconv gen -o DIR [INPUTS]      write the generated inputs as .npy\n"
 "       parconv demo sleep|lock [--seconds S]   the threads lesson\n"
+"       parconv peak [--dtype D] [--isa I] [-t T]   the FMA ceiling\n"
 "       parconv -h, --help | -V, --version\n"
 "\n"
 "parconv applies every kernel of a bank to a matrix, exactly as\n"
@@ -47,6 +48,9 @@ static const char help_text[] =
 "      --fillvalue V     the value outside the matrix for fill  [0]\n"
 "      --dtype D         f64 or f32: compute and output type    [f64]\n"
 "      --method M        direct                                 [direct]\n"
+"      --isa I           auto, avx512, avx2 or generic: the instruction set\n"
+"                        of the direct kernels; auto takes the best this\n"
+"                        CPU has                                [auto]\n"
 "\n"
 "Strategies:\n"
 "  -S, --strategy LIST   comma-separated from serial,procs,threads,omp, run\n"
@@ -74,6 +78,9 @@ static const char help_text[] =
 "\n"
 "gen:   writes DIR/matrix.npy and DIR/bank.npy from --size, --count, --ksize,\n"
 "       --range, --seed and --dtype (the same numbers 'run' would use).\n"
+"peak:  measures the FMA ceiling (GFLOP/s) of the ISA and dtype with a\n"
+"       register-only loop, on one core and on T threads at once; the run\n"
+"       report gives each strategy's share of it (% of peak).\n"
 "demo:  two POSIX threads that sleep S seconds [2.5]: 'sleep' lets them\n"
 "       overlap (about S in all), 'lock' puts a mutex around the sleep (about\n"
 "       2S), as in the Python threading lesson parconv grew from.\n"
@@ -83,8 +90,9 @@ static const char help_text[] =
 "are honoured by the OpenMP runtime and shown in the report.\n"
 "\n"
 "Report: the workload, one box per strategy ('Executed in X s.'), a table\n"
-"of seconds, GFLOP/s (2*out_rows*out_cols*kh*kw per kernel), speedup over\n"
-"serial and checksum, and a verification line.\n"
+"of seconds, start-up (spawning workers), GFLOP/s over the compute time\n"
+"(2*out_rows*out_cols*kh*kw per kernel), % of the FMA ceiling, speedup over\n"
+"serial and checksum, a verification line, and the peak memory used.\n"
 "Exit status: 0 success, 1 run-time failure or strategies disagree,\n"
 "2 bad usage or bad input.\n";
 
@@ -98,6 +106,7 @@ enum {
     O_METHOD,
     O_JSON,
     O_SECONDS,
+    O_ISA,
 };
 
 static const struct option long_opts[] = {
@@ -120,6 +129,7 @@ static const struct option long_opts[] = {
     {"json", required_argument, NULL, O_JSON},
     {"quiet", no_argument, NULL, 'q'},
     {"seconds", required_argument, NULL, O_SECONDS},
+    {"isa", required_argument, NULL, O_ISA},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -130,23 +140,29 @@ static const char short_opts[] = ":n:k:s:m:b:S:p:t:o:qhV";
 #define RUN (1u << CMD_RUN)
 #define GEN (1u << CMD_GEN)
 #define DEMO (1u << CMD_DEMO)
+#define PEAK (1u << CMD_PEAK)
 static unsigned allowed_in(int opt)
 {
     switch (opt) {
-    case 'n': case 'k': case 's': case O_RANGE: case O_SEED: case O_DTYPE:
+    case 'n': case 'k': case 's': case O_RANGE: case O_SEED:
     case 'o': case 'q':
         return RUN | GEN;
+    case O_DTYPE:
+        return RUN | GEN | PEAK;
+    case O_ISA: case 't':
+        return RUN | PEAK;
     case O_SECONDS:
         return DEMO;
     case 'h': case 'V':
-        return RUN | GEN | DEMO;
+        return RUN | GEN | DEMO | PEAK;
     default:
         return RUN;
     }
 }
 
 static const char *const command_names[] = {
-    [CMD_RUN] = "run", [CMD_GEN] = "gen", [CMD_DEMO] = "demo"};
+    [CMD_RUN] = "run", [CMD_GEN] = "gen", [CMD_DEMO] = "demo",
+    [CMD_PEAK] = "peak"};
 
 /* The name a user typed for option opt, for messages. */
 static const char *opt_name(int opt)
@@ -290,7 +306,7 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
 
     int first = 1;
     if (argc > 1) {
-        for (int c = 0; c < 3; c++)
+        for (int c = 0; c < CMD_COUNT; c++)
             if (strcmp(argv[1], command_names[c]) == 0) {
                 o->cmd = (enum cli_command)c;
                 first = 2;
@@ -415,6 +431,15 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
             break;
         case 'q':
             o->quiet = true;
+            break;
+        case O_ISA:
+            v = pc_isa_parse(optarg);
+            st = parse_choice("--isa", optarg, v, "auto, avx512, avx2, generic");
+            o->conv.isa = (pc_isa)v;
+            if (!st && !pc_isa_supported(o->conv.isa))
+                st = pc_error(PC_EUSAGE, "--isa %s: this CPU cannot run it "
+                              "(best here: %s)", optarg,
+                              pc_isa_name(pc_isa_best()));
             break;
         case O_SECONDS:
             st = parse_double("--seconds", optarg, &o->demo_seconds);

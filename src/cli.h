@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-enum cli_command { CMD_RUN, CMD_GEN, CMD_DEMO };
+enum cli_command { CMD_RUN, CMD_GEN, CMD_DEMO, CMD_PEAK, CMD_COUNT };
 
 /* Which options were given, to refuse repeats and conflicts. */
 enum cli_given {
@@ -46,7 +46,9 @@ void cli_default_procs(unsigned *n, const char **from);
 typedef struct {
     pc_strategy strategy;
     unsigned workers;
-    double seconds;
+    double seconds;   /* the whole strategy, as "Executed in" says */
+    double startup;   /* until the last worker began computing */
+    double peak;      /* the FMA ceiling for this many workers, GFLOP/s */
     uint64_t checksum;
     uint64_t *sums; /* per kernel */
 } job_run;
@@ -68,7 +70,13 @@ typedef struct {
     bool verified;
     char mismatch[256];
     double write_seconds;
+    double peak_rss;   /* bytes, this process and its largest child */
 } job;
+
+/* GFLOP/s of a run over its compute time (after start-up), and that as a
+ * fraction of the ceiling. */
+double job_gflops(const job *j, const job_run *r);
+double job_pct_peak(const job *j, const job_run *r);
 
 /* report.c */
 void report_workload(FILE *f, const job *j);
@@ -90,6 +98,8 @@ int sink_inputs(const cli_options *o, const pc_matrix *m, const pc_bank *b);
 
 /* demo.c */
 int demo_run(const char *kind, double seconds);
+/* peak: the FMA ceiling per core and for the threads used. */
+int peak_run(const cli_options *o, unsigned threads, const char *from);
 
 /* Formats a byte count for people ("814.0 MB"). */
 const char *human_bytes(double bytes, char *buf, size_t n);

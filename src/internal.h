@@ -6,51 +6,88 @@
 
 #include <stdbool.h>
 
+/* Readable zero columns after each padded row, so vector loads of the last
+ * block of a row may run past its end (direct_tmpl.h reads at most 127). */
+#define PC_SPARE 144
+
+/* The direct kernels of one ISA and dtype (direct_tmpl.h). rows[kk] is
+ * output row i of kernel set*2*lanes + kk, or NULL for "not wanted". */
+typedef struct {
+    void (*set2)(const pc_plan *pl, size_t set, size_t i, void *const *rows);
+    void (*set1)(const pc_plan *pl, size_t set, size_t i, void *const *rows);
+    void (*single)(const pc_plan *pl, size_t k, size_t i, void *row);
+    /* Register-only FMA loop for the ceiling: returns the flops done, its
+     * result added to *sink so nothing is optimised away. */
+    double (*fma_loop)(long iters, double seed, double *sink);
+    int lanes;
+} pc_direct_fns;
+
+/* Per ISA and dtype; NULL where not built or not supported (direct.c). */
+const pc_direct_fns *pc_direct_lookup(pc_isa isa, pc_dtype dtype);
+
 /* The plan. Everything a worker needs to compute any kernel: the padded
- * matrix and the flipped kernels, both in the compute dtype. A procs worker
- * builds a view of the same fields over the shared mapping. */
+ * matrix, the flipped kernels, and the kernels packed for the set kernel,
+ * all in the compute dtype. A procs worker builds a view of the same
+ * fields over the shared mapping. */
 struct pc_plan {
     pc_conv_params p;
+    pc_isa isa;               /* resolved, never AUTO */
     size_t rows, cols;        /* the matrix */
     size_t count, krows, kcols;
     size_t orows, ocols;      /* one output plane */
     size_t prows, pcols;      /* the padded matrix: orows+kh-1, ocols+kw-1 */
     size_t pstride;           /* elements between padded rows */
+    size_t lanes;             /* kernels per vector */
+    size_t nsets2, nsets1;    /* sets of 2*lanes and of lanes kernels */
+    size_t first_single;      /* kernels from here on use the single kernel */
     void *pad;                /* prows x pstride, dtype */
     void *kern;               /* count x krows x kcols, flipped, dtype */
-    bool owns;                /* pad and kern are ours to free */
+    void *kpack;              /* sets: [set][p][q][group][lane], dtype */
+    const pc_direct_fns *fns;
+    bool owns;                /* pad, kern and kpack are ours to free */
 };
 
 size_t pc_plan_pad_bytes(const pc_plan *plan);
 size_t pc_plan_kern_bytes(const pc_plan *plan);
+size_t pc_plan_kpack_bytes(const pc_plan *plan);
+/* Sets fns from isa and dtype (after the fields are filled in). */
+int pc_plan_bind(pc_plan *plan);
 
-/* The direct convolution of one kernel (direct.c). */
-void pc_direct_f64(const pc_plan *plan, size_t k, double *out);
-void pc_direct_f32(const pc_plan *plan, size_t k, float *out);
+/* Where a batch of rows goes. rowhash[k * orows + i] receives the checksum
+ * of row i of kernel k; with an arena the rows are also kept there. */
+typedef struct {
+    char *arena;
+    uint64_t *rowhash;
+} pc_sink;
 
-/* One kernel: compute into plane, hash it into sums[k]. */
-static inline void pc_do_kernel(const pc_plan *plan, size_t k, void *plane,
-                                uint64_t *sums)
+/* Scratch for one worker: rows for one set of kernels. */
+size_t pc_scratch_bytes(const pc_plan *plan);
+
+/* Rows [r0, r1) of every kernel. scratch: pc_scratch_bytes, 64-aligned. */
+void pc_exec_rows(const pc_plan *plan, size_t r0, size_t r1,
+                  const pc_sink *sink, void *scratch);
+
+/* Worker w of n takes rows [w*R/n, (w+1)*R/n). */
+static inline void pc_rows_of(const pc_plan *plan, unsigned w, unsigned n,
+                              size_t *r0, size_t *r1)
 {
-    pc_plan_execute(plan, k, plane);
-    sums[k] = pc_hash(plane, pc_plan_out_bytes(plan));
+    *r0 = plan->orows * w / n;
+    *r1 = plan->orows * (w + 1) / n;
 }
 
-/* Where kernel k's plane goes: the arena slot, or the worker's scratch. */
-static inline void *pc_plane_for(const pc_run_params *rp,
-                                 const pc_plan *plan, size_t k, void *scratch)
-{
-    return rp->arena ? (char *)rp->arena->base + k * pc_plan_out_bytes(plan)
-                     : scratch;
-}
-
-/* Strategies: one file each, one signature (strategy_*.c). */
+/* Strategies: one file each, one signature (strategy_*.c). started[w]
+ * receives pc_now() when worker w begins computing. */
 typedef int (*pc_strategy_fn)(const pc_plan *plan, const pc_run_params *rp,
-                              unsigned workers);
-int pc_strategy_serial(const pc_plan *, const pc_run_params *, unsigned);
-int pc_strategy_procs(const pc_plan *, const pc_run_params *, unsigned);
-int pc_strategy_threads(const pc_plan *, const pc_run_params *, unsigned);
-int pc_strategy_omp(const pc_plan *, const pc_run_params *, unsigned);
+                              const pc_sink *sink, unsigned workers,
+                              double *started);
+int pc_strategy_serial(const pc_plan *, const pc_run_params *, const pc_sink *,
+                       unsigned, double *);
+int pc_strategy_procs(const pc_plan *, const pc_run_params *, const pc_sink *,
+                      unsigned, double *);
+int pc_strategy_threads(const pc_plan *, const pc_run_params *, const pc_sink *,
+                        unsigned, double *);
+int pc_strategy_omp(const pc_plan *, const pc_run_params *, const pc_sink *,
+                    unsigned, double *);
 
 /* Checked size arithmetic: returns false on overflow. */
 static inline bool pc_mul_ok(size_t a, size_t b, size_t *r)
@@ -62,7 +99,7 @@ static inline bool pc_add_ok(size_t a, size_t b, size_t *r)
     return !__builtin_add_overflow(a, b, r);
 }
 
-/* Page-aligned zeroed memory (64-byte aligned at least). */
+/* 64-byte aligned, zeroed memory. */
 void *pc_alloc(size_t bytes);
 void pc_free(void *p);
 

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* Usage and input errors exit 2, everything else 1. */
 static int exit_code(int st)
@@ -73,21 +74,20 @@ static int load_inputs(job *j)
                            &j->ocols, &j->swapped)))
         return st;
 
-    /* What the run will hold at its peak, in bytes. */
-    bool procs = false, shared_mem = false;
-    for (int i = 0; i < o->nstrategies; i++) {
+    /* What the run will hold at its peak, in bytes: the inputs, the plan
+     * (padded matrix, kernels twice: flipped and packed), a second copy of
+     * the plan in the procs mapping, the row checksums, and the output
+     * arena with -o. Workers need only a few rows each. */
+    bool procs = false;
+    for (int i = 0; i < o->nstrategies; i++)
         procs |= o->strategies[i] == PC_PROCS;
-        shared_mem |= o->strategies[i] != PC_SERIAL;
-    }
     double esz = (double)pc_dtype_size(o->conv.dtype);
     double plane = (double)j->orows * (double)j->ocols * esz;
     double inputs = 8.0 * ((double)rows * cols + (double)count * kr * kc);
-    double plan = esz * ((double)(j->orows + kr) * (double)(j->ocols + kc + 48) +
-                         (double)count * kr * kc);
-    unsigned workers = 1;
-    if (shared_mem)
-        workers = j->threads > j->procs ? j->threads : j->procs;
-    double est = inputs + plan * (procs ? 2 : 1) + plane * workers +
+    double plan = esz * ((double)(j->orows + kr) * (double)(j->ocols + kc + 160) +
+                         2.0 * ((double)count + 32) * kr * kc);
+    double hashes = 8.0 * (double)count * (double)j->orows;
+    double est = inputs + plan * (procs ? 2 : 1) + hashes * (procs ? 2 : 1) +
                  (o->outdir ? plane * (double)count : 0);
     j->mem_estimate = est;
     double avail = (double)pc_available_memory();
@@ -119,6 +119,33 @@ static int cmd_gen(const cli_options *o)
     pc_matrix_free(&j.m);
     pc_bank_free(&j.b);
     return st;
+}
+
+/* The ceiling for each worker count, measured once per count. */
+static double ceiling(const pc_conv_params *p, unsigned workers)
+{
+    static unsigned done[8];
+    static double value[8];
+    static int n;
+    for (int i = 0; i < n; i++)
+        if (done[i] == workers)
+            return value[i];
+    double g = 0;
+    pc_peak(p->dtype, p->isa, workers, &g);
+    if (n < 8) {
+        done[n] = workers;
+        value[n++] = g;
+    }
+    return g;
+}
+
+static double peak_rss(void)
+{
+    struct rusage self, kids;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    long kb = self.ru_maxrss > kids.ru_maxrss ? self.ru_maxrss : kids.ru_maxrss;
+    return 1024.0 * (double)kb;
 }
 
 /* Compares every run's per-kernel checksums with the first run's. */
@@ -212,7 +239,9 @@ static int cmd_run(const cli_options *o, const char *self)
         if ((st = pc_run(j.plan, &rp, &res)))
             goto done;
         r->seconds = res.seconds;
+        r->startup = res.startup;
         r->workers = res.workers;
+        r->peak = ceiling(&o->conv, res.workers);
         r->checksum = pc_hash_combine(r->sums, count);
         j.nruns = i + 1;
         if (text) {
@@ -221,6 +250,7 @@ static int cmd_run(const cli_options *o, const char *self)
         }
     }
     verify(&j);
+    j.peak_rss = peak_rss();
     if (o->outdir && j.verified) {
         double tw = pc_now();
         if ((st = sink_write(&j, &arena)))
@@ -265,8 +295,19 @@ int main(int argc, char **argv)
         case CMD_DEMO:
             st = demo_run(o.demo, o.demo_seconds);
             break;
+        case CMD_PEAK: {
+            unsigned n;
+            const char *from;
+            st = cli_default_threads(&n, &from);
+            if (!st)
+                st = o.threads ? peak_run(&o, o.threads, "--threads")
+                               : peak_run(&o, n, from);
+            break;
+        }
         case CMD_GEN:
             st = cmd_gen(&o);
+            break;
+        case CMD_COUNT:
             break;
         case CMD_RUN:
             /* Workers are this executable, found through /proc so that a

@@ -9,6 +9,12 @@ static const char *const mode_names[] = {
 static const char *const boundary_names[] = {
     [PC_FILL] = "fill", [PC_WRAP] = "wrap", [PC_SYMM] = "symm"};
 static const char *const method_names[] = {[PC_DIRECT] = "direct"};
+static const char *const isa_names[] = {
+    [PC_ISA_AUTO] = "auto",
+    [PC_ISA_GENERIC] = "generic",
+    [PC_ISA_AVX2] = "avx2",
+    [PC_ISA_AVX512] = "avx512",
+};
 static const char *const strategy_names[] = {
     [PC_SERIAL] = "serial",
     [PC_PROCS] = "procs",
@@ -36,6 +42,7 @@ const char *pc_mode_name(pc_mode m) { return name_of(mode_names, COUNT(mode_name
 const char *pc_boundary_name(pc_boundary b) { return name_of(boundary_names, COUNT(boundary_names), b); }
 const char *pc_method_name(pc_method m) { return name_of(method_names, COUNT(method_names), m); }
 const char *pc_strategy_name(pc_strategy s) { return name_of(strategy_names, COUNT(strategy_names), s); }
+const char *pc_isa_name(pc_isa i) { return name_of(isa_names, COUNT(isa_names), i); }
 
 int pc_dtype_parse(const char *s)
 {
@@ -60,6 +67,7 @@ int pc_boundary_parse(const char *s)
 }
 int pc_method_parse(const char *s) { return parse(method_names, COUNT(method_names), s); }
 int pc_strategy_parse(const char *s) { return parse(strategy_names, COUNT(strategy_names), s); }
+int pc_isa_parse(const char *s) { return parse(isa_names, COUNT(isa_names), s); }
 
 size_t pc_dtype_size(pc_dtype d)
 {

@@ -12,6 +12,7 @@ void pc_conv_params_default(pc_conv_params *p)
     p->fillvalue = 0.0;
     p->dtype = PC_F64;
     p->method = PC_DIRECT;
+    p->isa = PC_ISA_AUTO;
 }
 
 static size_t absdiff(size_t a, size_t b)
@@ -86,6 +87,29 @@ size_t pc_plan_kern_bytes(const pc_plan *plan)
     return plan->count * plan->krows * plan->kcols * pc_dtype_size(plan->p.dtype);
 }
 
+size_t pc_plan_kpack_bytes(const pc_plan *plan)
+{
+    size_t vectors = 2 * plan->nsets2 + plan->nsets1;
+    return vectors * plan->lanes * plan->krows * plan->kcols *
+           pc_dtype_size(plan->p.dtype);
+}
+
+int pc_plan_bind(pc_plan *pl)
+{
+    pl->fns = pc_direct_lookup(pl->isa, pl->p.dtype);
+    if (!pl->fns)
+        return pc_error(PC_EUSAGE, "this CPU cannot run the %s kernels (it "
+                        "supports up to %s)", pc_isa_name(pl->isa),
+                        pc_isa_name(pc_isa_best()));
+    pl->lanes = (size_t)pl->fns->lanes;
+    /* Sets of two vectors of kernels, then at most one set of one vector,
+     * then the few left over one at a time. */
+    pl->nsets2 = pl->count / (2 * pl->lanes);
+    pl->nsets1 = (pl->count % (2 * pl->lanes)) / pl->lanes;
+    pl->first_single = (2 * pl->nsets2 + pl->nsets1) * pl->lanes;
+    return PC_OK;
+}
+
 static void store(void *base, pc_dtype dt, size_t i, double v)
 {
     if (dt == PC_F32)
@@ -107,6 +131,8 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
         return pc_error(PC_EUSAGE, "unknown boundary %d", (int)p->boundary);
     if (p->method != PC_DIRECT)
         return pc_error(PC_EUSAGE, "unknown method %d", (int)p->method);
+    if ((unsigned)p->isa >= PC_NISAS)
+        return pc_error(PC_EUSAGE, "unknown isa %d", (int)p->isa);
 
     pc_plan *pl = calloc(1, sizeof *pl);
     if (!pl)
@@ -118,8 +144,11 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
     pl->count = b->count;
     pl->krows = b->rows;
     pl->kcols = b->cols;
+    pl->isa = p->isa == PC_ISA_AUTO ? pc_isa_best() : p->isa;
 
-    int swapped, st;
+    int swapped, st = pc_plan_bind(pl);
+    if (st)
+        goto error;
     st = pc_out_shape(p->mode, m->rows, m->cols, b->rows, b->cols, &pl->orows,
                       &pl->ocols, &swapped);
     if (st)
@@ -145,19 +174,20 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
     size_t esz = pc_dtype_size(p->dtype), n;
     if (!pc_add_ok(pl->orows, b->rows - 1, &pl->prows) ||
         !pc_add_ok(pl->ocols, b->cols - 1, &pl->pcols) ||
-        !pc_add_ok(pl->pcols, 32, &pl->pstride) ||
+        !pc_add_ok(pl->pcols, PC_SPARE + 15, &pl->pstride) ||
         !pc_mul_ok(pl->prows, pl->pstride, &n) || !pc_mul_ok(n, esz, &n) ||
         (long)pl->prows < 0 || (long)pl->pcols < 0) {
         st = pc_error(PC_EUSAGE, "the padded matrix would be too large");
         goto error;
     }
-    /* Rows start on 64-byte boundaries, and at least 16 spare zero columns
-     * let vector loads run past the row end. */
-    pl->pstride = (pl->pstride + 15) & ~(size_t)15;
+    /* Rows start on 64-byte boundaries, and PC_SPARE zero columns let
+     * vector loads run past the row end. */
+    pl->pstride &= ~(size_t)15;
 
     pl->pad = pc_alloc(pc_plan_pad_bytes(pl));
     pl->kern = pc_alloc(pc_plan_kern_bytes(pl));
-    if (!pl->pad || !pl->kern) {
+    pl->kpack = pc_alloc(pc_plan_kpack_bytes(pl));
+    if (!pl->pad || !pl->kern || !pl->kpack) {
         st = pc_error(PC_ENOMEM, "cannot allocate the padded matrix (%zux%zu)",
                       pl->prows, pl->pcols);
         goto error;
@@ -182,6 +212,17 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
         for (size_t t = 0; t < taps; t++)
             store(pl->kern, p->dtype, k * taps + t,
                   b->data[k * taps + (taps - 1 - t)]);
+    /* Set s holds kernels s*2L .. s*2L+2L-1 (L lanes; the last set may have
+     * one vector), tap by tap: [p][q][group][lane]. */
+    size_t L = pl->lanes;
+    for (size_t k = 0; k < pl->first_single; k++) {
+        size_t set = k / (2 * L), g = (k / L) % 2, lane = k % L;
+        size_t G = set < pl->nsets2 ? 2 : 1;
+        size_t base = set * taps * 2 * L;
+        for (size_t t = 0; t < taps; t++)
+            store(pl->kpack, p->dtype, base + (t * G + g) * L + lane,
+                  b->data[k * taps + (taps - 1 - t)]);
+    }
 
     *out = pl;
     return PC_OK;
@@ -198,6 +239,7 @@ void pc_plan_destroy(pc_plan *plan)
     if (plan->owns) {
         pc_free(plan->pad);
         pc_free(plan->kern);
+        pc_free(plan->kpack);
     }
     free(plan);
 }
@@ -229,10 +271,7 @@ double pc_plan_flops(const pc_plan *plan)
            (double)plan->krows * (double)plan->kcols;
 }
 
-void pc_plan_execute(const pc_plan *plan, size_t k, void *out)
+pc_isa pc_plan_isa(const pc_plan *plan)
 {
-    if (plan->p.dtype == PC_F32)
-        pc_direct_f32(plan, k, out);
-    else
-        pc_direct_f64(plan, k, out);
+    return plan->isa;
 }

@@ -28,10 +28,16 @@ static const char *input_kind(const char *path)
     return path ? path : "generated";
 }
 
-static double gflops(const job *j, const job_run *r)
+double job_gflops(const job *j, const job_run *r)
 {
     double flops = pc_plan_flops(j->plan) * (double)j->count;
-    return r->seconds > 0 ? flops / r->seconds / 1e9 : 0;
+    double t = r->seconds - r->startup;
+    return t > 0 ? flops / t / 1e9 : 0;
+}
+
+double job_pct_peak(const job *j, const job_run *r)
+{
+    return r->peak > 0 ? 100.0 * job_gflops(j, r) / r->peak : 0;
 }
 
 void report_workload(FILE *f, const job *j)
@@ -58,8 +64,10 @@ void report_workload(FILE *f, const job *j)
         fprintf(f, "  boundary   fill, fillvalue %g\n", p->fillvalue);
     else
         fprintf(f, "  boundary   %s\n", pc_boundary_name(p->boundary));
-    fprintf(f, "  dtype      %s    method %s\n", pc_dtype_name(p->dtype),
-            pc_method_name(p->method));
+    fprintf(f, "  dtype      %s    method %s    isa %s%s\n",
+            pc_dtype_name(p->dtype), pc_method_name(p->method),
+            pc_isa_name(pc_plan_isa(j->plan)),
+            p->isa == PC_ISA_AUTO ? " (auto)" : "");
     fprintf(f, "  threads    %u (%s)    procs %u (%s)    online CPUs %u\n",
             j->threads, j->threads_from, j->procs, j->procs_from,
             pc_online_cpus());
@@ -100,18 +108,32 @@ static const job_run *serial_run(const job *j)
 void report_summary(FILE *f, const job *j)
 {
     const job_run *ser = serial_run(j);
-    fprintf(f, "%-9s %-7s %7s %11s %9s %8s  %s\n", "strategy", "method",
-            "workers", "seconds", "GFLOP/s", "speedup", "checksum");
+    fprintf(f, "%-9s %-7s %7s %10s %9s %9s %7s %8s  %s\n", "strategy",
+            "method", "workers", "seconds", "start-up", "GFLOP/s", "%peak",
+            "speedup", "checksum");
     for (int i = 0; i < j->nruns; i++) {
         const job_run *r = &j->runs[i];
         char speed[16] = "-";
         if (ser && r->seconds > 0)
             snprintf(speed, sizeof speed, "%.2fx", ser->seconds / r->seconds);
-        fprintf(f, "%-9s %-7s %7u %11.5f %9.2f %8s  %016" PRIx64 "\n",
-                pc_strategy_name(r->strategy),
+        fprintf(f, "%-9s %-7s %7u %10.5f %9.5f %9.2f %6.1f%% %8s  %016" PRIx64
+                   "\n", pc_strategy_name(r->strategy),
                 pc_method_name(j->o->conv.method), r->workers, r->seconds,
-                gflops(j, r), speed, r->checksum);
+                r->startup, job_gflops(j, r), job_pct_peak(j, r), speed,
+                r->checksum);
     }
+    fprintf(f, "GFLOP/s over the time after start-up; %%peak against the %s "
+               "FMA ceiling measured for the same number of workers (",
+            pc_isa_name(pc_plan_isa(j->plan)));
+    for (int i = 0; i < j->nruns; i++) {
+        int seen = 0;
+        for (int k = 0; k < i; k++)
+            seen |= j->runs[k].workers == j->runs[i].workers;
+        if (!seen)
+            fprintf(f, "%s%u: %.1f", i ? ", " : "", j->runs[i].workers,
+                    j->runs[i].peak);
+    }
+    fprintf(f, " GFLOP/s)\n");
     if (j->verified)
         fprintf(f, "verified: %s (checksum %016" PRIx64 ")\n",
                 j->nruns > 1 ? "all strategies bit-identical"
@@ -122,6 +144,9 @@ void report_summary(FILE *f, const job *j)
     if (j->o->outdir && j->verified)
         fprintf(f, "wrote %zu files to %s in %.3fs\n", j->count,
                 j->o->outdir, j->write_seconds);
+    char rss[32];
+    fprintf(f, "peak memory: %s resident\n",
+            human_bytes(j->peak_rss, rss, sizeof rss));
 }
 
 void json_string(FILE *f, const char *s)
@@ -164,8 +189,9 @@ void json_workload(FILE *f, const job *j, const char *in)
     fprintf(f, "%s  \"mode\": \"%s\", \"boundary\": \"%s\", \"fillvalue\": ", in,
             pc_mode_name(o->conv.mode), pc_boundary_name(o->conv.boundary));
     json_number(f, o->conv.fillvalue);
-    fprintf(f, ",\n%s  \"dtype\": \"%s\", \"method\": \"%s\",\n", in,
-            pc_dtype_name(o->conv.dtype), pc_method_name(o->conv.method));
+    fprintf(f, ",\n%s  \"dtype\": \"%s\", \"method\": \"%s\", \"isa\": \"%s\",\n",
+            in, pc_dtype_name(o->conv.dtype), pc_method_name(o->conv.method),
+            pc_isa_name(pc_plan_isa(j->plan)));
     fprintf(f, "%s  \"out_rows\": %zu, \"out_cols\": %zu, \"swapped\": %s,\n",
             in, j->orows, j->ocols, j->swapped ? "true" : "false");
     fprintf(f, "%s  \"matrix\": ", in);
@@ -210,10 +236,13 @@ int report_json(FILE *f, const char *path, const job *j)
     for (int i = 0; i < j->nruns; i++) {
         const job_run *r = &j->runs[i];
         fprintf(f, "%s\n    {\"strategy\": \"%s\", \"method\": \"%s\", "
-                   "\"workers\": %u, \"seconds\": %.6f, \"gflops\": %.4f, "
-                   "\"speedup\": ", i ? "," : "", pc_strategy_name(r->strategy),
+                   "\"workers\": %u, \"seconds\": %.6f, \"startup_seconds\": "
+                   "%.6f, \"compute_seconds\": %.6f, \"gflops\": %.4f, "
+                   "\"peak_gflops\": %.4f, \"pct_peak\": %.2f, \"speedup\": ",
+                i ? "," : "", pc_strategy_name(r->strategy),
                 pc_method_name(j->o->conv.method), r->workers, r->seconds,
-                gflops(j, r));
+                r->startup, r->seconds - r->startup, job_gflops(j, r), r->peak,
+                job_pct_peak(j, r));
         if (ser && r->seconds > 0)
             fprintf(f, "%.4f", ser->seconds / r->seconds);
         else
@@ -230,6 +259,7 @@ int report_json(FILE *f, const char *path, const job *j)
     } else {
         fputs("null", f);
     }
+    fprintf(f, ",\n  \"peak_rss_bytes\": %.0f", j->peak_rss);
     fputs("\n}\n", f);
     if (to_stdout)
         return fflush(f) ? pc_error(PC_EIO, "cannot write the JSON report") : PC_OK;

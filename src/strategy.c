@@ -1,5 +1,8 @@
-/* pc_run: validate, pick the strategy from the table, time it. */
+/* pc_run: validate, pick the strategy from the table, time it, and turn
+ * the row checksums into kernel checksums. */
 #include "internal.h"
+
+#include <stdlib.h>
 
 static const pc_strategy_fn strategies[PC_NSTRATEGIES] = {
     [PC_SERIAL] = pc_strategy_serial,
@@ -20,13 +23,32 @@ int pc_run(const pc_plan *plan, const pc_run_params *rp, pc_run_result *res)
     unsigned workers = rp->strategy == PC_SERIAL ? 1 : rp->workers;
     if (workers == 0)
         workers = 1;
-    /* More workers than kernels would only idle. */
-    if (workers > plan->count)
-        workers = (unsigned)plan->count;
+    /* Work is split by output rows; more workers than rows would idle. */
+    if (workers > plan->orows)
+        workers = (unsigned)plan->orows;
+
+    pc_sink sink = {.arena = rp->arena ? rp->arena->base : NULL};
+    sink.rowhash = malloc(plan->count * plan->orows * sizeof *sink.rowhash);
+    double *started = calloc(workers, sizeof *started);
+    if (!sink.rowhash || !started) {
+        free(sink.rowhash);
+        free(started);
+        return pc_error(PC_ENOMEM, "cannot allocate the row checksums");
+    }
 
     double t0 = pc_now();
-    int st = strategies[rp->strategy](plan, rp, workers);
+    int st = strategies[rp->strategy](plan, rp, &sink, workers, started);
     res->seconds = pc_now() - t0;
     res->workers = workers;
+    res->startup = 0;
+    for (unsigned w = 0; w < workers; w++)
+        if (started[w] - t0 > res->startup)
+            res->startup = started[w] - t0;
+    if (!st)
+        for (size_t k = 0; k < plan->count; k++)
+            rp->sums[k] = pc_hash_combine(sink.rowhash + k * plan->orows,
+                                          plan->orows);
+    free(sink.rowhash);
+    free(started);
     return st;
 }

@@ -1,29 +1,30 @@
-/* omp: an OpenMP parallel loop over the kernels. */
+/* omp: an OpenMP parallel loop over blocks of output rows, the same blocks
+ * the threads strategy uses. */
 #include "internal.h"
 
-#include <omp.h>
-
 int pc_strategy_omp(const pc_plan *plan, const pc_run_params *rp,
-                    unsigned workers)
+                    const pc_sink *sink, unsigned workers, double *started)
 {
+    (void)rp;
     int failed = 0;
-    /* Each thread owns one scratch plane; with an arena it writes in place. */
 #pragma omp parallel num_threads(workers) reduction(| : failed)
     {
-        void *scratch = NULL;
-        if (!rp->arena && !(scratch = pc_alloc(pc_plan_out_bytes(plan))))
-            failed = 1;
-        /* Every thread meets the loop; one without a plane skips its share
-         * and the run reports the failure. */
-#pragma omp for schedule(dynamic, 1)
-        for (size_t k = 0; k < plan->count; k++)
-            if (rp->arena || scratch)
-                pc_do_kernel(plan, k, pc_plane_for(rp, plan, k, scratch),
-                             rp->sums);
+        void *scratch = pc_alloc(pc_scratch_bytes(plan));
+        failed = !scratch;
+        /* Every thread meets the loop; one without a buffer skips its
+         * block and the run reports the failure. */
+#pragma omp for schedule(static, 1)
+        for (unsigned w = 0; w < workers; w++) {
+            size_t r0, r1;
+            pc_rows_of(plan, w, workers, &r0, &r1);
+            started[w] = pc_now();
+            if (scratch)
+                pc_exec_rows(plan, r0, r1, sink, scratch);
+        }
         pc_free(scratch);
     }
     if (failed)
         return pc_error(PC_ENOMEM, "an OpenMP thread could not allocate its "
-                                   "output plane");
+                                   "row buffer");
     return PC_OK;
 }

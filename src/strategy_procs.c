@@ -1,10 +1,10 @@
 /* procs: worker processes started with posix_spawn, the C counterpart of
  * multiprocessing.Pool. The workers run this same executable in worker mode
- * (PC_WORKER_FLAG). The parent lays the plan (padded matrix, flipped
- * kernels) and a checksum table in one memfd mapping; each worker maps it,
- * computes kernels index, index+P, ... and writes their checksums, and their
- * planes into the shared arena when there is one. Nothing goes through
- * pipes or files. */
+ * (PC_WORKER_FLAG). The parent lays the plan (padded matrix, kernels, packed
+ * kernels) and the row checksum table in one memfd mapping; worker w maps
+ * it, computes its block of output rows of every kernel and writes their
+ * checksums, and the rows themselves into the shared arena when there is
+ * one. Nothing goes through pipes or files. */
 #include "internal.h"
 
 #include <errno.h>
@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,8 +35,10 @@ typedef struct {
     size_t header_bytes; /* sizeof(shared), a guard against another build */
     pid_t parent;
     pc_conv_params p;
+    pc_isa isa;
     size_t rows, cols, count, krows, kcols, orows, ocols, prows, pcols, pstride;
-    size_t pad_off, kern_off, sums_off, total;
+    size_t workers;
+    size_t pad_off, kern_off, kpack_off, rowhash_off, started_off, total;
 } shared;
 
 static size_t align_up(size_t n, size_t a)
@@ -90,10 +94,11 @@ void pc_arena_destroy(pc_arena *a)
 }
 
 /* A plan whose arrays live in the mapping at base. */
-static void plan_view(pc_plan *pl, const shared *h, char *base)
+static int plan_view(pc_plan *pl, const shared *h, char *base)
 {
     memset(pl, 0, sizeof *pl);
     pl->p = h->p;
+    pl->isa = h->isa;
     pl->rows = h->rows;
     pl->cols = h->cols;
     pl->count = h->count;
@@ -106,11 +111,14 @@ static void plan_view(pc_plan *pl, const shared *h, char *base)
     pl->pstride = h->pstride;
     pl->pad = base + h->pad_off;
     pl->kern = base + h->kern_off;
+    pl->kpack = base + h->kpack_off;
     pl->owns = false;
+    return pc_plan_bind(pl);
 }
 
 typedef struct {
     pid_t pid;
+    int pidfd; /* readable when the process ends; -1 if the kernel has none */
     int done;
 } child;
 
@@ -120,19 +128,62 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+static int open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
+/* Sleeps until a worker may have ended: on their pidfds when every worker
+ * has one (no latency, no polling), else a short nap. */
+static void await_exit(const child *c, unsigned n, long *nap)
+{
+    struct pollfd fds[64];
+    unsigned m = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (c[i].done)
+            continue;
+        if (c[i].pidfd < 0 || m == 64) {
+            m = 0;
+            break;
+        }
+        fds[m++] = (struct pollfd){.fd = c[i].pidfd, .events = POLLIN};
+    }
+    if (m) {
+        poll(fds, m, 1000);
+        return;
+    }
+    sleep_ms(*nap);
+    if (*nap < 8)
+        *nap *= 2;
+}
+
+
+static void reaped(child *c)
+{
+    c->done = 1;
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    c->pidfd = -1;
+}
+
 static void kill_all(child *c, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
         if (!c[i].done) {
             kill(c[i].pid, SIGKILL);
             waitpid(c[i].pid, NULL, 0);
-            c[i].done = 1;
+            reaped(&c[i]);
         }
 }
 
 /* Waits for every worker. The first one to fail stops the others at once,
  * so a crashed worker never leaves the run waiting on its siblings. */
-static int wait_all(child *c, unsigned n)
+static int wait_all(child *c, unsigned n, const pc_plan *plan)
 {
     unsigned left = n;
     long nap = 1;
@@ -145,41 +196,40 @@ static int wait_all(child *c, unsigned n)
             pid_t r = waitpid(c[i].pid, &ws, WNOHANG);
             if (r == 0)
                 continue;
-            c[i].done = 1;
+            reaped(&c[i]);
             left--;
             progressed = 1;
             int st = PC_OK;
+            size_t r0, r1;
+            pc_rows_of(plan, i, n, &r0, &r1);
             if (r < 0)
                 st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d): "
                               "waitpid failed: %s", i, n, (int)c[i].pid,
                               strerror(errno));
             else if (WIFSIGNALED(ws))
                 st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d, "
-                              "kernels %u+%un) was killed by signal %d (%s)",
-                              i, n, (int)c[i].pid, i, n, WTERMSIG(ws),
+                              "rows %zu-%zu) was killed by signal %d (%s)", i,
+                              n, (int)c[i].pid, r0, r1 - 1, WTERMSIG(ws),
                               strsignal(WTERMSIG(ws)));
             else if (WIFEXITED(ws) && WEXITSTATUS(ws) != 0)
                 st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d, "
-                              "kernels %u+%un) exited with status %d", i, n,
-                              (int)c[i].pid, i, n, WEXITSTATUS(ws));
+                              "rows %zu-%zu) exited with status %d", i, n,
+                              (int)c[i].pid, r0, r1 - 1, WEXITSTATUS(ws));
             if (st) {
                 kill_all(c, n);
                 return st;
             }
         }
-        if (!progressed) {
-            sleep_ms(nap);
-            if (nap < 8)
-                nap *= 2;
-        } else {
+        if (!progressed)
+            await_exit(c, n, &nap);
+        else
             nap = 1;
-        }
     }
     return PC_OK;
 }
 
 int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
-                      unsigned workers)
+                      const pc_sink *sink, unsigned workers, double *started)
 {
     if (!rp->worker_exe)
         return pc_error(PC_EUSAGE, "procs needs the path of the parconv "
@@ -190,6 +240,8 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
     h.header_bytes = sizeof h;
     h.parent = getpid();
     h.p = plan->p;
+    h.isa = plan->isa;
+    h.workers = workers;
     h.rows = plan->rows;
     h.cols = plan->cols;
     h.count = plan->count;
@@ -202,8 +254,11 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
     h.pstride = plan->pstride;
     h.pad_off = 4096;
     h.kern_off = align_up(h.pad_off + pc_plan_pad_bytes(plan), 4096);
-    h.sums_off = align_up(h.kern_off + pc_plan_kern_bytes(plan), 4096);
-    h.total = h.sums_off + plan->count * sizeof(uint64_t);
+    h.kpack_off = align_up(h.kern_off + pc_plan_kern_bytes(plan), 4096);
+    h.rowhash_off = align_up(h.kpack_off + pc_plan_kpack_bytes(plan), 4096);
+    size_t hashes = plan->count * plan->orows * sizeof(uint64_t);
+    h.started_off = align_up(h.rowhash_off + hashes, 64);
+    h.total = h.started_off + workers * sizeof(double);
 
     int fd = -1;
     char *base = NULL;
@@ -213,11 +268,14 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
     memcpy(base, &h, sizeof h);
     memcpy(base + h.pad_off, plan->pad, pc_plan_pad_bytes(plan));
     memcpy(base + h.kern_off, plan->kern, pc_plan_kern_bytes(plan));
+    memcpy(base + h.kpack_off, plan->kpack, pc_plan_kpack_bytes(plan));
 
     child *kids = calloc(workers, sizeof *kids);
+    for (unsigned i = 0; kids && i < workers; i++)
+        kids[i].pidfd = -1;
     posix_spawn_file_actions_t fa;
     int fa_ok = 0;
-    unsigned started = 0;
+    unsigned spawned = 0;
     if (!kids) {
         st = pc_error(PC_ENOMEM, "cannot allocate %u worker records", workers);
         goto done;
@@ -235,26 +293,29 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
         goto done;
     }
 
-    for (; started < workers; started++) {
+    for (; spawned < workers; spawned++) {
         char sfd[16], sarena[16], sidx[16], scount[16];
         snprintf(sfd, sizeof sfd, "%d", PLAN_FD);
         snprintf(sarena, sizeof sarena, "%d", arena_fd >= 0 ? ARENA_FD : -1);
-        snprintf(sidx, sizeof sidx, "%u", started);
+        snprintf(sidx, sizeof sidx, "%u", spawned);
         snprintf(scount, sizeof scount, "%u", workers);
         char *argv[] = {"parconv-worker", PC_WORKER_FLAG, sfd, sarena, sidx,
                         scount, NULL};
-        int e = posix_spawn(&kids[started].pid, rp->worker_exe, &fa, NULL, argv,
+        int e = posix_spawn(&kids[spawned].pid, rp->worker_exe, &fa, NULL, argv,
                             environ);
         if (e) {
             st = pc_error(PC_ESYS, "cannot spawn procs worker %u ('%s'): %s",
-                          started, rp->worker_exe, strerror(e));
-            kill_all(kids, started);
+                          spawned, rp->worker_exe, strerror(e));
+            kill_all(kids, spawned);
             goto done;
         }
+        kids[spawned].pidfd = open_pidfd(kids[spawned].pid);
     }
-    st = wait_all(kids, workers);
-    if (!st)
-        memcpy(rp->sums, base + h.sums_off, plan->count * sizeof(uint64_t));
+    st = wait_all(kids, workers, plan);
+    if (!st) {
+        memcpy(sink->rowhash, base + h.rowhash_off, hashes);
+        memcpy(started, base + h.started_off, workers * sizeof(double));
+    }
 
 done:
     if (fa_ok)
@@ -313,23 +374,26 @@ int pc_worker_main(int argc, char **argv)
     if (getppid() != h.parent)
         return worker_fail(ui, "parent is gone");
 
+    if (h.workers != (size_t)n)
+        return worker_fail(ui, "worker count differs from the plan's");
     pc_plan pl;
-    plan_view(&pl, &h, base);
-    uint64_t *sums = (uint64_t *)(base + h.sums_off);
-    size_t plane = pc_plan_out_bytes(&pl);
-    char *arena = NULL;
-    size_t arena_bytes = plane * pl.count;
+    if (plan_view(&pl, &h, base))
+        return worker_fail(ui, pc_errmsg());
+    pc_sink sink = {.rowhash = (uint64_t *)(base + h.rowhash_off)};
     if (afd >= 0) {
-        arena = mmap(NULL, arena_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-                     (int)afd, 0);
-        if (arena == MAP_FAILED)
+        size_t arena_bytes = pc_plan_out_bytes(&pl) * pl.count;
+        sink.arena = mmap(NULL, arena_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                          (int)afd, 0);
+        if (sink.arena == MAP_FAILED)
             return worker_fail(ui, "cannot map the output arena");
     }
-    void *scratch = arena ? NULL : pc_alloc(plane);
-    if (!arena && !scratch)
-        return worker_fail(ui, "cannot allocate an output plane");
-    for (size_t k = ui; k < pl.count; k += (size_t)n)
-        pc_do_kernel(&pl, k, arena ? arena + k * plane : scratch, sums);
+    void *scratch = pc_alloc(pc_scratch_bytes(&pl));
+    if (!scratch)
+        return worker_fail(ui, "cannot allocate a row buffer");
+    size_t r0, r1;
+    pc_rows_of(&pl, ui, (unsigned)n, &r0, &r1);
+    ((double *)(base + h.started_off))[ui] = pc_now();
+    pc_exec_rows(&pl, r0, r1, &sink, scratch);
     pc_free(scratch);
     return 0;
 }

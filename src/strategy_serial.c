@@ -2,14 +2,15 @@
 #include "internal.h"
 
 int pc_strategy_serial(const pc_plan *plan, const pc_run_params *rp,
-                       unsigned workers)
+                       const pc_sink *sink, unsigned workers, double *started)
 {
+    (void)rp;
     (void)workers;
-    void *scratch = rp->arena ? NULL : pc_alloc(pc_plan_out_bytes(plan));
-    if (!rp->arena && !scratch)
-        return pc_error(PC_ENOMEM, "cannot allocate an output plane");
-    for (size_t k = 0; k < plan->count; k++)
-        pc_do_kernel(plan, k, pc_plane_for(rp, plan, k, scratch), rp->sums);
+    void *scratch = pc_alloc(pc_scratch_bytes(plan));
+    if (!scratch)
+        return pc_error(PC_ENOMEM, "cannot allocate an output row buffer");
+    started[0] = pc_now();
+    pc_exec_rows(plan, 0, plan->orows, sink, scratch);
     pc_free(scratch);
     return PC_OK;
 }

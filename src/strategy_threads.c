@@ -1,5 +1,6 @@
-/* threads: POSIX threads, kernel k to thread k mod T (the original's
- * split()). */
+/* threads: POSIX threads, each computing its own block of output rows of
+ * every kernel (rows, not kernels: 100 kernels in sets of 16 would split
+ * badly over 2 threads). */
 #include "internal.h"
 
 #include <pthread.h>
@@ -8,52 +9,55 @@
 
 typedef struct {
     const pc_plan *plan;
-    const pc_run_params *rp;
+    const pc_sink *sink;
     unsigned index, count;
+    double *started;
     int status;
 } job;
 
 static void *work(void *arg)
 {
     job *j = arg;
-    void *scratch = NULL;
-    if (!j->rp->arena && !(scratch = pc_alloc(pc_plan_out_bytes(j->plan)))) {
+    void *scratch = pc_alloc(pc_scratch_bytes(j->plan));
+    if (!scratch) {
         j->status = PC_ENOMEM;
         return NULL;
     }
-    for (size_t k = j->index; k < j->plan->count; k += j->count)
-        pc_do_kernel(j->plan, k, pc_plane_for(j->rp, j->plan, k, scratch),
-                     j->rp->sums);
+    size_t r0, r1;
+    pc_rows_of(j->plan, j->index, j->count, &r0, &r1);
+    j->started[j->index] = pc_now();
+    pc_exec_rows(j->plan, r0, r1, j->sink, scratch);
     pc_free(scratch);
     j->status = PC_OK;
     return NULL;
 }
 
 int pc_strategy_threads(const pc_plan *plan, const pc_run_params *rp,
-                        unsigned workers)
+                        const pc_sink *sink, unsigned workers, double *started)
 {
+    (void)rp;
     job *jobs = calloc(workers, sizeof *jobs);
     pthread_t *tids = calloc(workers, sizeof *tids);
     int st = PC_OK;
-    unsigned started = 0;
+    unsigned n = 0;
     if (!jobs || !tids) {
         st = pc_error(PC_ENOMEM, "cannot allocate %u thread records", workers);
         goto done;
     }
-    for (; started < workers; started++) {
-        jobs[started] = (job){plan, rp, started, workers, PC_OK};
-        int e = pthread_create(&tids[started], NULL, work, &jobs[started]);
+    for (; n < workers; n++) {
+        jobs[n] = (job){plan, sink, n, workers, started, PC_OK};
+        int e = pthread_create(&tids[n], NULL, work, &jobs[n]);
         if (e) {
-            st = pc_error(PC_ESYS, "cannot start thread %u of %u: %s", started,
+            st = pc_error(PC_ESYS, "cannot start thread %u of %u: %s", n,
                           workers, strerror(e));
             break;
         }
     }
-    for (unsigned t = 0; t < started; t++) {
+    for (unsigned t = 0; t < n; t++) {
         pthread_join(tids[t], NULL);
         if (jobs[t].status && !st)
             st = pc_error(jobs[t].status,
-                          "thread %u could not allocate its output plane", t);
+                          "thread %u could not allocate its row buffer", t);
     }
 done:
     free(jobs);

@@ -10,11 +10,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
-import traceback
 
 import numpy as np
+
+import pctest
+from pctest import case, clean_env, expect
 
 TIMEOUT = 60
 EXE = None
@@ -34,52 +35,10 @@ SHORT_OPTS = {"n": "size", "k": "count", "s": "ksize", "m": "matrix",
 # A small workload for every run that computes something.
 SMALL = ["-n", "23x17", "-k", "5", "-s", "4x3"]
 
-passed = 0
-failed = 0
-
-
-def report(name, why=None):
-    global passed, failed
-    if why is None:
-        passed += 1
-        print(f"ok   {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {name}: {why}", flush=True)
-
-
-def case(name, fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-        report(name)
-    except AssertionError as e:
-        report(name, str(e))
-    except Exception as e:
-        report(name, f"{type(e).__name__}: {e} "
-               f"[{traceback.format_exc().splitlines()[-3].strip()}]")
-
-
-def clean_env(**extra):
-    """The environment without OMP_*/GOMP_*/SLURM_* (so the host's settings
-    do not leak in), plus extra (a value of None removes the variable)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OMP_", "GOMP_", "SLURM_"))}
-    for k, v in extra.items():
-        if v is None:
-            env.pop(k, None)
-        else:
-            env[k] = v
-    return env
-
 
 def run(args, env=None, timeout=TIMEOUT, cwd=None):
-    try:
-        return subprocess.run([EXE] + args, capture_output=True, text=True,
-                              timeout=timeout, env=env or clean_env(),
-                              cwd=cwd or SCRATCH)
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"timed out after {timeout}s: parconv "
-                             + " ".join(args))
+    return pctest.run(EXE, args, timeout, env=env or clean_env(),
+                      cwd=cwd or SCRATCH)
 
 
 def ok_run(args, env=None):
@@ -94,11 +53,6 @@ def fresh(name):
     d = os.path.join(SCRATCH, name)
     shutil.rmtree(d, ignore_errors=True)
     return d
-
-
-def expect(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def run_json(args, env=None):
@@ -356,34 +310,36 @@ def t_workers():
     expect(j["environment"]["procs"] == 3 and
            j["environment"]["procs_from"] == "--procs",
            f"environment {j['environment']}")
-    j, _ = run_json(["-n", "20", "-k", "2", "-s", "3", "--threads", "3",
-                     "--procs", "3"])
+    # Work is split by output rows: more workers than rows would idle.
+    j, _ = run_json(["-n", "2x20", "-k", "2", "-s", "1x3", "--mode", "same",
+                     "--threads", "3", "--procs", "3"])
     w = {r["strategy"]: r["workers"] for r in j["runs"]}
     expect(w == {"serial": 1, "procs": 2, "threads": 2, "omp": 2},
-           f"workers {w}, expected capped at the 2 kernels")
+           f"workers {w}, expected capped at the 2 output rows")
     j, _ = run_json(SMALL + ["-t", "1", "-p", "2"])
     w = {r["strategy"]: r["workers"] for r in j["runs"]}
     expect(w == {"serial": 1, "procs": 2, "threads": 1, "omp": 1},
            f"workers {w}")
 
 
-def t_env_threads():
+def threads_from_env(var, value, threads):
+    """-S threads,omp with var=value alone: both run threads workers, and
+    the environment says they come from var. Returns the environment."""
     j, _ = run_json(SMALL + ["-S", "threads,omp"],
-                    env=clean_env(OMP_NUM_THREADS="1"))
+                    env=clean_env(**{var: value}))
     e = j["environment"]
-    expect(e["threads"] == 1 and e["threads_from"] == "OMP_NUM_THREADS",
-           f"OMP_NUM_THREADS=1: environment {e}")
-    expect([r["workers"] for r in j["runs"]] == [1, 1],
-           f"OMP_NUM_THREADS=1: workers {[r['workers'] for r in j['runs']]}")
+    expect(e["threads"] == threads and e["threads_from"] == var,
+           f"{var}={value}: environment {e}")
+    expect([r["workers"] for r in j["runs"]] == [threads, threads],
+           f"{var}={value}: workers {[r['workers'] for r in j['runs']]}")
+    return e
+
+
+def t_env_threads():
+    e = threads_from_env("OMP_NUM_THREADS", "1", 1)
     expect(e.get("omp_env", {}).get("OMP_NUM_THREADS") == "1",
            f"omp_env {e.get('omp_env')}")
-    j, _ = run_json(SMALL + ["-S", "threads,omp"],
-                    env=clean_env(SLURM_CPUS_PER_TASK="3"))
-    e = j["environment"]
-    expect(e["threads"] == 3 and e["threads_from"] == "SLURM_CPUS_PER_TASK",
-           f"SLURM_CPUS_PER_TASK=3: environment {e}")
-    expect([r["workers"] for r in j["runs"]] == [3, 3],
-           f"SLURM_CPUS_PER_TASK=3: workers {[r['workers'] for r in j['runs']]}")
+    threads_from_env("SLURM_CPUS_PER_TASK", "3", 3)
     j, _ = run_json(SMALL, env=clean_env(OMP_NUM_THREADS="2",
                                          SLURM_CPUS_PER_TASK="3"))
     e = j["environment"]
@@ -407,12 +363,14 @@ def t_text_report():
                        out, re.M)
     expect([b[0] for b in boxes] == ["serial", "procs", "threads", "omp"],
            f"boxes {boxes}")
-    expect(re.search(r"^strategy\s+method\s+workers\s+seconds\s+GFLOP/s\s+"
-                     r"speedup\s+checksum$", out, re.M),
+    expect(re.search(r"^strategy\s+method\s+workers\s+seconds\s+start-up\s+"
+                     r"GFLOP/s\s+%peak\s+speedup\s+checksum$", out, re.M),
            "no summary table header")
+    # strategy, workers, seconds, GFLOP/s, speedup, checksum (start-up and
+    # %peak are matched but not kept).
     rows = re.findall(r"^(serial|procs|threads|omp)\s+direct\s+(\d+)\s+"
-                      r"(\d+\.\d+)\s+(\d+\.\d+)\s+(\S+)\s+([0-9a-f]{16})$",
-                      out, re.M)
+                      r"(\d+\.\d+)\s+\d+\.\d+\s+(\d+\.\d+)\s+\d+\.\d%\s+"
+                      r"(\S+)\s+([0-9a-f]{16})$", out, re.M)
     expect([x[0] for x in rows] == ["serial", "procs", "threads", "omp"],
            f"summary rows {rows}")
     expect(rows[0][4] == "1.00x", f"serial speedup {rows[0][4]}")
@@ -532,7 +490,7 @@ def good_paths():
     case("--json - on stdout, text on stderr", t_json_stdout)
     case("-q prints nothing", t_quiet)
     case("-S subset and order", t_strategy_subset)
-    case("-t/-p workers, capped at the kernel count", t_workers)
+    case("-t/-p workers, capped at the output rows", t_workers)
     case("OMP_NUM_THREADS / SLURM_CPUS_PER_TASK defaults", t_env_threads)
     case("text report boxes, table, verified", t_text_report)
     case("--mode same --boundary wrap verifies", t_same_wrap)
@@ -746,16 +704,11 @@ def bad_inputs():
 
 def main():
     global EXE, SCRATCH
-    if len(sys.argv) != 3:
-        print("usage: cli_test.py PARCONV_PATH SCRATCH_DIR", file=sys.stderr)
-        return 2
-    EXE = os.path.abspath(sys.argv[1])
-    SCRATCH = os.path.abspath(sys.argv[2])
-    os.makedirs(SCRATCH, exist_ok=True)
+    EXE, SCRATCH = pctest.arguments(
+        "usage: cli_test.py PARCONV_PATH SCRATCH_DIR")
     good_paths()
     bad_inputs()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return pctest.summary()
 
 
 if __name__ == "__main__":

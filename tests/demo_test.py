@@ -10,56 +10,24 @@ overlap versus serialisation is the behaviour under test.
 Prints 'ok   name' or 'FAIL name: why' per case and 'N passed, M failed' at
 the end; exits 1 if anything failed.
 """
-import os
 import re
-import subprocess
 import sys
-import traceback
+
+import pctest
+from pctest import case, expect
 
 EXE = None
 SCRATCH = None
-passed = 0
-failed = 0
 
 DODO = "au dodo"
 REVEIL = "au réveil"
 
 
-def report(name, why=None):
-    global passed, failed
-    if why is None:
-        passed += 1
-        print(f"ok   {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {name}: {why}", flush=True)
-
-
-def case(name, fn, *a):
-    try:
-        fn(*a)
-        report(name)
-    except AssertionError as e:
-        report(name, str(e))
-    except Exception as e:
-        report(name, f"{type(e).__name__}: {e} "
-               f"[{traceback.format_exc().splitlines()[-3].strip()}]")
-
-
-def expect(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
 def demo(kind, seconds=None, timeout=30):
-    args = [EXE, "demo", kind]
+    args = ["demo", kind]
     if seconds is not None:
         args += ["--seconds", seconds]
-    try:
-        r = subprocess.run(args, capture_output=True, timeout=timeout,
-                           cwd=SCRATCH)
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"timed out after {timeout}s: {' '.join(args)}")
+    r = pctest.run(EXE, args, timeout, text=False, cwd=SCRATCH)
     expect(r.returncode == 0, f"exit {r.returncode}, stderr {r.stderr!r}")
     expect(r.stderr == b"", f"stderr not empty: {r.stderr!r}")
     try:
@@ -137,20 +105,15 @@ def t_zero():
 
 def main():
     global EXE, SCRATCH
-    if len(sys.argv) != 3:
-        print("usage: demo_test.py PARCONV_PATH SCRATCH_DIR", file=sys.stderr)
-        return 2
-    EXE = os.path.abspath(sys.argv[1])
-    SCRATCH = os.path.abspath(sys.argv[2])
-    os.makedirs(SCRATCH, exist_ok=True)
+    EXE, SCRATCH = pctest.arguments(
+        "usage: demo_test.py PARCONV_PATH SCRATCH_DIR")
     case("demo sleep --seconds 0.6: overlap", t_sleep, "0.6", 0.6)
     case("demo lock --seconds 0.6: serialised", t_lock, "0.6", 0.6)
     case("demo lock --seconds 0.25", t_lock, "0.25", 0.25)
     case("demo sleep --seconds 0.3", t_sleep, "0.3", 0.3)
     case("demo sleep and lock --seconds 0", t_zero)
     case("demo sleep without --seconds: 2.5s", t_sleep, None, 2.5)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return pctest.summary()
 
 
 if __name__ == "__main__":

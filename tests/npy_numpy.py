@@ -27,6 +27,9 @@ import sys
 import numpy as np
 from numpy.lib import format as npformat
 
+import pctest
+from pctest import case
+
 DTYPES = ['f8', 'f4', 'i8', 'i4', 'i2', 'i1', 'u8', 'u4', 'u2', 'u1', 'b1']
 VERSIONS = [(1, 0), (2, 0), (3, 0)]
 TIMEOUT = 120
@@ -36,29 +39,14 @@ class Runner:
     def __init__(self, exe, scratch):
         self.exe = exe
         self.scratch = scratch
-        self.passed = 0
-        self.failed = 0
         self.serial = 0
-
-    def report(self, name, error):
-        if error:
-            self.failed += 1
-            print(f'FAIL {name}: {error}', flush=True)
-        else:
-            self.passed += 1
-            print(f'ok   {name}', flush=True)
 
     def path(self, stem):
         self.serial += 1
         return os.path.join(self.scratch, f'{self.serial:04d}_{stem}')
 
     def run(self, args):
-        try:
-            return subprocess.run([self.exe] + args, capture_output=True,
-                                  text=True, timeout=TIMEOUT,
-                                  stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return None
+        return pctest.run(self.exe, args, TIMEOUT, stdin=subprocess.DEVNULL)
 
 
 def save(path, arr, version):
@@ -148,26 +136,34 @@ def compare(outdir, k, want):
     return None
 
 
+def t_input(r, one, role, arr, version, mode, wants):
+    """Saves arr as the role ('matrix' or 'bank') in the given .npy version,
+    runs parconv with ONE as the other input in the given mode, and checks
+    that output k is wants[k] converted to float64, exactly."""
+    f = r.path(f'{role}.npy')
+    outdir = r.path('out')
+    os.mkdir(outdir)
+    save(f, arr, version)
+    err = check_setup(f, arr, version)
+    pctest.expect(not err, err)
+    m, b = (f, one) if role == 'matrix' else (one, f)
+    p = r.run(['run', '-m', m, '-b', b, '-S', 'serial',
+               '--mode', mode, '-o', outdir, '-q'])
+    pctest.expect(p.returncode == 0,
+                  f'exit {p.returncode}: {p.stderr.strip()}')
+    for k, want in enumerate(wants):
+        err = compare(outdir, k, want)
+        if err and role == 'bank':
+            err = f'kernel {k}: {err}'
+        pctest.expect(not err, err)
+
+
 def matrix_cases(r, one, rng):
     """Every dtype as the matrix; [[1.0]] as the kernel, mode valid."""
     for code in DTYPES:
         for name, arr, version in variants(code, (4, 7), rng):
-            name = 'matrix ' + name
-            f = r.path('matrix.npy')
-            outdir = r.path('out')
-            os.mkdir(outdir)
-            save(f, arr, version)
-            err = check_setup(f, arr, version)
-            if not err:
-                p = r.run(['run', '-m', f, '-b', one, '-S', 'serial',
-                           '--mode', 'valid', '-o', outdir, '-q'])
-                if p is None:
-                    err = 'timed out'
-                elif p.returncode != 0:
-                    err = f'exit {p.returncode}: {p.stderr.strip()}'
-                else:
-                    err = compare(outdir, 0, arr)
-            r.report(name, err)
+            case('matrix ' + name, t_input, r, one, 'matrix', arr, version,
+                 'valid', [arr])
 
 
 def bank_cases(r, one, rng):
@@ -179,27 +175,19 @@ def bank_cases(r, one, rng):
             for name, arr, version in variants(code, shape, rng, finite=True):
                 if version != (1, 0) and shape != (3, 2, 5):
                     continue
-                name = 'bank ' + name
-                f = r.path('bank.npy')
-                outdir = r.path('out')
-                os.mkdir(outdir)
-                save(f, arr, version)
-                err = check_setup(f, arr, version)
-                if not err:
-                    p = r.run(['run', '-m', one, '-b', f, '-S', 'serial',
-                               '--mode', 'full', '-o', outdir, '-q'])
-                    if p is None:
-                        err = 'timed out'
-                    elif p.returncode != 0:
-                        err = f'exit {p.returncode}: {p.stderr.strip()}'
-                    else:
-                        kernels = arr if arr.ndim == 3 else arr[None]
-                        for k in range(kernels.shape[0]):
-                            err = compare(outdir, k, kernels[k])
-                            if err:
-                                err = f'kernel {k}: {err}'
-                                break
-                r.report(name, err)
+                kernels = arr if arr.ndim == 3 else arr[None]
+                case('bank ' + name, t_input, r, one, 'bank', arr, version,
+                     'full', kernels)
+
+
+def t_bad(r, one, f, status):
+    p = r.run(['run', '-m', f, '-b', one, '-S', 'serial', '-q'])
+    pctest.expect(p.returncode == status,
+                  f'exit {p.returncode}, want {status} '
+                  f'(stderr: {p.stderr.strip()!r})')
+    pctest.expect(len(p.stderr.splitlines()) == 1 and
+                  p.stderr.endswith('\n'),
+                  f'stderr is not exactly one line: {p.stderr!r}')
 
 
 def bad_cases(r, one):
@@ -233,28 +221,14 @@ def bad_cases(r, one):
     cases.append(('missing matrix', f, 2))
 
     for name, f, status in cases:
-        p = r.run(['run', '-m', f, '-b', one, '-S', 'serial', '-q'])
-        if p is None:
-            err = 'timed out'
-        elif p.returncode != status:
-            err = f'exit {p.returncode}, want {status} ' \
-                  f'(stderr: {p.stderr.strip()!r})'
-        elif len(p.stderr.splitlines()) != 1 or not p.stderr.endswith('\n'):
-            err = f'stderr is not exactly one line: {p.stderr!r}'
-        else:
-            err = None
-        r.report('bad ' + name, err)
+        case('bad ' + name, t_bad, r, one, f, status)
 
 
 def main():
-    if len(sys.argv) != 3:
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
-        return 2
-    exe, scratch = os.path.abspath(sys.argv[1]), sys.argv[2]
+    exe, scratch = pctest.arguments(__doc__.strip().splitlines()[2])
     if not os.access(exe, os.X_OK):
         print(f'npy_numpy.py: {exe} is not executable', file=sys.stderr)
         return 2
-    os.makedirs(scratch, exist_ok=True)
     scratch = os.path.join(scratch, 'npy_numpy')
     shutil.rmtree(scratch, ignore_errors=True)
     os.mkdir(scratch)
@@ -268,8 +242,7 @@ def main():
     bank_cases(r, one, rng)
     bad_cases(r, one)
 
-    print(f'{r.passed} passed, {r.failed} failed')
-    if r.failed:
+    if pctest.summary():
         print(f'files kept in {scratch}')
         return 1
     shutil.rmtree(scratch, ignore_errors=True)

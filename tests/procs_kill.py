@@ -13,56 +13,31 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
+
+import pctest
+from pctest import clean_env, expect
 
 WORKER_FLAG = "--pc-worker"
 # Long enough to be killed mid-run (several seconds with 2 workers here);
 # the tests never wait for it to finish unless the program is broken.
-WORKLOAD = ["-n", "1000", "-k", "400"]
+WORKLOAD = ["-n", "3000", "-k", "400"]
 # With -o the output arena is allocated and touched first: keep it small
-# (100 planes of 529x529 f64, 224 MB) with the same order of run time.
-WORKLOAD_OUT = ["-n", "500", "-k", "100", "-s", "30"]
+# (100 planes of 649x649 f64, 337 MB), with large kernels for run time.
+WORKLOAD_OUT = ["-n", "600", "-k", "100", "-s", "50"]
 WAIT_TIMEOUT = 30
 GONE_TIMEOUT = 5
 
 EXE = None
 SCRATCH = None
-passed = 0
-failed = 0
 started = []  # (pid, starttime) of every process seen, for the clean-up
 
 
-def report(name, why=None):
-    global passed, failed
-    if why is None:
-        passed += 1
-        print(f"ok   {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {name}: {why}", flush=True)
-
-
 def case(name, fn, *a):
+    """A pctest case, after which whatever it started is killed."""
     try:
-        fn(*a)
-        report(name)
-    except AssertionError as e:
-        report(name, str(e))
-    except Exception as e:
-        report(name, f"{type(e).__name__}: {e} "
-               f"[{traceback.format_exc().splitlines()[-3].strip()}]")
+        pctest.case(name, fn, *a)
     finally:
         cleanup()
-
-
-def expect(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def env():
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("OMP_", "GOMP_", "SLURM_"))}
 
 
 def stat(pid):
@@ -108,7 +83,7 @@ def start(extra=(), new_session=False, workload=None):
     cmd = [EXE, "-S", "procs", "-p", "2"] + (workload or WORKLOAD) + \
         ["-q"] + list(extra)
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env(), cwd=SCRATCH,
+                         text=True, env=clean_env(), cwd=SCRATCH,
                          start_new_session=new_session)
     st = stat(p.pid)
     started.append((p.pid, st[2] if st else None, p))
@@ -241,12 +216,8 @@ def t_baseline():
 
 def main():
     global EXE, SCRATCH
-    if len(sys.argv) != 3:
-        print("usage: procs_kill.py PARCONV_PATH SCRATCH_DIR", file=sys.stderr)
-        return 2
-    EXE = os.path.abspath(sys.argv[1])
-    SCRATCH = os.path.abspath(sys.argv[2])
-    os.makedirs(SCRATCH, exist_ok=True)
+    EXE, SCRATCH = pctest.arguments(
+        "usage: procs_kill.py PARCONV_PATH SCRATCH_DIR")
     try:
         case("workload runs long enough, two workers", t_baseline)
         case("SIGKILL a worker: exit 1, one line, siblings gone",
@@ -267,8 +238,7 @@ def main():
              t_kill_parent, signal.SIGINT, 0.5, True)
     finally:
         cleanup()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return pctest.summary()
 
 
 if __name__ == "__main__":

@@ -12,41 +12,19 @@ and 'N passed, M failed' at the end; exits 1 if anything failed.
 import json
 import os
 import shutil
-import subprocess
 import sys
-import traceback
 
 import numpy as np
 import scipy.signal
+
+import pctest
+from pctest import case
 
 TIMEOUT = 60
 NRANDOM = 135
 
 MODES = ["full", "same", "valid"]
 BOUNDARIES = ["fill", "wrap", "symm"]
-
-passed = 0
-failed = 0
-
-
-def report(name, why=None):
-    global passed, failed
-    if why is None:
-        passed += 1
-        print(f"ok   {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {name}: {why}", flush=True)
-
-
-def run(exe, args, timeout=TIMEOUT):
-    try:
-        return subprocess.run([exe] + args, capture_output=True, text=True,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"timed out after {timeout}s: parconv "
-                             + " ".join(args))
-
 
 def valid_refused(mshape, kshape):
     """scipy's 'valid' rule: one input must contain the other."""
@@ -134,7 +112,7 @@ def run_case(exe, casedir, matrix, bank, mode, boundary, fillvalue,
             "--boundary", boundary_arg or boundary,
             "--fillvalue", repr(float(fillvalue)), "--dtype", dtype_name,
             "-S", strategies, "-o", out, "-q"]
-    r = run(exe, args)
+    r = pctest.run(exe, args, TIMEOUT)
 
     if mode == "valid" and valid_refused(rm.shape, rb.shape[1:]):
         # scipy refuses: make sure it really does, then parconv must too.
@@ -173,17 +151,6 @@ def run_case(exe, casedir, matrix, bank, mode, boundary, fillvalue,
         raise AssertionError(f"unexpected files in output: {extra_files}")
     check_manifest(out, rb.shape[0], oshape, dtype_name)
     shutil.rmtree(casedir, ignore_errors=True)
-
-
-def case(name, fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-        report(name)
-    except AssertionError as e:
-        report(name, str(e))
-    except Exception as e:  # a test error is a failure too, with its cause
-        report(name, f"{type(e).__name__}: {e} "
-               f"[{traceback.format_exc().splitlines()[-3].strip()}]")
 
 
 def random_cases(exe, scratch):
@@ -324,16 +291,11 @@ def special_cases(exe, scratch):
 
 
 def main():
-    if len(sys.argv) != 3:
-        print("usage: scipy_check.py PARCONV_PATH SCRATCH_DIR", file=sys.stderr)
-        return 2
-    exe = os.path.abspath(sys.argv[1])
-    scratch = os.path.abspath(sys.argv[2])
-    os.makedirs(scratch, exist_ok=True)
+    exe, scratch = pctest.arguments(
+        "usage: scipy_check.py PARCONV_PATH SCRATCH_DIR")
     random_cases(exe, scratch)
     special_cases(exe, scratch)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return pctest.summary()
 
 
 if __name__ == "__main__":

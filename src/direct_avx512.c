@@ -1,0 +1,15 @@
+/* AVX-512F direct kernels (compiled with -mavx512f -mfma and contraction of
+ * a*b+c into FMA, see src/meson.build). */
+#include "internal.h"
+
+#define PC_VB 64
+
+#define PC_T double
+#define PC_FN(x) pc_avx512_f64_##x
+#include "direct_tmpl.h"
+#undef PC_T
+#undef PC_FN
+
+#define PC_T float
+#define PC_FN(x) pc_avx512_f32_##x
+#include "direct_tmpl.h"

@@ -1,0 +1,15 @@
+/* Portable direct kernels: GCC vector extensions of 16 bytes (SSE2 on
+ * x86-64, NEON on arm64), no FMA contraction. */
+#include "internal.h"
+
+#define PC_VB 16
+
+#define PC_T double
+#define PC_FN(x) pc_generic_f64_##x
+#include "direct_tmpl.h"
+#undef PC_T
+#undef PC_FN
+
+#define PC_T float
+#define PC_FN(x) pc_generic_f32_##x
+#include "direct_tmpl.h"
