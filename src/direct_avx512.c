@@ -5,11 +5,14 @@
 #define PC_VB 64
 
 #define PC_T double
+#define PC_TSIZE 8
 #define PC_FN(x) pc_avx512_f64_##x
 #include "direct_tmpl.h"
 #undef PC_T
+#undef PC_TSIZE
 #undef PC_FN
 
 #define PC_T float
+#define PC_TSIZE 4
 #define PC_FN(x) pc_avx512_f32_##x
 #include "direct_tmpl.h"

@@ -2,14 +2,20 @@
  * x86-64, NEON on arm64), no FMA contraction. */
 #include "internal.h"
 
+/* 16 vector registers: 2 x 4 accumulators. */
+#define PC_SET_X 4
+
 #define PC_VB 16
 
 #define PC_T double
+#define PC_TSIZE 8
 #define PC_FN(x) pc_generic_f64_##x
 #include "direct_tmpl.h"
 #undef PC_T
+#undef PC_TSIZE
 #undef PC_FN
 
 #define PC_T float
+#define PC_TSIZE 4
 #define PC_FN(x) pc_generic_f32_##x
 #include "direct_tmpl.h"

@@ -3,6 +3,7 @@
  * direct_generic.c), each file with its own -m flags. Included once per
  * dtype with:
  *   PC_T      the element type (double or float)
+ *   PC_TSIZE  its size in bytes (8 or 4), for the preprocessor
  *   PC_VB     vector bytes (64, 32 or 16)
  *   PC_FN(x)  the name of function x for this ISA and dtype
  *
@@ -24,12 +25,94 @@
  * from 0, in the same order in every call: results do not depend on which
  * worker computes which rows. */
 
-#define VL (PC_VB / (int)sizeof(PC_T))
+#define VL (PC_VB / PC_TSIZE)
 typedef PC_T PC_FN(vec) __attribute__((vector_size(PC_VB)));
 typedef PC_T PC_FN(uvec) __attribute__((vector_size(PC_VB), aligned(sizeof(PC_T))));
 
-/* Pixels per block in the set kernel. */
+/* Pixels per block in the set kernel: 2 x SET_X accumulators must fit in
+ * the register file with room for two kernel vectors and a broadcast (32
+ * registers with AVX-512, 16 otherwise). The ISA file may set PC_SET_X. */
+#ifdef PC_SET_X
+#define SET_X PC_SET_X
+#else
 #define SET_X 8
+#endif
+
+/* In-register transpose of B x B blocks (B = the smaller of VL and
+ * SET_X), by log2(B) stages of two-vector shuffles that swap ever larger
+ * off-diagonal sub-blocks. Then each kernel's SET_X pixels leave as B-wide
+ * vector stores instead of scalar ones. */
+#if PC_VB / PC_TSIZE < SET_X
+#define TB (PC_VB / PC_TSIZE)
+#else
+#define TB SET_X
+#endif
+typedef PC_T PC_FN(bvec) __attribute__((vector_size(TB * sizeof(PC_T))));
+typedef PC_T PC_FN(ubvec) __attribute__((vector_size(TB * sizeof(PC_T)),
+                                          aligned(sizeof(PC_T))));
+static inline __attribute__((always_inline)) void
+PC_FN(transpose)(PC_FN(bvec) *r)
+{
+    typedef PC_FN(bvec) bvec;
+    /* Index vectors of the element width: long long for double, int for
+     * float. */
+#if PC_TSIZE == 8
+    typedef long long idx __attribute__((vector_size(TB * 8)));
+#else
+    typedef int idx __attribute__((vector_size(TB * 4)));
+#endif
+/* Rows a and b become (a.lo, b.lo) and (a.hi, b.hi) in mask terms. */
+#define SWAP(a, b, lo, hi)                                                   \
+    do {                                                                     \
+        bvec ta = r[a], tb = r[b];                                           \
+        r[a] = __builtin_shuffle(ta, tb, lo);                                \
+        r[b] = __builtin_shuffle(ta, tb, hi);                                \
+    } while (0)
+#if TB == 8
+    const idx lo1 = {0, 8, 2, 10, 4, 12, 6, 14}, hi1 = {1, 9, 3, 11, 5, 13, 7, 15};
+    const idx lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const idx lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    SWAP(0, 1, lo1, hi1); SWAP(2, 3, lo1, hi1);
+    SWAP(4, 5, lo1, hi1); SWAP(6, 7, lo1, hi1);
+    SWAP(0, 2, lo2, hi2); SWAP(1, 3, lo2, hi2);
+    SWAP(4, 6, lo2, hi2); SWAP(5, 7, lo2, hi2);
+    SWAP(0, 4, lo4, hi4); SWAP(1, 5, lo4, hi4);
+    SWAP(2, 6, lo4, hi4); SWAP(3, 7, lo4, hi4);
+#elif TB == 4
+    const idx lo1 = {0, 4, 2, 6}, hi1 = {1, 5, 3, 7};
+    const idx lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
+    SWAP(0, 1, lo1, hi1); SWAP(2, 3, lo1, hi1);
+    SWAP(0, 2, lo2, hi2); SWAP(1, 3, lo2, hi2);
+#elif TB == 2
+    const idx lo1 = {0, 2}, hi1 = {1, 3};
+    SWAP(0, 1, lo1, hi1);
+#else
+#error "unsupported transpose size"
+#endif
+#undef SWAP
+}
+
+/* Stores a whole block: acc[x] holds pixel j0+x of kernels 0..VL-1 in its
+ * lanes; rows[l] receives kernel l's SET_X pixels (NULL: not wanted). */
+static inline __attribute__((always_inline)) void
+PC_FN(store_block)(const PC_FN(vec) *acc, void *const *rows, size_t j0)
+{
+    typedef PC_FN(bvec) bvec;
+    typedef PC_FN(ubvec) ubvec;
+    for (int c = 0; c < VL / TB; c++)          /* chunk of TB lanes */
+        for (int xb = 0; xb < SET_X / TB; xb++) { /* chunk of TB pixels */
+            bvec r[TB];
+            for (int t = 0; t < TB; t++)
+                __builtin_memcpy(&r[t], (const PC_T *)&acc[xb * TB + t] + c * TB,
+                                 sizeof r[t]);
+            PC_FN(transpose)(r);
+            for (int u = 0; u < TB; u++) {
+                PC_T *o = rows[c * TB + u];
+                if (o)
+                    *(ubvec *)(o + j0 + (size_t)xb * TB) = r[u];
+            }
+        }
+}
 
 static inline __attribute__((always_inline)) void
 PC_FN(set_row)(const pc_plan *pl, size_t set, size_t i, void *const *rows,
@@ -60,21 +143,24 @@ PC_FN(set_row)(const pc_plan *pl, size_t set, size_t i, void *const *rows,
                 }
             }
         }
-        /* Turn around: lane l of acc[g][x] is pixel j0+x of kernel g*VL+l. */
+        /* Turn around: lane l of acc[g][x] is pixel j0+x of kernel g*VL+l.
+         * A block that runs past the row end goes through a small buffer,
+         * so the accumulators never need to live in memory. */
         const size_t n = ocols - j0 < SET_X ? ocols - j0 : SET_X;
+        if (n == SET_X) {
+            for (int g = 0; g < G; g++)
+                PC_FN(store_block)(acc[g], rows + g * VL, j0);
+            continue;
+        }
+        PC_T tail[2 * VL][SET_X];
+        void *trows[2 * VL];
+        for (int kk = 0; kk < G * VL; kk++)
+            trows[kk] = rows[kk] ? tail[kk] : NULL;
         for (int g = 0; g < G; g++)
-            for (int l = 0; l < VL; l++) {
-                PC_T *o = rows[g * VL + l];
-                if (!o)
-                    continue;
-                o += j0;
-                if (n == SET_X)
-                    for (int x = 0; x < SET_X; x++)
-                        o[x] = acc[g][x][l];
-                else
-                    for (size_t x = 0; x < n; x++)
-                        o[x] = acc[g][x][l];
-            }
+            PC_FN(store_block)(acc[g], trows + g * VL, 0);
+        for (int kk = 0; kk < G * VL; kk++)
+            if (rows[kk])
+                __builtin_memcpy((PC_T *)rows[kk] + j0, tail[kk], n * sizeof(PC_T));
     }
 }
 
@@ -159,5 +245,6 @@ const pc_direct_fns PC_FN(fns) = {
 
 #undef VL
 #undef SET_X
+#undef TB
 #undef SINGLE_XV
 #undef PEAK_ACC

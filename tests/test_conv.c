@@ -1,7 +1,8 @@
 /* The direct convolution against a naive reference written from scipy's
  * definition (no padding, boundary applied per sample), on many random
  * shapes: every mode, boundary and dtype; odd, even, non-square, 1x1 and
- * larger-than-matrix kernels. */
+ * larger-than-matrix kernels; banks of every size class; and every
+ * instruction set this CPU can run (generic, AVX2, AVX-512). */
 #include "parconv.h"
 #include "testutil.h"
 
@@ -91,49 +92,64 @@ static int one_case(size_t M, size_t N, size_t K, size_t kh, size_t kw,
             bank.data[i] = (float)bank.data[i];
         fv = (float)fv;
     }
-    pc_conv_params p;
-    pc_conv_params_default(&p);
-    p.mode = mode;
-    p.boundary = b;
-    p.dtype = dt;
-    p.fillvalue = fv;
-
     size_t orows, ocols;
     int swapped;
     int shape_st = pc_out_shape(mode, M, N, kh, kw, &orows, &ocols, &swapped);
-    pc_plan *plan = NULL;
-    int st = pc_plan_create(&plan, &p, &m, &bank);
     int fails_before = t_failed;
-    CHECK(st == shape_st, "plan status %d vs shape status %d", st, shape_st);
-    if (!st) {
+    double *ref = NULL;
+    if (!shape_st) {
+        ref = malloc(K * orows * ocols * sizeof *ref);
+        for (size_t k = 0; k < K; k++)
+            reference(&m, bank.data + k * kh * kw, kh, kw, mode, b, fv, orows,
+                      ocols, ref + k * orows * ocols);
+    }
+    /* Every instruction set this CPU runs, against the same reference. */
+    for (int isa = PC_ISA_GENERIC; isa < PC_NISAS; isa++) {
+        if (!pc_isa_supported((pc_isa)isa))
+            continue;
+        pc_conv_params p;
+        pc_conv_params_default(&p);
+        p.mode = mode;
+        p.boundary = b;
+        p.dtype = dt;
+        p.fillvalue = fv;
+        p.isa = (pc_isa)isa;
+        pc_plan *plan = NULL;
+        int st = pc_plan_create(&plan, &p, &m, &bank);
+        CHECK(st == shape_st, "plan status %d vs shape status %d", st, shape_st);
+        if (st) {
+            pc_plan_destroy(plan);
+            continue;
+        }
+        CHECK(pc_plan_isa(plan) == (pc_isa)isa, "plan isa %s, asked %s",
+              pc_isa_name(pc_plan_isa(plan)), pc_isa_name((pc_isa)isa));
         size_t ro, co;
         pc_plan_out_shape(plan, &ro, &co);
         CHECK(ro == orows && co == ocols, "shape %zux%zu vs %zux%zu", ro, co,
               orows, ocols);
-        double *ref = malloc(orows * ocols * sizeof *ref);
         void *out = malloc(pc_plan_out_bytes(plan));
         for (size_t k = 0; k < K; k++) {
-            reference(&m, bank.data + k * kh * kw, kh, kw, mode, b, fv, orows,
-                      ocols, ref);
+            const double *r = ref + k * orows * ocols;
             memset(out, 0xA5, pc_plan_out_bytes(plan)); /* poison */
             pc_plan_execute(plan, k, out);
             double maxref = 0, maxerr = 0;
             for (size_t i = 0; i < orows * ocols; i++) {
                 double got = dt == PC_F32 ? ((float *)out)[i] : ((double *)out)[i];
-                maxref = fmax(maxref, fabs(ref[i]));
-                maxerr = fmax(maxerr, fabs(got - ref[i]));
+                maxref = fmax(maxref, fabs(r[i]));
+                maxerr = fmax(maxerr, fabs(got - r[i]));
                 if (isnan(got))
                     maxerr = INFINITY;
             }
             double tol = integers ? 0 : (dt == PC_F32 ? 1e-5 : 1e-12) * fmax(maxref, 1);
-            CHECK(maxerr <= tol, "%zux%zu * %zux%zu %s/%s/%s fv=%g k=%zu: "
-                  "error %g > %g", M, N, kh, kw, pc_mode_name(mode),
-                  pc_boundary_name(b), pc_dtype_name(dt), fv, k, maxerr, tol);
+            CHECK(maxerr <= tol, "%s: %zux%zu * %zu of %zux%zu %s/%s/%s fv=%g "
+                  "k=%zu: error %g > %g", pc_isa_name((pc_isa)isa), M, N, K,
+                  kh, kw, pc_mode_name(mode), pc_boundary_name(b),
+                  pc_dtype_name(dt), fv, k, maxerr, tol);
         }
-        free(ref);
         free(out);
+        pc_plan_destroy(plan);
     }
-    pc_plan_destroy(plan);
+    free(ref);
     pc_matrix_free(&m);
     pc_bank_free(&bank);
     return t_failed == fails_before;
@@ -155,10 +171,15 @@ int main(void)
                     one_case(shapes[s][0], shapes[s][1], 2, shapes[s][2],
                              shapes[s][3], (pc_mode)mode, (pc_boundary)b,
                              (pc_dtype)dt, b == PC_FILL ? 2.5 : 0, s % 2);
+    /* Bank sizes that hit every path: whole sets of two vectors, one set
+     * of one vector, and single kernels, for 2, 4, 8 and 16 lanes. */
+    static const size_t counts[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24,
+                                    31, 32, 33, 40};
     for (int n = 0; n < 300; n++) {
         size_t M = t_between(1, 40), N = t_between(1, 40);
         size_t kh = t_between(1, 12), kw = t_between(1, 12);
-        one_case(M, N, t_between(1, 3), kh, kw, (pc_mode)(n % 3),
+        size_t K = counts[t_between(0, sizeof counts / sizeof *counts - 1)];
+        one_case(M, N, K, kh, kw, (pc_mode)(n % 3),
                  (pc_boundary)((n / 3) % 3), (pc_dtype)((n / 9) % 2),
                  n % 4 ? -1.5 : 0, n % 5 == 0);
     }

@@ -1,6 +1,7 @@
 /* Every strategy gives bit-identical results to serial, on several
- * workloads and worker counts (1, 2, 3, more workers than kernels), with
- * and without the shared output arena. argv[1]: the parconv executable,
+ * workloads, banks and worker counts (1, 2, 3, 7), with and without the
+ * shared output arena, for every instruction set this CPU runs; and the
+ * batch path equals pc_plan_execute. argv[1]: the parconv executable,
  * which procs spawns as its workers. */
 #include "parconv.h"
 #include "testutil.h"
@@ -10,8 +11,9 @@
 
 static const char *exe;
 
-static void workload(size_t M, size_t N, size_t K, size_t kh, size_t kw,
-                     pc_mode mode, pc_boundary b, pc_dtype dt)
+
+static void workload1(size_t M, size_t N, size_t K, size_t kh, size_t kw,
+                      pc_mode mode, pc_boundary b, pc_dtype dt, pc_isa isa)
 {
     pc_matrix m;
     pc_bank bank;
@@ -28,6 +30,7 @@ static void workload(size_t M, size_t N, size_t K, size_t kh, size_t kw,
     p.boundary = b;
     p.dtype = dt;
     p.fillvalue = 0.3;
+    p.isa = isa;
     pc_plan *plan;
     int st = pc_plan_create(&plan, &p, &m, &bank);
     CHECK(st == 0, "plan: %s", pc_errmsg());
@@ -41,6 +44,21 @@ static void workload(size_t M, size_t N, size_t K, size_t kh, size_t kw,
     pc_run_result res;
     pc_run_params rp = {.strategy = PC_SERIAL, .sums = ref, .arena = &ref_arena};
     CHECK(pc_run(plan, &rp, &res) == 0, "serial: %s", pc_errmsg());
+
+    /* The batch path equals the one-kernel path bit for bit, and a
+     * kernel's checksum is that of its plane. */
+    size_t orows, ocols;
+    pc_plan_out_shape(plan, &orows, &ocols);
+    void *one = malloc(plane);
+    for (size_t k = 0; k < K; k++) {
+        const char *slot = (const char *)ref_arena.base + k * plane;
+        pc_plan_execute(plan, k, one);
+        CHECK(memcmp(one, slot, plane) == 0, "%s kernel %zu of %zu: "
+              "pc_plan_execute differs from the batch", pc_isa_name(isa), k, K);
+        CHECK(pc_plane_checksum(slot, orows, plane / orows) == ref[k],
+              "%s kernel %zu: checksum is not the plane's", pc_isa_name(isa), k);
+    }
+    free(one);
 
     static const unsigned counts[] = {1, 2, 3, 7};
     for (int s = PC_PROCS; s < PC_NSTRATEGIES; s++)
@@ -56,8 +74,6 @@ static void workload(size_t M, size_t N, size_t K, size_t kh, size_t kw,
                 CHECK(st == 0, "%s x%u: %s", pc_strategy_name(s), counts[c],
                       pc_errmsg());
                 /* Work is split by rows: more workers than rows idle. */
-                size_t orows, ocols;
-                pc_plan_out_shape(plan, &orows, &ocols);
                 CHECK(res.workers == (counts[c] < orows ? counts[c] : orows),
                       "%s: %u workers used for %u asked, %zu rows",
                       pc_strategy_name(s), res.workers, counts[c], orows);
@@ -80,6 +96,14 @@ static void workload(size_t M, size_t N, size_t K, size_t kh, size_t kw,
     pc_bank_free(&bank);
 }
 
+static void workload(size_t M, size_t N, size_t K, size_t kh, size_t kw,
+                     pc_mode mode, pc_boundary b, pc_dtype dt)
+{
+    for (int isa = PC_ISA_GENERIC; isa < PC_NISAS; isa++)
+        if (pc_isa_supported((pc_isa)isa))
+            workload1(M, N, K, kh, kw, mode, b, dt, (pc_isa)isa);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -93,6 +117,9 @@ int main(int argc, char **argv)
     workload(5, 6, 2, 9, 11, PC_FULL, PC_SYMM, PC_F32); /* kernel > matrix */
     workload(120, 100, 9, 10, 10, PC_FULL, PC_FILL, PC_F64);
     workload(20, 20, 1, 3, 3, PC_SAME, PC_FILL, PC_F64); /* one kernel */
+    /* Banks that fill whole sets, a one-vector set and singles. */
+    workload(50, 37, 41, 4, 5, PC_FULL, PC_FILL, PC_F32);
+    workload(61, 45, 100, 10, 10, PC_FULL, PC_FILL, PC_F64);
 
     /* A worker executable that does not exist fails cleanly. */
     pc_matrix m;
