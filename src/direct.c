@@ -125,22 +125,29 @@ int pc_peak(pc_dtype dtype, pc_isa isa, unsigned threads, double *gflops)
     /* 20M steps of 12 vectors: about 40 ms at 100 GFLOP/s, long enough
      * for a steady clock, short enough to run before every report. */
     const long iters = 20000000;
-    double flops = 0, sink = 0, t0 = 0, t1 = 0;
+    /* The best of three: on a shared machine a neighbour can only make a
+     * measurement slower, never faster. */
+    double best = 0, sink = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double flops = 0, t0 = 0, t1 = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : flops, sink)
-    {
-        double local = 0;
-        /* A short warm-up brings the vector units to full speed. */
-        f->fma_loop(iters / 10, 1.0 + omp_get_thread_num(), &local);
+        {
+            double local = 0;
+            /* A short warm-up brings the vector units to full speed. */
+            f->fma_loop(iters / 10, 1.0 + omp_get_thread_num(), &local);
 #pragma omp barrier
 #pragma omp single
-        t0 = pc_now();
-        flops += f->fma_loop(iters, 1.0 + omp_get_thread_num(), &local);
+            t0 = pc_now();
+            flops += f->fma_loop(iters, 1.0 + omp_get_thread_num(), &local);
 #pragma omp barrier
 #pragma omp single
-        t1 = pc_now();
-        sink += local;
+            t1 = pc_now();
+            sink += local;
+        }
+        if (t1 > t0 && flops / (t1 - t0) > best)
+            best = flops / (t1 - t0);
     }
     /* sink is used so the loops cannot be dropped. */
-    *gflops = t1 > t0 && sink == sink ? flops / (t1 - t0) / 1e9 : 0;
+    *gflops = sink == sink ? best / 1e9 : 0;
     return PC_OK;
 }
