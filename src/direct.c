@@ -122,9 +122,9 @@ int pc_peak(pc_dtype dtype, pc_isa isa, unsigned threads, double *gflops)
                         pc_isa_name(isa));
     if (threads == 0)
         threads = 1;
-    /* 20M steps of 12 vectors: about 40 ms at 100 GFLOP/s, long enough
+    /* 8M steps of 12 vectors: about 15 ms at 100 GFLOP/s, long enough
      * for a steady clock, short enough to run before every report. */
-    const long iters = 20000000;
+    const long iters = 8000000;
     /* The best of three: on a shared machine a neighbour can only make a
      * measurement slower, never faster. */
     double best = 0, sink = 0;

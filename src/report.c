@@ -116,24 +116,31 @@ void report_summary(FILE *f, const job *j)
         char speed[16] = "-";
         if (ser && r->seconds > 0)
             snprintf(speed, sizeof speed, "%.2fx", ser->seconds / r->seconds);
-        fprintf(f, "%-9s %-7s %7u %10.5f %9.5f %9.2f %6.1f%% %8s  %016" PRIx64
+        char pct[16] = "-";
+        if (r->peak > 0)
+            snprintf(pct, sizeof pct, "%.1f%%", job_pct_peak(j, r));
+        fprintf(f, "%-9s %-7s %7u %10.5f %9.5f %9.2f %7s %8s  %016" PRIx64
                    "\n", pc_strategy_name(r->strategy),
                 pc_method_name(j->o->conv.method), r->workers, r->seconds,
-                r->startup, job_gflops(j, r), job_pct_peak(j, r), speed,
-                r->checksum);
+                r->startup, job_gflops(j, r), pct, speed, r->checksum);
     }
-    fprintf(f, "GFLOP/s over the time after start-up; %%peak against the %s "
-               "FMA ceiling measured for the same number of workers (",
-            pc_isa_name(pc_plan_isa(j->plan)));
-    for (int i = 0; i < j->nruns; i++) {
-        int seen = 0;
-        for (int k = 0; k < i; k++)
-            seen |= j->runs[k].workers == j->runs[i].workers;
-        if (!seen)
-            fprintf(f, "%s%u: %.1f", i ? ", " : "", j->runs[i].workers,
-                    j->runs[i].peak);
+    if (j->nruns && j->runs[0].peak > 0) {
+        fprintf(f, "GFLOP/s over the time after start-up; %%peak against the %s "
+                   "FMA ceiling measured for the same number of workers (",
+                pc_isa_name(pc_plan_isa(j->plan)));
+        for (int i = 0; i < j->nruns; i++) {
+            int seen = 0;
+            for (int k = 0; k < i; k++)
+                seen |= j->runs[k].workers == j->runs[i].workers;
+            if (!seen)
+                fprintf(f, "%s%u: %.1f", i ? ", " : "", j->runs[i].workers,
+                        j->runs[i].peak);
+        }
+        fprintf(f, " GFLOP/s)\n");
+    } else {
+        fprintf(f, "GFLOP/s over the time after start-up; %%peak not measured "
+                   "for runs under 1 GFLOP\n");
     }
-    fprintf(f, " GFLOP/s)\n");
     if (j->verified)
         fprintf(f, "verified: %s (checksum %016" PRIx64 ")\n",
                 j->nruns > 1 ? "all strategies bit-identical"
@@ -238,11 +245,15 @@ int report_json(FILE *f, const char *path, const job *j)
         fprintf(f, "%s\n    {\"strategy\": \"%s\", \"method\": \"%s\", "
                    "\"workers\": %u, \"seconds\": %.6f, \"startup_seconds\": "
                    "%.6f, \"compute_seconds\": %.6f, \"gflops\": %.4f, "
-                   "\"peak_gflops\": %.4f, \"pct_peak\": %.2f, \"speedup\": ",
+                   "\"peak_gflops\": ",
                 i ? "," : "", pc_strategy_name(r->strategy),
                 pc_method_name(j->o->conv.method), r->workers, r->seconds,
-                r->startup, r->seconds - r->startup, job_gflops(j, r), r->peak,
-                job_pct_peak(j, r));
+                r->startup, r->seconds - r->startup, job_gflops(j, r));
+        if (r->peak > 0)
+            fprintf(f, "%.4f, \"pct_peak\": %.2f", r->peak, job_pct_peak(j, r));
+        else
+            fputs("null, \"pct_peak\": null", f);
+        fputs(", \"speedup\": ", f);
         if (ser && r->seconds > 0)
             fprintf(f, "%.4f", ser->seconds / r->seconds);
         else

@@ -88,6 +88,21 @@ def check_manifest(outdir, count, oshape, dtype_name):
                              f"{list(oshape)}")
 
 
+# Instruction sets of the direct kernels this CPU runs; cases take them in
+# turn, so every path is checked against scipy.
+ISAS = []
+
+
+def find_isas(exe):
+    for isa in ("generic", "avx2", "avx512"):
+        r = pctest.run(exe, ["run", "-n", "3", "-k", "1", "-s", "1", "-S",
+                             "serial", "-q", "--isa", isa], TIMEOUT)
+        if r.returncode == 0:
+            ISAS.append(isa)
+    if not ISAS:
+        raise SystemExit("parconv runs no --isa at all")
+
+
 def run_case(exe, casedir, matrix, bank, mode, boundary, fillvalue,
              dtype_name, ref_matrix=None, ref_bank=None, equal_nan=False,
              bank_file=None, strategies="serial,threads", boundary_arg=None):
@@ -112,6 +127,9 @@ def run_case(exe, casedir, matrix, bank, mode, boundary, fillvalue,
             "--boundary", boundary_arg or boundary,
             "--fillvalue", repr(float(fillvalue)), "--dtype", dtype_name,
             "-S", strategies, "-o", out, "-q"]
+    run_case.calls = getattr(run_case, "calls", 0) + 1
+    if ISAS:
+        args += ["--isa", ISAS[run_case.calls % len(ISAS)]]
     r = pctest.run(exe, args, TIMEOUT)
 
     if mode == "valid" and valid_refused(rm.shape, rb.shape[1:]):
@@ -293,6 +311,8 @@ def special_cases(exe, scratch):
 def main():
     exe, scratch = pctest.arguments(
         "usage: scipy_check.py PARCONV_PATH SCRATCH_DIR")
+    find_isas(exe)
+    print(f"instruction sets checked in turn: {', '.join(ISAS)}", flush=True)
     random_cases(exe, scratch)
     special_cases(exe, scratch)
     return pctest.summary()
