@@ -44,10 +44,14 @@ for v in "$runs" "$peer_runs" "$scipy_kernels" "$cv_kernels"; do
     esac
 done
 
-bin=build/src/parconv
 work=$(mktemp -d "${TMPDIR:-/tmp}/parconv-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$(dirname "$out")" "$work/parconv"
+# A private copy of the binary just built, so that every run measures the
+# same program even if build/ is rebuilt meanwhile (procs workers re-execute
+# /proc/self/exe, so the copy is self-contained).
+bin=$work/parconv-bin
+cp build/src/parconv "$bin"
 
 # The default workload, spelled out so the benchmark stays pinned to it.
 workload=(--size 1000x1000 --count 100 --ksize 10x10 --range 0:100 --seed 42)

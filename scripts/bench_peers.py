@@ -286,20 +286,21 @@ def print_table(dtype, pc, peers, args):
     print("  ms/kernel = median compute_seconds (after start-up) * 1000 / "
           f"{w['count']}; GFLOP/s and % of the FMA ceiling over the same time")
     if r:
-        print("  compute time ratios: " + ", ".join(
+        print("  compute time ratios (above 1: omp is faster): " + ", ".join(
             f"{k} {v:.2f}x" for k, v in r.items() if k != "serial/omp"))
 
     omp_ms = st.get("omp", {}).get("ms_per_kernel")
     ser_ms = st.get("serial", {}).get("ms_per_kernel")
     print(f"peers on the same inputs, median of {args.peer_runs} runs "
-          f"(\"omp Nx\": parconv omp is N times faster; \"serial Nx\": parconv "
-          f"serial, one core, is N times faster)")
+          f"(\"omp Nx\": parconv omp is N times faster; \"serial Nx\", for "
+          f"one-core peers: parconv serial is N times faster)")
     print(f"  {'peer':<58} {'workers':>7} {'kernels':>7} {'ms/kernel':>10} "
           f"{'omp Nx':>8} {'serial Nx':>9}")
 
     def row(name, workers, kernels, ms):
+        # The per-core comparison only for peers on one core.
         print(f"  {name:<58} {workers:>7} {kernels:>7} {ms:>10.2f} "
-              f"{fmt_x(ms, omp_ms):>8} {fmt_x(ms, ser_ms):>9}")
+              f"{fmt_x(ms, omp_ms):>8} {fmt_x(ms, ser_ms) if workers == 1 else '-':>9}")
 
     sp = peers.get("scipy_pool")
     if sp and "error" not in sp:
