@@ -44,8 +44,34 @@ struct pc_plan {
     void *kern;               /* count x krows x kcols, flipped, dtype */
     void *kpack;              /* sets: [set][p][q][group][lane], dtype */
     const pc_direct_fns *fns;
-    bool owns;                /* pad, kern and kpack are ours to free */
+    /* pad, kern and kpack live in one shared mapping (a memfd), headed by
+     * a pc_plan_header, so procs workers map the plan instead of copying
+     * it. owns: this plan created the mapping and unmaps it. */
+    char *blob;
+    size_t blob_bytes;
+    int blob_fd;
+    bool owns;
 };
+
+/* The head of a plan's shared mapping: everything a worker process needs
+ * to rebuild a view of the plan. Same executable on both sides, so the
+ * layout needs no versioning beyond the size check. */
+typedef struct {
+    char magic[8];
+    size_t header_bytes;
+    pc_conv_params p;
+    pc_isa isa;
+    size_t rows, cols, count, krows, kcols, orows, ocols, prows, pcols, pstride;
+    size_t pad_off, kern_off, kpack_off, total;
+} pc_plan_header;
+
+/* A plan over a mapping made by pc_plan_create (in another process). The
+ * view owns nothing. */
+int pc_plan_view(pc_plan *plan, char *blob, size_t bytes);
+
+/* A memfd of the given size mapped shared and read-write, its descriptor
+ * at 10 or above (see strategy_procs.c). */
+int pc_shm_map(const char *name, size_t bytes, int *fd, void **base);
 
 size_t pc_plan_pad_bytes(const pc_plan *plan);
 size_t pc_plan_kern_bytes(const pc_plan *plan);

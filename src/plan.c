@@ -4,6 +4,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PLAN_MAGIC "PCPLAN2"
+
+static size_t align_page(size_t n)
+{
+    return (n + 4095) & ~(size_t)4095;
+}
 
 void pc_conv_params_default(pc_conv_params *p)
 {
@@ -139,6 +148,7 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
         return pc_error(PC_ENOMEM, "cannot allocate a plan");
     pl->p = *p;
     pl->owns = true;
+    pl->blob_fd = -1;
     pl->rows = m->rows;
     pl->cols = m->cols;
     pl->count = b->count;
@@ -184,14 +194,21 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
      * vector loads run past the row end. */
     pl->pstride &= ~(size_t)15;
 
-    pl->pad = pc_alloc(pc_plan_pad_bytes(pl));
-    pl->kern = pc_alloc(pc_plan_kern_bytes(pl));
-    pl->kpack = pc_alloc(pc_plan_kpack_bytes(pl));
-    if (!pl->pad || !pl->kern || !pl->kpack) {
-        st = pc_error(PC_ENOMEM, "cannot allocate the padded matrix (%zux%zu)",
-                      pl->prows, pl->pcols);
+    /* One shared mapping: header, padded matrix, kernels, packed kernels,
+     * each on its own page. */
+    pc_plan_header h;
+    memset(&h, 0, sizeof h);
+    h.pad_off = align_page(sizeof h);
+    h.kern_off = align_page(h.pad_off + pc_plan_pad_bytes(pl));
+    h.kpack_off = align_page(h.kern_off + pc_plan_kern_bytes(pl));
+    h.total = align_page(h.kpack_off + pc_plan_kpack_bytes(pl));
+    if ((st = pc_shm_map("parconv-plan", h.total, &pl->blob_fd,
+                         (void **)&pl->blob)))
         goto error;
-    }
+    pl->blob_bytes = h.total;
+    pl->pad = pl->blob + h.pad_off;
+    pl->kern = pl->blob + h.kern_off;
+    pl->kpack = pl->blob + h.kpack_off;
 
     long M = (long)m->rows, N = (long)m->cols;
     long roff = (long)r0 - (long)(b->rows - 1);
@@ -224,6 +241,21 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
                   b->data[k * taps + (taps - 1 - t)]);
     }
 
+    memcpy(h.magic, PLAN_MAGIC, sizeof PLAN_MAGIC);
+    h.header_bytes = sizeof h;
+    h.p = pl->p;
+    h.isa = pl->isa;
+    h.rows = pl->rows;
+    h.cols = pl->cols;
+    h.count = pl->count;
+    h.krows = pl->krows;
+    h.kcols = pl->kcols;
+    h.orows = pl->orows;
+    h.ocols = pl->ocols;
+    h.prows = pl->prows;
+    h.pcols = pl->pcols;
+    h.pstride = pl->pstride;
+    memcpy(pl->blob, &h, sizeof h);
     *out = pl;
     return PC_OK;
 
@@ -232,14 +264,47 @@ error:
     return st;
 }
 
+int pc_plan_view(pc_plan *pl, char *blob, size_t bytes)
+{
+    pc_plan_header h;
+    memset(pl, 0, sizeof *pl);
+    pl->blob_fd = -1;
+    if (bytes < sizeof h)
+        return pc_error(PC_EINPUT, "plan mapping too small");
+    memcpy(&h, blob, sizeof h);
+    if (memcmp(h.magic, PLAN_MAGIC, sizeof PLAN_MAGIC) != 0 ||
+        h.header_bytes != sizeof h || h.total != bytes)
+        return pc_error(PC_EINPUT, "the plan mapping is not from this parconv");
+    pl->p = h.p;
+    pl->isa = h.isa;
+    pl->rows = h.rows;
+    pl->cols = h.cols;
+    pl->count = h.count;
+    pl->krows = h.krows;
+    pl->kcols = h.kcols;
+    pl->orows = h.orows;
+    pl->ocols = h.ocols;
+    pl->prows = h.prows;
+    pl->pcols = h.pcols;
+    pl->pstride = h.pstride;
+    pl->blob = blob;
+    pl->blob_bytes = bytes;
+    pl->pad = blob + h.pad_off;
+    pl->kern = blob + h.kern_off;
+    pl->kpack = blob + h.kpack_off;
+    pl->owns = false;
+    return pc_plan_bind(pl);
+}
+
 void pc_plan_destroy(pc_plan *plan)
 {
     if (!plan)
         return;
     if (plan->owns) {
-        pc_free(plan->pad);
-        pc_free(plan->kern);
-        pc_free(plan->kpack);
+        if (plan->blob)
+            munmap(plan->blob, plan->blob_bytes);
+        if (plan->blob_fd >= 0)
+            close(plan->blob_fd);
     }
     free(plan);
 }

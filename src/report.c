@@ -79,7 +79,8 @@ void report_workload(FILE *f, const job *j)
             any = 1;
         }
     fprintf(f, "%s\n", any ? "" : " no OMP_* variables set");
-    fprintf(f, "  memory     about %s; set-up %.5fs (padding, kernels%s)\n",
+    fprintf(f, "  memory     about %s; set-up %.5fs (padding, kernels, FMA "
+               "ceiling%s)\n",
             human_bytes(j->mem_estimate, mem, sizeof mem), j->setup_seconds,
             o->outdir ? ", output arena" : "");
     if (o->outdir)

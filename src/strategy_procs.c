@@ -1,10 +1,11 @@
 /* procs: worker processes started with posix_spawn, the C counterpart of
  * multiprocessing.Pool. The workers run this same executable in worker mode
- * (PC_WORKER_FLAG). The parent lays the plan (padded matrix, kernels, packed
- * kernels) and the row checksum table in one memfd mapping; worker w maps
- * it, computes its block of output rows of every kernel and writes their
- * checksums, and the rows themselves into the shared arena when there is
- * one. Nothing goes through pipes or files. */
+ * (PC_WORKER_FLAG). The plan (padded matrix, kernels, packed kernels)
+ * already lives in a memfd mapping; the parent adds one for the row
+ * checksums and passes both, and the output arena's when there is one, as
+ * fixed descriptors. Worker w maps them, computes its block of output rows
+ * of every kernel and writes their checksums, and the rows themselves into
+ * the arena. Nothing goes through pipes or files. */
 #include "internal.h"
 
 #include <errno.h>
@@ -25,95 +26,16 @@
 
 extern char **environ;
 
-#define MAGIC "PCPLAN1"
 /* Where a worker finds the mappings: fixed descriptor numbers. */
 #define PLAN_FD 3
 #define ARENA_FD 4
+#define RUN_FD 5
 
-typedef struct {
-    char magic[8];
-    size_t header_bytes; /* sizeof(shared), a guard against another build */
-    pid_t parent;
-    pc_conv_params p;
-    pc_isa isa;
-    size_t rows, cols, count, krows, kcols, orows, ocols, prows, pcols, pstride;
-    size_t workers;
-    size_t pad_off, kern_off, kpack_off, rowhash_off, started_off, total;
-} shared;
-
-static size_t align_up(size_t n, size_t a)
+/* The per-run mapping: row checksums, then each worker's start time. */
+static size_t run_bytes(const pc_plan *plan, unsigned workers)
 {
-    return (n + a - 1) / a * a;
-}
-
-/* A memfd of the given size, mapped shared, with its descriptor moved to
- * 10 or above so the spawn's dup2 onto 3 and 4 never meets itself. */
-static int shared_map(const char *name, size_t bytes, int *fd_out, void **base)
-{
-    int fd = memfd_create(name, MFD_CLOEXEC);
-    if (fd < 0)
-        return pc_error(PC_ESYS, "memfd_create: %s", strerror(errno));
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-    close(fd);
-    if (high < 0)
-        return pc_error(PC_ESYS, "fcntl(F_DUPFD): %s", strerror(errno));
-    if (ftruncate(high, (off_t)bytes) != 0) {
-        int e = errno;
-        close(high);
-        return pc_error(PC_ENOMEM, "cannot size a %zu-byte shared mapping: %s",
-                        bytes, strerror(e));
-    }
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, high, 0);
-    if (p == MAP_FAILED) {
-        int e = errno;
-        close(high);
-        return pc_error(PC_ENOMEM, "cannot map %zu shared bytes: %s", bytes,
-                        strerror(e));
-    }
-    *fd_out = high;
-    *base = p;
-    return PC_OK;
-}
-
-int pc_arena_create(pc_arena *a, size_t bytes)
-{
-    a->base = NULL;
-    a->bytes = bytes ? bytes : 1;
-    a->fd = -1;
-    return shared_map("parconv-arena", a->bytes, &a->fd, &a->base);
-}
-
-void pc_arena_destroy(pc_arena *a)
-{
-    if (a->base)
-        munmap(a->base, a->bytes);
-    if (a->fd >= 0)
-        close(a->fd);
-    a->base = NULL;
-    a->fd = -1;
-}
-
-/* A plan whose arrays live in the mapping at base. */
-static int plan_view(pc_plan *pl, const shared *h, char *base)
-{
-    memset(pl, 0, sizeof *pl);
-    pl->p = h->p;
-    pl->isa = h->isa;
-    pl->rows = h->rows;
-    pl->cols = h->cols;
-    pl->count = h->count;
-    pl->krows = h->krows;
-    pl->kcols = h->kcols;
-    pl->orows = h->orows;
-    pl->ocols = h->ocols;
-    pl->prows = h->prows;
-    pl->pcols = h->pcols;
-    pl->pstride = h->pstride;
-    pl->pad = base + h->pad_off;
-    pl->kern = base + h->kern_off;
-    pl->kpack = base + h->kpack_off;
-    pl->owns = false;
-    return pc_plan_bind(pl);
+    return plan->count * plan->orows * sizeof(uint64_t) +
+           workers * sizeof(double);
 }
 
 typedef struct {
@@ -234,41 +156,17 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
     if (!rp->worker_exe)
         return pc_error(PC_EUSAGE, "procs needs the path of the parconv "
                                    "executable to spawn");
-    shared h;
-    memset(&h, 0, sizeof h);
-    memcpy(h.magic, MAGIC, sizeof MAGIC);
-    h.header_bytes = sizeof h;
-    h.parent = getpid();
-    h.p = plan->p;
-    h.isa = plan->isa;
-    h.workers = workers;
-    h.rows = plan->rows;
-    h.cols = plan->cols;
-    h.count = plan->count;
-    h.krows = plan->krows;
-    h.kcols = plan->kcols;
-    h.orows = plan->orows;
-    h.ocols = plan->ocols;
-    h.prows = plan->prows;
-    h.pcols = plan->pcols;
-    h.pstride = plan->pstride;
-    h.pad_off = 4096;
-    h.kern_off = align_up(h.pad_off + pc_plan_pad_bytes(plan), 4096);
-    h.kpack_off = align_up(h.kern_off + pc_plan_kern_bytes(plan), 4096);
-    h.rowhash_off = align_up(h.kpack_off + pc_plan_kpack_bytes(plan), 4096);
+    if (!plan->owns || plan->blob_fd < 0)
+        return pc_error(PC_EUSAGE, "procs needs a plan made by pc_plan_create");
+    /* The plan is already in shared memory; only the results need a
+     * mapping of their own. */
     size_t hashes = plan->count * plan->orows * sizeof(uint64_t);
-    h.started_off = align_up(h.rowhash_off + hashes, 64);
-    h.total = h.started_off + workers * sizeof(double);
-
-    int fd = -1;
-    char *base = NULL;
-    int st = shared_map("parconv-plan", h.total, &fd, (void **)&base);
+    size_t rbytes = run_bytes(plan, workers);
+    int rfd = -1;
+    char *run = NULL;
+    int st = pc_shm_map("parconv-run", rbytes, &rfd, (void **)&run);
     if (st)
         return st;
-    memcpy(base, &h, sizeof h);
-    memcpy(base + h.pad_off, plan->pad, pc_plan_pad_bytes(plan));
-    memcpy(base + h.kern_off, plan->kern, pc_plan_kern_bytes(plan));
-    memcpy(base + h.kpack_off, plan->kpack, pc_plan_kpack_bytes(plan));
 
     child *kids = calloc(workers, sizeof *kids);
     for (unsigned i = 0; kids && i < workers; i++)
@@ -286,21 +184,23 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
     }
     fa_ok = 1;
     int arena_fd = rp->arena ? rp->arena->fd : -1;
-    if (posix_spawn_file_actions_adddup2(&fa, fd, PLAN_FD) != 0 ||
+    if (posix_spawn_file_actions_adddup2(&fa, plan->blob_fd, PLAN_FD) != 0 ||
+        posix_spawn_file_actions_adddup2(&fa, rfd, RUN_FD) != 0 ||
         (arena_fd >= 0 &&
          posix_spawn_file_actions_adddup2(&fa, arena_fd, ARENA_FD) != 0)) {
         st = pc_error(PC_ESYS, "posix_spawn_file_actions_adddup2 failed");
         goto done;
     }
 
+    char sparent[24], sarena[4], scount[16];
+    snprintf(sparent, sizeof sparent, "%ld", (long)getpid());
+    snprintf(sarena, sizeof sarena, "%d", arena_fd >= 0);
+    snprintf(scount, sizeof scount, "%u", workers);
     for (; spawned < workers; spawned++) {
-        char sfd[16], sarena[16], sidx[16], scount[16];
-        snprintf(sfd, sizeof sfd, "%d", PLAN_FD);
-        snprintf(sarena, sizeof sarena, "%d", arena_fd >= 0 ? ARENA_FD : -1);
+        char sidx[16];
         snprintf(sidx, sizeof sidx, "%u", spawned);
-        snprintf(scount, sizeof scount, "%u", workers);
-        char *argv[] = {"parconv-worker", PC_WORKER_FLAG, sfd, sarena, sidx,
-                        scount, NULL};
+        char *argv[] = {"parconv-worker", PC_WORKER_FLAG, sidx, scount,
+                        sparent, sarena, NULL};
         int e = posix_spawn(&kids[spawned].pid, rp->worker_exe, &fa, NULL, argv,
                             environ);
         if (e) {
@@ -313,16 +213,16 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
     }
     st = wait_all(kids, workers, plan);
     if (!st) {
-        memcpy(sink->rowhash, base + h.rowhash_off, hashes);
-        memcpy(started, base + h.started_off, workers * sizeof(double));
+        memcpy(sink->rowhash, run, hashes);
+        memcpy(started, run + hashes, workers * sizeof(double));
     }
 
 done:
     if (fa_ok)
         posix_spawn_file_actions_destroy(&fa);
     free(kids);
-    munmap(base, h.total);
-    close(fd);
+    munmap(run, rbytes);
+    close(rfd);
     return st;
 }
 
@@ -343,48 +243,51 @@ static int parse_int(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* Maps a worker's descriptor: the whole file, shared. */
+static void *map_fd(int fd, int prot, size_t *bytes)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || sb.st_size <= 0)
+        return NULL;
+    *bytes = (size_t)sb.st_size;
+    /* MAP_POPULATE: page-table set-up belongs to start-up, not compute. */
+    void *p = mmap(NULL, *bytes, prot, MAP_SHARED | MAP_POPULATE, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 int pc_worker_main(int argc, char **argv)
 {
-    long fd, afd, idx, n;
+    long idx, n, parent, has_arena;
     if (argc != 6 || strcmp(argv[1], PC_WORKER_FLAG) != 0 ||
-        parse_int(argv[2], 0, 1 << 20, &fd) || parse_int(argv[3], -1, 1 << 20, &afd) ||
-        parse_int(argv[4], 0, 1 << 20, &idx) || parse_int(argv[5], 1, 1 << 20, &n) ||
-        idx >= n) {
+        parse_int(argv[2], 0, 1 << 20, &idx) ||
+        parse_int(argv[3], 1, 1 << 20, &n) ||
+        parse_int(argv[4], 1, 1L << 30, &parent) ||
+        parse_int(argv[5], 0, 1, &has_arena) || idx >= n) {
         fprintf(stderr, "parconv: %s is for the procs strategy's own workers\n",
                 PC_WORKER_FLAG);
         return 2;
     }
     unsigned ui = (unsigned)idx;
-    /* Die with the parent: no orphaned workers if it is killed. */
+    /* Die with the parent: no orphaned workers if it is killed. The parent
+     * may have died between spawn and prctl, hence the check after. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-
-    struct stat sb;
-    if (fstat((int)fd, &sb) != 0 || (size_t)sb.st_size < sizeof(shared))
-        return worker_fail(ui, "no plan mapping on the descriptor");
-    size_t total = (size_t)sb.st_size;
-    char *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, (int)fd, 0);
-    if (base == MAP_FAILED)
-        return worker_fail(ui, "cannot map the plan");
-    shared h;
-    memcpy(&h, base, sizeof h);
-    if (memcmp(h.magic, MAGIC, sizeof MAGIC) != 0 || h.header_bytes != sizeof h ||
-        h.total != total)
-        return worker_fail(ui, "the plan mapping is not from this parconv");
-    /* The parent may have died between spawn and prctl. */
-    if (getppid() != h.parent)
+    if (getppid() != (pid_t)parent)
         return worker_fail(ui, "parent is gone");
 
-    if (h.workers != (size_t)n)
-        return worker_fail(ui, "worker count differs from the plan's");
+    size_t plan_bytes = 0, run_len = 0, arena_len = 0;
+    char *blob = map_fd(PLAN_FD, PROT_READ, &plan_bytes);
+    char *run = map_fd(RUN_FD, PROT_READ | PROT_WRITE, &run_len);
+    if (!blob || !run)
+        return worker_fail(ui, "cannot map the plan or the result table");
     pc_plan pl;
-    if (plan_view(&pl, &h, base))
+    if (pc_plan_view(&pl, blob, plan_bytes))
         return worker_fail(ui, pc_errmsg());
-    pc_sink sink = {.rowhash = (uint64_t *)(base + h.rowhash_off)};
-    if (afd >= 0) {
-        size_t arena_bytes = pc_plan_out_bytes(&pl) * pl.count;
-        sink.arena = mmap(NULL, arena_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-                          (int)afd, 0);
-        if (sink.arena == MAP_FAILED)
+    if (run_len != run_bytes(&pl, (unsigned)n))
+        return worker_fail(ui, "the result table does not fit the plan");
+    pc_sink sink = {.rowhash = (uint64_t *)run};
+    if (has_arena) {
+        sink.arena = map_fd(ARENA_FD, PROT_READ | PROT_WRITE, &arena_len);
+        if (!sink.arena || arena_len < pc_plan_out_bytes(&pl) * pl.count)
             return worker_fail(ui, "cannot map the output arena");
     }
     void *scratch = pc_alloc(pc_scratch_bytes(&pl));
@@ -392,8 +295,8 @@ int pc_worker_main(int argc, char **argv)
         return worker_fail(ui, "cannot allocate a row buffer");
     size_t r0, r1;
     pc_rows_of(&pl, ui, (unsigned)n, &r0, &r1);
-    ((double *)(base + h.started_off))[ui] = pc_now();
+    double *started = (double *)(run + pl.count * pl.orows * sizeof(uint64_t));
+    started[ui] = pc_now();
     pc_exec_rows(&pl, r0, r1, &sink, scratch);
-    pc_free(scratch);
     return 0;
 }
