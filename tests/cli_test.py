@@ -259,6 +259,41 @@ def t_json_file():
            "the text report does not show the JSON checksum")
 
 
+def t_isa_and_peak():
+    """--isa picks the kernels' instruction set (each one this CPU runs
+    must verify; one it cannot run is refused); the JSON names the ISA; a
+    run of 1 GFLOP or more reports pct_peak against a measured ceiling;
+    parconv peak prints the ceiling."""
+    isas = []
+    for isa in ("generic", "avx2", "avx512"):
+        r = run(["-n", "9", "-k", "3", "-s", "2", "-S", "serial,omp", "-q",
+                 "--isa", isa, "--json", "-"])
+        if r.returncode == 0:
+            j = json.loads(r.stdout)
+            expect(j["workload"]["isa"] == isa and j["verified"],
+                   f"--isa {isa}: workload {j['workload']}")
+            isas.append(isa)
+        else:
+            expect(r.returncode == 2 and "cannot run" in r.stderr,
+                   f"--isa {isa} refused badly: {r.returncode} {r.stderr!r}")
+    expect("generic" in isas, "the generic kernels must always run")
+    r = ok_run(["peak", "--isa", "generic", "-t", "2"])
+    expect(re.search(r"1 core\s+\d+\.\d GFLOP/s", r.stdout) and
+           re.search(r"2 threads\s+\d+\.\d GFLOP/s", r.stdout),
+           f"peak output {r.stdout!r}")
+    # 2 * 200*200 * 25 * 500 flops = 1 GFLOP: the ceiling is measured.
+    j, _ = run_json(["-n", "196", "-s", "5", "-k", "500", "-S", "serial,omp",
+                     "--isa", "generic"])
+    for run_ in j["runs"]:
+        expect(run_["peak_gflops"] and run_["peak_gflops"] > 0 and
+               0 < run_["pct_peak"], f"no ceiling in {run_}")
+        expect(abs(run_["compute_seconds"] + run_["startup_seconds"] -
+                   run_["seconds"]) < 1e-5, f"times do not add up: {run_}")
+    j, _ = run_json(SMALL)
+    expect(all(r["pct_peak"] is None for r in j["runs"]),
+           "pct_peak given for a tiny run")
+
+
 def t_json_stdout():
     j, r = run_json(SMALL + ["--mode", "same", "--dtype", "f32"])
     check_json_schema(j, ["serial", "procs", "threads", "omp"])
@@ -488,6 +523,7 @@ def good_paths():
          t_run_files_same_checksum, "f32", ["--mode", "same", "--boundary",
                                             "symm"])
     case("--json FILE schema", t_json_file)
+    case("--isa, peak, pct_peak", t_isa_and_peak)
     case("--json - on stdout, text on stderr", t_json_stdout)
     case("-q prints nothing", t_quiet)
     case("-S subset and order", t_strategy_subset)
@@ -572,6 +608,10 @@ def bad_cases(p):
     add("--mode bogus", ["--mode", "bogus"], "bogus")
     add("--boundary bogus", ["--boundary", "bogus"], "bogus")
     add("--dtype f16", ["--dtype", "f16"], "f16")
+    add("--isa bogus", ["--isa", "sse9"], "--isa")
+    add("peak --size", ["peak", "-n", "5"], "does not apply", out=False)
+    add("peak --isa bogus", ["peak", "--isa", "x"], "--isa", out=False)
+    add("gen --isa", ["gen", "--isa", "generic"], "does not apply")
     add("--method fft (not yet)", ["--method", "fft"], "fft")
     add("--fillvalue abc", ["--fillvalue", "abc"], "--fillvalue")
     add("--fillvalue 1e999", ["--fillvalue", "1e999"], "--fillvalue")
