@@ -43,7 +43,11 @@ int pc_error(int status, const char *fmt, ...)
 typedef enum { PC_F64, PC_F32 } pc_dtype;
 typedef enum { PC_FULL, PC_SAME, PC_VALID } pc_mode;
 typedef enum { PC_FILL, PC_WRAP, PC_SYMM } pc_boundary;
-typedef enum { PC_DIRECT } pc_method;
+/* How each convolution is computed. AUTO chooses per run from a cost
+ * model (pc_plan_estimates). */
+typedef enum { PC_DIRECT, PC_FFT, PC_AUTO } pc_method;
+/* FFTW planning effort. */
+typedef enum { PC_FFT_ESTIMATE, PC_FFT_MEASURE } pc_fft_effort;
 /* Instruction sets of the direct kernels. AUTO picks the best the CPU has. */
 typedef enum {
     PC_ISA_AUTO,
@@ -130,7 +134,16 @@ typedef struct {
     pc_dtype dtype;
     pc_method method;
     pc_isa isa;
+    pc_fft_effort fft_effort;
+    const char *wisdom;   /* FFTW wisdom file: imported, then exported */
+    /* The cost model: seconds per output sample per kernel tap (direct),
+     * and per P*Q*log2(P*Q) of each tile transform (FFT). 0: built-in. */
+    double cost_direct, cost_fft;
 } pc_conv_params;
+
+/* Built-in cost constants for a dtype and ISA (measured on the
+ * development machine; `parconv calibrate` measures this one). */
+void pc_cost_defaults(pc_dtype dtype, pc_isa isa, double *direct, double *fft);
 
 /* Whether this CPU (and OS) can run an ISA's kernels; AUTO resolves to the
  * best one. */
@@ -160,13 +173,24 @@ size_t pc_plan_out_bytes(const pc_plan *plan);
 const pc_conv_params *pc_plan_params(const pc_plan *plan);
 /* The ISA the plan's kernels use (never AUTO). */
 pc_isa pc_plan_isa(const pc_plan *plan);
+/* The method the plan uses (never AUTO), and the model's estimates of
+ * seconds per kernel for each (one core). */
+pc_method pc_plan_method(const pc_plan *plan);
+void pc_plan_estimates(const pc_plan *plan, double *direct, double *fft);
+/* FFT set-up: transform size P x Q, output tile Tr x Tc, tiles down and
+ * across, planning seconds (0s for a direct plan). */
+void pc_plan_fft_info(const pc_plan *plan, size_t *P, size_t *Q, size_t *Tr,
+                      size_t *Tc, size_t *ntr, size_t *ntc, double *plan_s);
+/* FFT plans: the largest |fft - direct| / max|direct| over a sample of
+ * kernels (first, middle, last). */
+int pc_plan_fft_error(const pc_plan *plan, double *rel_err);
 /* Floating-point operations per kernel: 2 * out_rows * out_cols * kh * kw. */
 double pc_plan_flops(const pc_plan *plan);
 
 /* Computes kernel k into out (orows x ocols of the plan's dtype, row-major),
  * bit for bit what a strategy computes for it. Re-entrant. Strategies use
  * the faster batch path, which computes many kernels at once. */
-void pc_plan_execute(const pc_plan *plan, size_t k, void *out);
+int pc_plan_execute(const pc_plan *plan, size_t k, void *out);
 
 /* ---- checksums ---------------------------------------------------------- */
 

@@ -14,6 +14,7 @@ static const char help_text[] =
 "       parconv gen -o DIR [INPUTS]      write the generated inputs as .npy\n"
 "       parconv demo sleep|lock [--seconds S]   the threads lesson\n"
 "       parconv peak [--dtype D] [--isa I] [-t T]   the FMA ceiling\n"
+"       parconv calibrate [--dtype D] [--isa I] [--calibration FILE]\n"
 "       parconv -h, --help | -V, --version\n"
 "\n"
 "parconv applies every kernel of a bank to a matrix, exactly as\n"
@@ -47,7 +48,20 @@ static const char help_text[] =
 "                        symmetric are accepted too)            [fill]\n"
 "      --fillvalue V     the value outside the matrix for fill  [0]\n"
 "      --dtype D         f64 or f32: compute and output type    [f64]\n"
-"      --method M        direct                                 [direct]\n"
+"      --method M        direct, fft or auto                    [auto]\n"
+"                        direct: the SIMD direct sum; fft: FFTW overlap-\n"
+"                        save (input tile spectra computed once, per kernel\n"
+"                        one r2c, a multiply and one c2r per tile); auto:\n"
+"                        whichever the cost model says is faster (direct ~\n"
+"                        outputs x taps, FFT ~ tiles x P*Q*log2(P*Q), as\n"
+"                        scipy's choose_conv_method), both estimates shown\n"
+"      --fft-plan E      FFTW planning: estimate or measure     [estimate]\n"
+"      --wisdom FILE     FFTW wisdom: imported before planning, saved after\n"
+"                        (created if missing; one file per dtype)\n"
+"      --calibration F   the cost model's constants, as written by\n"
+"                        'parconv calibrate' [$PARCONV_CALIBRATION, else\n"
+"                        ~/.config/parconv/calibration if present, else\n"
+"                        built-in]\n"
 "      --isa I           auto, avx512, avx2 or generic: the instruction set\n"
 "                        of the direct kernels; auto takes the best this\n"
 "                        CPU has                                [auto]\n"
@@ -81,6 +95,9 @@ static const char help_text[] =
 "peak:  measures the FMA ceiling (GFLOP/s) of the ISA and dtype with a\n"
 "       register-only loop, on one core and on T threads at once; the run\n"
 "       report gives each strategy's share of it (% of peak).\n"
+"calibrate: times the direct and the FFT method on a few workloads and\n"
+"       writes the cost model's constants for this machine (to\n"
+"       --calibration FILE, else the default file) for --method auto.\n"
 "demo:  two POSIX threads that sleep S seconds [2.5]: 'sleep' lets them\n"
 "       overlap (about S in all), 'lock' puts a mutex around the sleep (about\n"
 "       2S), as in the Python threading lesson parconv grew from.\n"
@@ -107,6 +124,9 @@ enum {
     O_JSON,
     O_SECONDS,
     O_ISA,
+    O_FFT_PLAN,
+    O_WISDOM,
+    O_CALIBRATION,
 };
 
 static const struct option long_opts[] = {
@@ -130,6 +150,9 @@ static const struct option long_opts[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"seconds", required_argument, NULL, O_SECONDS},
     {"isa", required_argument, NULL, O_ISA},
+    {"fft-plan", required_argument, NULL, O_FFT_PLAN},
+    {"wisdom", required_argument, NULL, O_WISDOM},
+    {"calibration", required_argument, NULL, O_CALIBRATION},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -141,6 +164,7 @@ static const char short_opts[] = ":n:k:s:m:b:S:p:t:o:qhV";
 #define GEN (1u << CMD_GEN)
 #define DEMO (1u << CMD_DEMO)
 #define PEAK (1u << CMD_PEAK)
+#define CALIBRATE (1u << CMD_CALIBRATE)
 static unsigned allowed_in(int opt)
 {
     switch (opt) {
@@ -148,13 +172,17 @@ static unsigned allowed_in(int opt)
     case 'o': case 'q':
         return RUN | GEN;
     case O_DTYPE:
-        return RUN | GEN | PEAK;
-    case O_ISA: case 't':
+        return RUN | GEN | PEAK | CALIBRATE;
+    case O_ISA:
+        return RUN | PEAK | CALIBRATE;
+    case 't':
         return RUN | PEAK;
+    case O_CALIBRATION:
+        return RUN | CALIBRATE;
     case O_SECONDS:
         return DEMO;
     case 'h': case 'V':
-        return RUN | GEN | DEMO | PEAK;
+        return RUN | GEN | DEMO | PEAK | CALIBRATE;
     default:
         return RUN;
     }
@@ -162,7 +190,7 @@ static unsigned allowed_in(int opt)
 
 static const char *const command_names[] = {
     [CMD_RUN] = "run", [CMD_GEN] = "gen", [CMD_DEMO] = "demo",
-    [CMD_PEAK] = "peak"};
+    [CMD_PEAK] = "peak", [CMD_CALIBRATE] = "calibrate"};
 
 /* The name a user typed for option opt, for messages. */
 static const char *opt_name(int opt)
@@ -293,6 +321,7 @@ static void defaults(cli_options *o)
     o->krows = o->kcols = 10;
     o->gen = (pc_gen_params){.seed = 42, .lo = 0, .hi = 100};
     pc_conv_params_default(&o->conv);
+    o->conv.method = PC_AUTO;
     for (int s = 0; s < PC_NSTRATEGIES; s++)
         o->strategies[s] = (pc_strategy)s;
     o->nstrategies = PC_NSTRATEGIES;
@@ -401,7 +430,7 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
             break;
         case O_METHOD:
             v = pc_method_parse(optarg);
-            st = parse_choice("--method", optarg, v, "direct");
+            st = parse_choice("--method", optarg, v, "direct, fft, auto");
             o->conv.method = (pc_method)v;
             break;
         case 'S':
@@ -440,6 +469,25 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
                 st = pc_error(PC_EUSAGE, "--isa %s: this CPU cannot run it "
                               "(best here: %s)", optarg,
                               pc_isa_name(pc_isa_best()));
+            break;
+        case O_FFT_PLAN:
+            if (strcmp(optarg, "estimate") == 0)
+                o->conv.fft_effort = PC_FFT_ESTIMATE;
+            else if (strcmp(optarg, "measure") == 0)
+                o->conv.fft_effort = PC_FFT_MEASURE;
+            else
+                st = pc_error(PC_EUSAGE, "--fft-plan: unknown value '%s' "
+                              "(choose from estimate, measure)", optarg);
+            break;
+        case O_WISDOM:
+            if (!*optarg)
+                st = pc_error(PC_EUSAGE, "--wisdom: empty file name");
+            o->conv.wisdom = optarg;
+            break;
+        case O_CALIBRATION:
+            if (!*optarg)
+                st = pc_error(PC_EUSAGE, "--calibration: empty file name");
+            o->calibration = optarg;
             break;
         case O_SECONDS:
             st = parse_double("--seconds", optarg, &o->demo_seconds);

@@ -8,7 +8,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-enum cli_command { CMD_RUN, CMD_GEN, CMD_DEMO, CMD_PEAK, CMD_COUNT };
+enum cli_command { CMD_RUN, CMD_GEN, CMD_DEMO, CMD_PEAK, CMD_CALIBRATE,
+                   CMD_COUNT };
 
 /* Which options were given, to refuse repeats and conflicts. */
 enum cli_given {
@@ -30,6 +31,7 @@ typedef struct {
     const char *json_path;
     bool quiet;
     const char *outdir;
+    const char *calibration; /* cost-model file; NULL: the default one */
     const char *demo; /* "sleep" or "lock" */
     double demo_seconds;
 } cli_options;
@@ -71,7 +73,12 @@ typedef struct {
     char mismatch[256];
     double write_seconds;
     double peak_rss;   /* bytes, this process and its largest child */
+    const char *model_from; /* where the cost constants came from */
+    double fft_error;  /* FFT vs direct on sample kernels, -1 if not FFT */
 } job;
+
+/* Relative L-infinity error allowed between FFT and direct results. */
+double fft_tolerance(pc_dtype dtype);
 
 /* GFLOP/s of a run over its compute time (after start-up), and that as a
  * fraction of the ceiling. */
@@ -98,6 +105,12 @@ int sink_inputs(const cli_options *o, const pc_matrix *m, const pc_bank *b);
 
 /* demo.c */
 int demo_run(const char *kind, double seconds);
+/* calibrate.c: the cost model's constants, measured; and reading them. */
+int calibrate_run(const cli_options *o);
+/* Fills o->conv.cost_direct/cost_fft from the calibration file (the one
+ * given, else the default one if it exists); sets *from to its path or
+ * "built-in". */
+int calibration_load(cli_options *o, const char **from);
 /* peak: the FMA ceiling per core and for the threads used. */
 int peak_run(const cli_options *o, unsigned threads, const char *from);
 

@@ -59,9 +59,25 @@ const pc_direct_fns *pc_direct_lookup(pc_isa isa, pc_dtype dtype)
 
 size_t pc_scratch_bytes(const pc_plan *plan)
 {
+    if (plan->method == PC_FFT)
+        return pc_fft_scratch_bytes(plan);
     /* One row per kernel of a set, each rounded to 64 bytes. */
     size_t row = (plan->ocols * pc_dtype_size(plan->p.dtype) + 63) & ~(size_t)63;
     return 2 * plan->lanes * row;
+}
+
+size_t pc_plan_units(const pc_plan *plan)
+{
+    return plan->method == PC_FFT ? pc_fft_units(plan) : plan->orows;
+}
+
+void pc_exec_units(const pc_plan *plan, size_t u0, size_t u1,
+                   const pc_sink *sink, void *scratch)
+{
+    if (plan->method == PC_FFT)
+        pc_fft_exec_units(plan, u0, u1, sink, scratch);
+    else
+        pc_exec_rows(plan, u0, u1, sink, scratch);
 }
 
 void pc_exec_rows(const pc_plan *pl, size_t r0, size_t r1, const pc_sink *sink,
@@ -97,7 +113,17 @@ void pc_exec_rows(const pc_plan *pl, size_t r0, size_t r1, const pc_sink *sink,
         }
 }
 
-void pc_plan_execute(const pc_plan *pl, size_t k, void *out)
+int pc_plan_execute(const pc_plan *pl, size_t k, void *out)
+{
+    if (k >= pl->count)
+        return pc_error(PC_EUSAGE, "kernel %zu of %zu", k, pl->count);
+    if (pl->method == PC_FFT)
+        return pc_fft_execute(pl, k, out);
+    pc_direct_execute(pl, k, out);
+    return PC_OK;
+}
+
+void pc_direct_execute(const pc_plan *pl, size_t k, void *out)
 {
     const size_t row_bytes = pl->ocols * pc_dtype_size(pl->p.dtype);
     if (k >= pl->first_single) {

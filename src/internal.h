@@ -25,6 +25,16 @@ typedef struct {
 /* Per ISA and dtype; NULL where not built or not supported (direct.c). */
 const pc_direct_fns *pc_direct_lookup(pc_isa isa, pc_dtype dtype);
 
+/* FFT set-up of a plan (fft.c). */
+typedef struct {
+    size_t P, Q, qh;       /* transform size; qh = Q/2+1 complex columns */
+    size_t Tr, Tc;         /* output tile */
+    size_t ntr, ntc;       /* tiles down and across */
+    void *r2c, *c2r;       /* fftw_plan or fftwf_plan, process-local */
+    double tile_seconds;   /* measured per kernel when the size was chosen */
+    double plan_seconds;
+} pc_fft;
+
 /* The plan. Everything a worker needs to compute any kernel: the padded
  * matrix, the flipped kernels, and the kernels packed for the set kernel,
  * all in the compute dtype. A procs worker builds a view of the same
@@ -44,6 +54,11 @@ struct pc_plan {
     void *kern;               /* count x krows x kcols, flipped, dtype */
     void *kpack;              /* sets: [set][p][q][group][lane], dtype */
     const pc_direct_fns *fns;
+    pc_method method;         /* resolved, never AUTO */
+    double est_direct, est_fft; /* the cost model's seconds per kernel */
+    pc_fft fft;
+    void *spectra;            /* FFT: every input tile's spectrum */
+    const char *wisdom;       /* FFT: the planner's wisdom, for workers */
     /* pad, kern and kpack live in one shared mapping (a memfd), headed by
      * a pc_plan_header, so procs workers map the plan instead of copying
      * it. owns: this plan created the mapping and unmaps it. */
@@ -62,7 +77,10 @@ typedef struct {
     pc_conv_params p;
     pc_isa isa;
     size_t rows, cols, count, krows, kcols, orows, ocols, prows, pcols, pstride;
-    size_t pad_off, kern_off, kpack_off, total;
+    pc_method method;
+    double est_direct, est_fft;
+    pc_fft fft;               /* plans not valid in another process */
+    size_t pad_off, kern_off, kpack_off, spectra_off, wisdom_off, total;
 } pc_plan_header;
 
 /* A plan over a mapping made by pc_plan_create (in another process). The
@@ -79,27 +97,56 @@ size_t pc_plan_kpack_bytes(const pc_plan *plan);
 /* Sets fns from isa and dtype (after the fields are filled in). */
 int pc_plan_bind(pc_plan *plan);
 
-/* Where a batch of rows goes. rowhash[k * orows + i] receives the checksum
- * of row i of kernel k; with an arena the rows are also kept there. */
+/* Where results go. rowhash[k * orows + i] receives the checksum of row
+ * i of kernel k; with an arena the rows are also kept there (kernel k at
+ * arena + k * plane); one_plane, if set, takes the rows of the only kernel
+ * computed instead. */
 typedef struct {
     char *arena;
+    char *one_plane;
     uint64_t *rowhash;
 } pc_sink;
 
-/* Scratch for one worker: rows for one set of kernels. */
+/* Work comes in units: output rows of every kernel (direct), or one tile
+ * row of one kernel (FFT, kernel-major). Workers take even shares. */
+size_t pc_plan_units(const pc_plan *plan);
+static inline void pc_units_of(const pc_plan *plan, unsigned w, unsigned n,
+                               size_t *u0, size_t *u1)
+{
+    size_t U = pc_plan_units(plan);
+    *u0 = U * w / n;
+    *u1 = U * (w + 1) / n;
+}
+
+/* Scratch for one worker (64-aligned). */
 size_t pc_scratch_bytes(const pc_plan *plan);
 
-/* Rows [r0, r1) of every kernel. scratch: pc_scratch_bytes, 64-aligned. */
+/* Units [u0, u1) of the plan's method. */
+void pc_exec_units(const pc_plan *plan, size_t u0, size_t u1,
+                   const pc_sink *sink, void *scratch);
+/* Direct: rows [r0, r1) of every kernel. */
 void pc_exec_rows(const pc_plan *plan, size_t r0, size_t r1,
                   const pc_sink *sink, void *scratch);
+/* Direct, one kernel, all rows. */
+void pc_direct_execute(const pc_plan *plan, size_t k, void *out);
 
-/* Worker w of n takes rows [w*R/n, (w+1)*R/n). */
-static inline void pc_rows_of(const pc_plan *plan, unsigned w, unsigned n,
-                              size_t *r0, size_t *r1)
-{
-    *r0 = plan->orows * w / n;
-    *r1 = plan->orows * (w + 1) / n;
-}
+/* fft.c */
+size_t pc_fft_good_size(size_t n);
+int pc_fft_choose(const pc_plan *plan, pc_fft *out);
+/* The model's FFT work per kernel (P*Q*log2(P*Q) units) of the best
+ * tiling under the model, which goes to *best. */
+double pc_fft_model(const pc_plan *plan, pc_fft *best);
+int pc_fft_prepare(pc_plan *plan, const char *wisdom_path);
+void pc_fft_destroy(pc_fft *f, pc_dtype dtype);
+char *pc_fft_export_wisdom(pc_dtype dtype);
+int pc_fft_worker_plans(pc_plan *plan, const char *wisdom);
+size_t pc_fft_spectra_bytes(const pc_fft *f, pc_dtype dtype);
+void pc_fft_spectra(pc_plan *plan);
+size_t pc_fft_scratch_bytes(const pc_plan *plan);
+size_t pc_fft_units(const pc_plan *plan);
+void pc_fft_exec_units(const pc_plan *plan, size_t u0, size_t u1,
+                       const pc_sink *sink, void *scratch);
+int pc_fft_execute(const pc_plan *plan, size_t k, void *out);
 
 /* Strategies: one file each, one signature (strategy_*.c). started[w]
  * receives pc_now() when worker w begins computing. */

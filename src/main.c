@@ -149,6 +149,12 @@ static double peak_rss(void)
     return 1024.0 * (double)kb;
 }
 
+/* Relative L-infinity error allowed between FFT and direct results. */
+double fft_tolerance(pc_dtype dt)
+{
+    return dt == PC_F32 ? 1e-4 : 1e-10;
+}
+
 /* Compares every run's per-kernel checksums with the first run's. */
 static void verify(job *j)
 {
@@ -190,6 +196,8 @@ static int cmd_run(const cli_options *o, const char *self)
 
     if ((st = load_inputs(&j)))
         goto done;
+    if ((st = calibration_load((cli_options *)o, &j.model_from)))
+        goto done;
     /* Where results will go is checked before any work is done. */
     if (o->outdir && (st = sink_prepare(o->outdir)))
         goto done;
@@ -210,6 +218,11 @@ static int cmd_run(const cli_options *o, const char *self)
         goto done;
     size_t count = pc_plan_count(j.plan);
     size_t plane = pc_plan_out_bytes(j.plan);
+    /* FFT results are checked against the direct sum on a few kernels. */
+    j.fft_error = -1;
+    if (pc_plan_method(j.plan) == PC_FFT &&
+        (st = pc_plan_fft_error(j.plan, &j.fft_error)))
+        goto done;
     if (o->outdir) {
         /* The arena's pages are allocated and mapped here (fallocate and
          * MAP_POPULATE), so page faults are set-up, not compute. */
@@ -221,7 +234,8 @@ static int cmd_run(const cli_options *o, const char *self)
      * the first timed run, so no strategy pays for that alone. Not worth
      * its tenth of a second for runs of under 1 GFLOP. */
     double peaks[PC_NSTRATEGIES] = {0};
-    if (pc_plan_flops(j.plan) * (double)count >= 1e9)
+    if (pc_plan_method(j.plan) == PC_DIRECT &&
+        pc_plan_flops(j.plan) * (double)count >= 1e9)
         for (int i = 0; i < o->nstrategies; i++) {
             unsigned w = o->strategies[i] == PC_SERIAL  ? 1
                          : o->strategies[i] == PC_PROCS ? j.procs
@@ -280,6 +294,11 @@ static int cmd_run(const cli_options *o, const char *self)
     }
     if (!j.verified)
         st = pc_error(PC_EMISMATCH, "verification failed: %s", j.mismatch);
+    else if (j.fft_error > fft_tolerance(o->conv.dtype))
+        st = pc_error(PC_EMISMATCH, "FFT results differ from the direct sum "
+                      "by %.3g (relative), more than the %g allowed for %s",
+                      j.fft_error, fft_tolerance(o->conv.dtype),
+                      pc_dtype_name(o->conv.dtype));
 
 done:
     if (json && json != stdout)
@@ -322,6 +341,9 @@ int main(int argc, char **argv)
         }
         case CMD_GEN:
             st = cmd_gen(&o);
+            break;
+        case CMD_CALIBRATE:
+            st = calibrate_run(&o);
             break;
         case CMD_COUNT:
             break;

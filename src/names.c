@@ -8,7 +8,8 @@ static const char *const mode_names[] = {
     [PC_FULL] = "full", [PC_SAME] = "same", [PC_VALID] = "valid"};
 static const char *const boundary_names[] = {
     [PC_FILL] = "fill", [PC_WRAP] = "wrap", [PC_SYMM] = "symm"};
-static const char *const method_names[] = {[PC_DIRECT] = "direct"};
+static const char *const method_names[] = {
+    [PC_DIRECT] = "direct", [PC_FFT] = "fft", [PC_AUTO] = "auto"};
 static const char *const isa_names[] = {
     [PC_ISA_AUTO] = "auto",
     [PC_ISA_GENERIC] = "generic",

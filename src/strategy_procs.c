@@ -123,19 +123,19 @@ static int wait_all(child *c, unsigned n, const pc_plan *plan)
             progressed = 1;
             int st = PC_OK;
             size_t r0, r1;
-            pc_rows_of(plan, i, n, &r0, &r1);
+            pc_units_of(plan, i, n, &r0, &r1);
             if (r < 0)
                 st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d): "
                               "waitpid failed: %s", i, n, (int)c[i].pid,
                               strerror(errno));
             else if (WIFSIGNALED(ws))
                 st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d, "
-                              "rows %zu-%zu) was killed by signal %d (%s)", i,
+                              "units %zu-%zu) was killed by signal %d (%s)", i,
                               n, (int)c[i].pid, r0, r1 - 1, WTERMSIG(ws),
                               strsignal(WTERMSIG(ws)));
             else if (WIFEXITED(ws) && WEXITSTATUS(ws) != 0)
                 st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d, "
-                              "rows %zu-%zu) exited with status %d", i, n,
+                              "units %zu-%zu) exited with status %d", i, n,
                               (int)c[i].pid, r0, r1 - 1, WEXITSTATUS(ws));
             if (st) {
                 kill_all(c, n);
@@ -294,9 +294,9 @@ int pc_worker_main(int argc, char **argv)
     if (!scratch)
         return worker_fail(ui, "cannot allocate a row buffer");
     size_t r0, r1;
-    pc_rows_of(&pl, ui, (unsigned)n, &r0, &r1);
+    pc_units_of(&pl, ui, (unsigned)n, &r0, &r1);
     double *started = (double *)(run + pl.count * pl.orows * sizeof(uint64_t));
     started[ui] = pc_now();
-    pc_exec_rows(&pl, r0, r1, &sink, scratch);
+    pc_exec_units(&pl, r0, r1, &sink, scratch);
     return 0;
 }

@@ -1,0 +1,522 @@
+/* FFT convolution with FFTW3: overlap-save over output tiles, with the
+ * matrix's tile spectra computed once per plan and reused for every kernel.
+ *
+ * Output tile (ti, tj) is Tr x Tc samples; its input block is the P x Q
+ * window of the padded matrix starting at (ti*Tr, tj*Tc), P = Tr+kh-1,
+ * Q = Tc+kw-1 (zeros beyond the padded matrix). The circular convolution of
+ * that block with the kernel (not flipped, zero-padded to P x Q) equals the
+ * linear one at rows >= kh-1 and columns >= kw-1, which are exactly the
+ * tile's outputs. Per kernel: one r2c of the kernel (scaled by 1/(P*Q), so
+ * the inverse needs no pass of its own), then per tile a pointwise multiply
+ * and a c2r.
+ *
+ * FFTW's rules: all planning happens here on one thread, in
+ * pc_fft_prepare (or a procs worker's pc_fft_worker_plans, from the
+ * parent's wisdom so it makes the same plans and so the same bits), on
+ * buffers of our own, never on inputs (FFTW_MEASURE overwrites them). Work
+ * runs through the new-array execute functions on each worker's own
+ * buffers, which have the planning buffers' alignment. */
+#include "internal.h"
+
+#include <complex.h>
+#include <errno.h>
+#include <fftw3.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* FFTW's planner is not thread-safe; planning is rare, a lock is enough. */
+#include <pthread.h>
+static pthread_mutex_t planner = PTHREAD_MUTEX_INITIALIZER;
+
+static bool smooth(size_t n)
+{
+    static const size_t primes[] = {2, 3, 5, 7};
+    for (int i = 0; i < 4; i++)
+        while (n % primes[i] == 0)
+            n /= primes[i];
+    return n == 1;
+}
+
+size_t pc_fft_good_size(size_t n)
+{
+    while (!smooth(n))
+        n++;
+    return n;
+}
+
+static size_t cdiv(size_t a, size_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* Bytes of one complex spectrum and one real block of the plan's dtype. */
+static size_t spec_bytes(const pc_fft *f, pc_dtype dt)
+{
+    return f->P * f->qh * 2 * pc_dtype_size(dt);
+}
+static size_t real_bytes(const pc_fft *f, pc_dtype dt)
+{
+    return f->P * f->Q * pc_dtype_size(dt);
+}
+static size_t align64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+/* Tile spectra are laid 64 bytes apart, so each has the alignment the
+ * plans were made for (FFTW's new-array execute requires it). */
+static size_t spec_stride(const pc_fft *f, pc_dtype dt)
+{
+    return align64(spec_bytes(f, dt));
+}
+
+size_t pc_fft_spectra_bytes(const pc_fft *f, pc_dtype dt)
+{
+    return f->ntr * f->ntc * spec_stride(f, dt);
+}
+
+size_t pc_fft_scratch_bytes(const pc_plan *pl)
+{
+    const pc_fft *f = &pl->fft;
+    pc_dtype dt = pl->p.dtype;
+    /* kernel spectrum, product (c2r destroys it), real block, one tile
+     * row of output rows. */
+    return 2 * align64(spec_bytes(f, dt)) + align64(real_bytes(f, dt)) +
+           align64(f->Tr * pl->ocols * pc_dtype_size(dt));
+}
+
+/* Plans an r2c and a c2r of P x Q on buffers of our own. */
+static int make_plans(pc_fft *f, pc_dtype dt, unsigned flags)
+{
+    void *re = pc_alloc(real_bytes(f, dt)), *sp = pc_alloc(spec_bytes(f, dt));
+    int st = PC_OK;
+    if (!re || !sp) {
+        st = pc_error(PC_ENOMEM, "cannot allocate FFT planning buffers");
+        goto done;
+    }
+    pthread_mutex_lock(&planner);
+    if (dt == PC_F32) {
+        f->r2c = fftwf_plan_dft_r2c_2d((int)f->P, (int)f->Q, re, sp, flags);
+        f->c2r = fftwf_plan_dft_c2r_2d((int)f->P, (int)f->Q, sp, re, flags);
+    } else {
+        f->r2c = fftw_plan_dft_r2c_2d((int)f->P, (int)f->Q, re, sp, flags);
+        f->c2r = fftw_plan_dft_c2r_2d((int)f->P, (int)f->Q, sp, re, flags);
+    }
+    pthread_mutex_unlock(&planner);
+    if (!f->r2c || !f->c2r)
+        st = pc_error(PC_ESYS, "FFTW could not plan a %zux%zu transform%s",
+                      f->P, f->Q, (flags & FFTW_WISDOM_ONLY) ?
+                      " from the parent's wisdom" : "");
+done:
+    pc_free(re);
+    pc_free(sp);
+    return st;
+}
+
+void pc_fft_destroy(pc_fft *f, pc_dtype dt)
+{
+    pthread_mutex_lock(&planner);
+    if (dt == PC_F32) {
+        if (f->r2c)
+            fftwf_destroy_plan(f->r2c);
+        if (f->c2r)
+            fftwf_destroy_plan(f->c2r);
+    } else {
+        if (f->r2c)
+            fftw_destroy_plan(f->r2c);
+        if (f->c2r)
+            fftw_destroy_plan(f->c2r);
+    }
+    pthread_mutex_unlock(&planner);
+    f->r2c = f->c2r = NULL;
+}
+
+/* The tiling for transform size P x Q, or none if it is too small. */
+static bool tiling(pc_fft *f, const pc_plan *pl, size_t P, size_t Q)
+{
+    if (P < pl->krows || Q < pl->kcols)
+        return false;
+    f->P = P;
+    f->Q = Q;
+    f->qh = Q / 2 + 1;
+    f->Tr = P - (pl->krows - 1);
+    f->Tc = Q - (pl->kcols - 1);
+    f->ntr = cdiv(pl->orows, f->Tr);
+    f->ntc = cdiv(pl->ocols, f->Tc);
+    return true;
+}
+
+/* Pointwise product of a tile spectrum and the (pre-scaled) kernel
+ * spectrum, into out. */
+static void multiply(pc_dtype dt, const void *x, const void *h, void *out,
+                     size_t n)
+{
+    if (dt == PC_F32) {
+        const float complex *a = x, *b = h;
+        float complex *o = out;
+        for (size_t i = 0; i < n; i++)
+            o[i] = a[i] * b[i];
+    } else {
+        const double complex *a = x, *b = h;
+        double complex *o = out;
+        for (size_t i = 0; i < n; i++)
+            o[i] = a[i] * b[i];
+    }
+}
+
+static void exec_c2r(const pc_fft *f, pc_dtype dt, void *in, void *out)
+{
+    if (dt == PC_F32)
+        fftwf_execute_dft_c2r(f->c2r, in, out);
+    else
+        fftw_execute_dft_c2r(f->c2r, in, out);
+}
+
+static void exec_r2c(const pc_fft *f, pc_dtype dt, void *in, void *out)
+{
+    if (dt == PC_F32)
+        fftwf_execute_dft_r2c(f->r2c, in, out);
+    else
+        fftw_execute_dft_r2c(f->r2c, in, out);
+}
+
+/* Seconds for one tile's work (multiply and c2r) at this size. */
+static double time_tile(pc_fft *f, pc_dtype dt)
+{
+    double best = INFINITY;
+    void *a = pc_alloc(spec_bytes(f, dt)), *b = pc_alloc(spec_bytes(f, dt));
+    void *c = pc_alloc(spec_bytes(f, dt)), *r = pc_alloc(real_bytes(f, dt));
+    if (a && b && c && r && make_plans(f, dt, FFTW_ESTIMATE) == PC_OK) {
+        for (int rep = 0; rep < 3; rep++) {
+            double t0 = pc_now();
+            multiply(dt, a, b, c, f->P * f->qh);
+            exec_c2r(f, dt, c, r);
+            double t = pc_now() - t0;
+            if (t < best)
+                best = t;
+        }
+    }
+    pc_fft_destroy(f, dt);
+    pc_free(a);
+    pc_free(b);
+    pc_free(c);
+    pc_free(r);
+    return best;
+}
+
+/* Transform sizes worth trying: square tiles of FFTW-friendly sizes that
+ * keep most of their outputs, and the whole matrix in one transform.
+ * Measured here: tiles of 128-160 win for 10x10 kernels, 256 for 64x64,
+ * the whole matrix when the kernel is large next to it. */
+enum { MAX_CANDIDATES = 20 };
+static size_t candidates(const pc_plan *pl, pc_fft *c)
+{
+    static const size_t sizes[] = {32, 48, 64, 96, 128, 160, 192, 256, 320,
+                                   384, 512, 640, 768, 1024, 1536, 2048};
+    size_t wholeP = pc_fft_good_size(pl->prows);
+    size_t wholeQ = pc_fft_good_size(pl->pcols);
+    size_t kmax = pl->krows > pl->kcols ? pl->krows : pl->kcols, n = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        size_t P = sizes[i], Q = sizes[i];
+        if (P < 2 * kmax || (P >= wholeP && Q >= wholeQ))
+            continue;
+        memset(&c[n], 0, sizeof c[n]);
+        if (tiling(&c[n], pl, P < wholeP ? P : wholeP, Q < wholeQ ? Q : wholeQ))
+            n++;
+    }
+    memset(&c[n], 0, sizeof c[n]);
+    if (tiling(&c[n], pl, wholeP, wholeQ))
+        n++;
+    return n;
+}
+
+/* The model's work of one kernel: a transform per tile and one for the
+ * kernel, each ~ P*Q*log2(P*Q). */
+static double model_work(const pc_fft *f)
+{
+    double pq = (double)f->P * (double)f->Q;
+    return (double)(f->ntr * f->ntc + 1) * pq * log2(pq);
+}
+
+double pc_fft_model(const pc_plan *pl, pc_fft *best)
+{
+    pc_fft c[MAX_CANDIDATES];
+    size_t n = candidates(pl, c);
+    double w = INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (model_work(&c[i]) < w) {
+            w = model_work(&c[i]);
+            *best = c[i];
+        }
+    return w;
+}
+
+int pc_fft_choose(const pc_plan *pl, pc_fft *out)
+{
+    pc_fft c[MAX_CANDIDATES];
+    size_t n = candidates(pl, c);
+    double best_cost = INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double cost = time_tile(&c[i], pl->p.dtype) * (double)(c[i].ntr * c[i].ntc);
+        if (cost < best_cost) {
+            best_cost = cost;
+            *out = c[i];
+        }
+    }
+    if (!isfinite(best_cost))
+        return pc_error(PC_ESYS, "FFTW could not plan any transform size");
+    out->tile_seconds = best_cost;
+    return PC_OK;
+}
+
+/* Wisdom files hold one precision: "(fftw-3.3.10 fftw_wisdom" or
+ * "... fftwf_wisdom". */
+static int wisdom_precision(const char *path, pc_dtype *dt)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return errno == ENOENT ? 1 : pc_error(PC_EIO, "cannot read wisdom "
+                                              "file '%s': %s", path,
+                                              strerror(errno));
+    char head[64] = {0};
+    size_t n = fread(head, 1, sizeof head - 1, fp);
+    fclose(fp);
+    head[n] = 0;
+    if (strstr(head, "fftwf_wisdom"))
+        *dt = PC_F32;
+    else if (strstr(head, "fftw_wisdom"))
+        *dt = PC_F64;
+    else
+        return pc_error(PC_EINPUT, "'%s' is not an FFTW wisdom file", path);
+    return PC_OK;
+}
+
+int pc_fft_prepare(pc_plan *pl, const char *wisdom_path)
+{
+    pc_fft *f = &pl->fft;
+    pc_dtype dt = pl->p.dtype;
+    unsigned flags = pl->p.fft_effort == PC_FFT_MEASURE ? FFTW_MEASURE
+                                                        : FFTW_ESTIMATE;
+    double t0 = pc_now();
+    if (wisdom_path) {
+        pc_dtype wdt = dt;
+        int st = wisdom_precision(wisdom_path, &wdt);
+        if (st == PC_OK) {
+            if (wdt != dt)
+                return pc_error(PC_EUSAGE, "wisdom file '%s' is for %s, this "
+                                "run computes in %s (use one file per dtype)",
+                                wisdom_path, pc_dtype_name(wdt),
+                                pc_dtype_name(dt));
+            pthread_mutex_lock(&planner);
+            int ok = dt == PC_F32 ? fftwf_import_wisdom_from_filename(wisdom_path)
+                                  : fftw_import_wisdom_from_filename(wisdom_path);
+            pthread_mutex_unlock(&planner);
+            if (!ok)
+                return pc_error(PC_EINPUT, "wisdom file '%s' is corrupt",
+                                wisdom_path);
+        } else if (st != 1) {
+            return st;
+        }
+    }
+    int st = make_plans(f, dt, flags);
+    if (st)
+        return st;
+    if (wisdom_path) {
+        pthread_mutex_lock(&planner);
+        int ok = dt == PC_F32 ? fftwf_export_wisdom_to_filename(wisdom_path)
+                              : fftw_export_wisdom_to_filename(wisdom_path);
+        pthread_mutex_unlock(&planner);
+        if (!ok)
+            return pc_error(PC_EIO, "cannot write wisdom file '%s'",
+                            wisdom_path);
+    }
+    f->plan_seconds = pc_now() - t0;
+    return PC_OK;
+}
+
+char *pc_fft_export_wisdom(pc_dtype dt)
+{
+    pthread_mutex_lock(&planner);
+    char *w = dt == PC_F32 ? fftwf_export_wisdom_to_string()
+                           : fftw_export_wisdom_to_string();
+    pthread_mutex_unlock(&planner);
+    return w;
+}
+
+int pc_fft_worker_plans(pc_plan *pl, const char *wisdom)
+{
+    pc_dtype dt = pl->p.dtype;
+    unsigned flags = pl->p.fft_effort == PC_FFT_MEASURE ? FFTW_MEASURE
+                                                        : FFTW_ESTIMATE;
+    pthread_mutex_lock(&planner);
+    int ok = dt == PC_F32 ? fftwf_import_wisdom_from_string(wisdom)
+                          : fftw_import_wisdom_from_string(wisdom);
+    pthread_mutex_unlock(&planner);
+    if (!ok)
+        return pc_error(PC_EINPUT, "cannot import the parent's FFTW wisdom");
+    /* With the parent's wisdom the planner makes the parent's plans, so a
+     * worker's results are bit for bit the parent's. */
+    pl->fft.r2c = pl->fft.c2r = NULL;
+    return make_plans(&pl->fft, dt, flags | FFTW_WISDOM_ONLY);
+}
+
+/* The P x Q input block of tile (ti, tj), zeros beyond the padded
+ * matrix. */
+static void load_block(const pc_plan *pl, size_t ti, size_t tj, void *dst)
+{
+    const pc_fft *f = &pl->fft;
+    size_t esz = pc_dtype_size(pl->p.dtype);
+    size_t r0 = ti * f->Tr, c0 = tj * f->Tc;
+    char *d = dst;
+    memset(d, 0, real_bytes(f, pl->p.dtype));
+    for (size_t r = 0; r < f->P && r0 + r < pl->prows; r++) {
+        size_t n = c0 < pl->pcols ? pl->pcols - c0 : 0;
+        if (n > f->Q)
+            n = f->Q;
+        memcpy(d + r * f->Q * esz,
+               (const char *)pl->pad + ((r0 + r) * pl->pstride + c0) * esz,
+               n * esz);
+    }
+}
+
+void pc_fft_spectra(pc_plan *pl)
+{
+    const pc_fft *f = &pl->fft;
+    pc_dtype dt = pl->p.dtype;
+    void *block = pc_alloc(real_bytes(f, dt));
+    for (size_t ti = 0; ti < f->ntr; ti++)
+        for (size_t tj = 0; tj < f->ntc; tj++) {
+            load_block(pl, ti, tj, block);
+            exec_r2c(f, dt, block,
+                     (char *)pl->spectra + (ti * f->ntc + tj) * spec_stride(f, dt));
+        }
+    pc_free(block);
+}
+
+/* Kernel k's spectrum, scaled by 1/(P*Q) so the inverse needs no pass of
+ * its own. The plan keeps kernels flipped; convolution wants them as
+ * given. */
+static void kernel_spectrum(const pc_plan *pl, size_t k, void *real, void *spec)
+{
+    const pc_fft *f = &pl->fft;
+    pc_dtype dt = pl->p.dtype;
+    size_t kh = pl->krows, kw = pl->kcols, taps = kh * kw;
+    double scale = 1.0 / ((double)f->P * (double)f->Q);
+    memset(real, 0, real_bytes(f, dt));
+    for (size_t a = 0; a < kh; a++)
+        for (size_t b = 0; b < kw; b++) {
+            size_t t = k * taps + (taps - 1 - (a * kw + b));
+            if (dt == PC_F32)
+                ((float *)real)[a * f->Q + b] =
+                    (float)(((const float *)pl->kern)[t] * scale);
+            else
+                ((double *)real)[a * f->Q + b] =
+                    ((const double *)pl->kern)[t] * scale;
+        }
+    exec_r2c(f, dt, real, spec);
+}
+
+size_t pc_fft_units(const pc_plan *pl)
+{
+    return pl->count * pl->fft.ntr;
+}
+
+void pc_fft_exec_units(const pc_plan *pl, size_t u0, size_t u1,
+                       const pc_sink *sink, void *scratch)
+{
+    const pc_fft *f = &pl->fft;
+    pc_dtype dt = pl->p.dtype;
+    size_t esz = pc_dtype_size(dt);
+    size_t row_bytes = pl->ocols * esz, plane = pl->orows * row_bytes;
+    char *kspec = scratch;
+    char *prod = kspec + align64(spec_bytes(f, dt));
+    char *real = prod + align64(spec_bytes(f, dt));
+    char *rows = real + align64(real_bytes(f, dt));
+    size_t have = (size_t)-1;
+
+    for (size_t u = u0; u < u1; u++) {
+        size_t k = u / f->ntr, ti = u % f->ntr;
+        if (k != have) {
+            kernel_spectrum(pl, k, real, kspec);
+            have = k;
+        }
+        size_t i0 = ti * f->Tr;
+        size_t nr = pl->orows - i0 < f->Tr ? pl->orows - i0 : f->Tr;
+        char *dst = sink->one_plane ? sink->one_plane + i0 * row_bytes
+                    : sink->arena   ? sink->arena + k * plane + i0 * row_bytes
+                                    : rows;
+        for (size_t tj = 0; tj < f->ntc; tj++) {
+            const char *x = (const char *)pl->spectra +
+                            (ti * f->ntc + tj) * spec_stride(f, dt);
+            multiply(dt, x, kspec, prod, f->P * f->qh);
+            exec_c2r(f, dt, prod, real);
+            size_t j0 = tj * f->Tc;
+            size_t nc = pl->ocols - j0 < f->Tc ? pl->ocols - j0 : f->Tc;
+            for (size_t r = 0; r < nr; r++)
+                memcpy(dst + r * row_bytes + j0 * esz,
+                       real + ((pl->krows - 1 + r) * f->Q + pl->kcols - 1) * esz,
+                       nc * esz);
+        }
+        for (size_t r = 0; r < nr; r++)
+            sink->rowhash[k * pl->orows + i0 + r] =
+                pc_hash(dst + r * row_bytes, row_bytes);
+    }
+}
+
+int pc_fft_execute(const pc_plan *pl, size_t k, void *out)
+{
+    void *scratch = pc_alloc(pc_fft_scratch_bytes(pl));
+    uint64_t *hashes = malloc(pl->count * pl->orows * sizeof *hashes);
+    int st = PC_OK;
+    if (scratch && hashes) {
+        pc_sink sink = {.one_plane = out, .rowhash = hashes};
+        pc_fft_exec_units(pl, k * pl->fft.ntr, (k + 1) * pl->fft.ntr, &sink,
+                          scratch);
+    } else {
+        st = pc_error(PC_ENOMEM, "cannot allocate FFT buffers");
+    }
+    free(hashes);
+    pc_free(scratch);
+    return st;
+}
+
+int pc_plan_fft_error(const pc_plan *pl, double *rel_err)
+{
+    *rel_err = 0;
+    if (pl->method != PC_FFT)
+        return PC_OK;
+    size_t n = pl->orows * pl->ocols, esz = pc_dtype_size(pl->p.dtype);
+    void *a = malloc(n * esz), *b = malloc(n * esz);
+    int st = PC_OK;
+    if (!a || !b) {
+        st = pc_error(PC_ENOMEM, "cannot allocate the FFT check");
+        goto done;
+    }
+    const size_t sample[3] = {0, pl->count / 2, pl->count - 1};
+    for (int s = 0; s < 3; s++) {
+        if ((st = pc_fft_execute(pl, sample[s], a)))
+            break;
+        pc_direct_execute(pl, sample[s], b);
+        double maxref = 0, maxerr = 0;
+        for (size_t i = 0; i < n; i++) {
+            double x = pl->p.dtype == PC_F32 ? ((float *)a)[i] : ((double *)a)[i];
+            double y = pl->p.dtype == PC_F32 ? ((float *)b)[i] : ((double *)b)[i];
+            if (isfinite(y) && fabs(y) > maxref)
+                maxref = fabs(y);
+            /* NaN and Inf spread over a whole tile in an FFT, and only to
+             * the kernel's footprint in a direct sum: compare where both
+             * are finite. */
+            if (isfinite(x) && isfinite(y) && fabs(x - y) > maxerr)
+                maxerr = fabs(x - y);
+        }
+        double e = maxref > 0 ? maxerr / maxref : maxerr;
+        if (e > *rel_err)
+            *rel_err = e;
+    }
+done:
+    free(a);
+    free(b);
+    return st;
+}
