@@ -99,16 +99,18 @@ int pc_plan_bind(pc_plan *plan);
 
 /* Where results go. rowhash[k * orows + i] receives the checksum of row
  * i of kernel k; with an arena the rows are also kept there (kernel k at
- * arena + k * plane); one_plane, if set, takes the rows of the only kernel
- * computed instead. */
+ * arena + k * plane); one_plane, if set, takes the rows of kernel one_k,
+ * the only one computed (FFT). */
 typedef struct {
     char *arena;
     char *one_plane;
+    size_t one_k;
     uint64_t *rowhash;
 } pc_sink;
 
 /* Work comes in units: output rows of every kernel (direct), or one tile
- * row of one kernel (FFT, kernel-major). Workers take even shares. */
+ * row of a group of kernels (FFT, group-major). Workers take even shares
+ * in order. */
 size_t pc_plan_units(const pc_plan *plan);
 static inline void pc_units_of(const pc_plan *plan, unsigned w, unsigned n,
                                size_t *u0, size_t *u1)

@@ -64,10 +64,33 @@ void report_workload(FILE *f, const job *j)
         fprintf(f, "  boundary   fill, fillvalue %g\n", p->fillvalue);
     else
         fprintf(f, "  boundary   %s\n", pc_boundary_name(p->boundary));
-    fprintf(f, "  dtype      %s    method %s    isa %s%s\n",
-            pc_dtype_name(p->dtype), pc_method_name(p->method),
+    pc_method used = pc_plan_method(j->plan);
+    double ed, ef;
+    pc_plan_estimates(j->plan, &ed, &ef);
+    fprintf(f, "  dtype      %s    method %s%s    isa %s%s\n",
+            pc_dtype_name(p->dtype), pc_method_name(used),
+            p->method == PC_AUTO ? " (auto)" : "",
             pc_isa_name(pc_plan_isa(j->plan)),
             p->isa == PC_ISA_AUTO ? " (auto)" : "");
+    fprintf(f, "  model      direct ~%.3g ms/kernel, fft ~%.3g ms/kernel (one "
+               "core; constants %s)%s\n", 1e3 * ed, 1e3 * ef, j->model_from,
+            p->method != PC_AUTO ? ""
+            : used == PC_FFT ? ": fft is cheaper"
+            : ef < ed ? ": direct, as the inputs hold NaN or Inf"
+                      : ": direct is cheaper");
+    if (used == PC_FFT) {
+        size_t P, Q, Tr, Tc, ntr, ntc;
+        double ps;
+        pc_plan_fft_info(j->plan, &P, &Q, &Tr, &Tc, &ntr, &ntc, &ps);
+        fprintf(f, "  fft        %zux%zu transforms, tiles of %zux%zu outputs "
+                   "(%zux%zu tiles), FFTW %s planning %.3fs%s%s\n", P, Q, Tr,
+                Tc, ntr, ntc, p->fft_effort == PC_FFT_MEASURE ? "measure"
+                                                               : "estimate",
+                ps, p->wisdom ? ", wisdom " : "", p->wisdom ? p->wisdom : "");
+        fprintf(f, "  check      fft vs direct on 3 kernels: relative error "
+                   "%.2g (allowed %g)\n", j->fft_error,
+                fft_tolerance(p->dtype));
+    }
     fprintf(f, "  threads    %u (%s)    procs %u (%s)    online CPUs %u\n",
             j->threads, j->threads_from, j->procs, j->procs_from,
             pc_online_cpus());
@@ -122,7 +145,7 @@ void report_summary(FILE *f, const job *j)
             snprintf(pct, sizeof pct, "%.1f%%", job_pct_peak(j, r));
         fprintf(f, "%-9s %-7s %7u %10.5f %9.5f %9.2f %7s %8s  %016" PRIx64
                    "\n", pc_strategy_name(r->strategy),
-                pc_method_name(j->o->conv.method), r->workers, r->seconds,
+                pc_method_name(pc_plan_method(j->plan)), r->workers, r->seconds,
                 r->startup, job_gflops(j, r), pct, speed, r->checksum);
     }
     if (j->nruns && j->runs[0].peak > 0) {
@@ -197,9 +220,11 @@ void json_workload(FILE *f, const job *j, const char *in)
     fprintf(f, "%s  \"mode\": \"%s\", \"boundary\": \"%s\", \"fillvalue\": ", in,
             pc_mode_name(o->conv.mode), pc_boundary_name(o->conv.boundary));
     json_number(f, o->conv.fillvalue);
-    fprintf(f, ",\n%s  \"dtype\": \"%s\", \"method\": \"%s\", \"isa\": \"%s\",\n",
-            in, pc_dtype_name(o->conv.dtype), pc_method_name(o->conv.method),
-            pc_isa_name(pc_plan_isa(j->plan)));
+    fprintf(f, ",\n%s  \"dtype\": \"%s\", \"method\": \"%s\", "
+               "\"method_requested\": \"%s\", \"isa\": \"%s\",\n",
+            in, pc_dtype_name(o->conv.dtype),
+            pc_method_name(pc_plan_method(j->plan)),
+            pc_method_name(o->conv.method), pc_isa_name(pc_plan_isa(j->plan)));
     fprintf(f, "%s  \"out_rows\": %zu, \"out_cols\": %zu, \"swapped\": %s,\n",
             in, j->orows, j->ocols, j->swapped ? "true" : "false");
     fprintf(f, "%s  \"matrix\": ", in);
@@ -240,7 +265,27 @@ int report_json(FILE *f, const char *path, const job *j)
         fputs(": ", f);
         json_string(f, eq + 1);
     }
-    fprintf(f, "}},\n  \"setup_seconds\": %.6f,\n  \"runs\": [", j->setup_seconds);
+    double ed, ef;
+    pc_plan_estimates(j->plan, &ed, &ef);
+    fprintf(f, "}},\n  \"model\": {\"direct_seconds\": %.6g, \"fft_seconds\": "
+               "%.6g, \"constants\": ", ed, ef);
+    json_string(f, j->model_from);
+    fputs("},\n  \"fft\": ", f);
+    if (pc_plan_method(j->plan) == PC_FFT) {
+        size_t P, Q, Tr, Tc, ntr, ntc;
+        double ps;
+        pc_plan_fft_info(j->plan, &P, &Q, &Tr, &Tc, &ntr, &ntc, &ps);
+        fprintf(f, "{\"P\": %zu, \"Q\": %zu, \"tile_rows\": %zu, "
+                   "\"tile_cols\": %zu, \"tiles\": [%zu, %zu], "
+                   "\"plan_seconds\": %.6f, \"effort\": \"%s\", "
+                   "\"rel_error\": %.3g, \"tolerance\": %g}",
+                P, Q, Tr, Tc, ntr, ntc, ps,
+                j->o->conv.fft_effort == PC_FFT_MEASURE ? "measure" : "estimate",
+                j->fft_error, fft_tolerance(j->o->conv.dtype));
+    } else {
+        fputs("null", f);
+    }
+    fprintf(f, ",\n  \"setup_seconds\": %.6f,\n  \"runs\": [", j->setup_seconds);
     for (int i = 0; i < j->nruns; i++) {
         const job_run *r = &j->runs[i];
         fprintf(f, "%s\n    {\"strategy\": \"%s\", \"method\": \"%s\", "
@@ -248,7 +293,7 @@ int report_json(FILE *f, const char *path, const job *j)
                    "%.6f, \"compute_seconds\": %.6f, \"gflops\": %.4f, "
                    "\"peak_gflops\": ",
                 i ? "," : "", pc_strategy_name(r->strategy),
-                pc_method_name(j->o->conv.method), r->workers, r->seconds,
+                pc_method_name(pc_plan_method(j->plan)), r->workers, r->seconds,
                 r->startup, r->seconds - r->startup, job_gflops(j, r));
         if (r->peak > 0)
             fprintf(f, "%.4f, \"pct_peak\": %.2f", r->peak, job_pct_peak(j, r));

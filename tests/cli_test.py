@@ -612,7 +612,7 @@ def bad_cases(p):
     add("peak --size", ["peak", "-n", "5"], "does not apply", out=False)
     add("peak --isa bogus", ["peak", "--isa", "x"], "--isa", out=False)
     add("gen --isa", ["gen", "--isa", "generic"], "does not apply")
-    add("--method fft (not yet)", ["--method", "fft"], "fft")
+    add("--method bogus", ["--method", "fast"], "--method")
     add("--fillvalue abc", ["--fillvalue", "abc"], "--fillvalue")
     add("--fillvalue 1e999", ["--fillvalue", "1e999"], "--fillvalue")
     add("-S serial,bogus", ["-S", "serial,bogus"], "bogus")

@@ -20,10 +20,10 @@ from pctest import clean_env, expect
 WORKER_FLAG = "--pc-worker"
 # Long enough to be killed mid-run (several seconds with 2 workers here);
 # the tests never wait for it to finish unless the program is broken.
-WORKLOAD = ["-n", "3000", "-k", "400"]
+WORKLOAD = ["-n", "3000", "-k", "400", "--method", "direct"]
 # With -o the output arena is allocated and touched first: keep it small
 # (100 planes of 649x649 f64, 337 MB), with large kernels for run time.
-WORKLOAD_OUT = ["-n", "600", "-k", "100", "-s", "50"]
+WORKLOAD_OUT = ["-n", "600", "-k", "100", "-s", "50", "--method", "direct"]
 WAIT_TIMEOUT = 30
 GONE_TIMEOUT = 5
 
