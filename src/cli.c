@@ -15,6 +15,8 @@ static const char help_text[] =
 "       parconv demo sleep|lock [--seconds S]   the threads lesson\n"
 "       parconv peak [--dtype D] [--isa I] [-t T]   the FMA ceiling\n"
 "       parconv calibrate [--dtype D] [--isa I] [--calibration FILE]\n"
+"       parconv sweep ksize --from A --to B [--step S] [--runs R]\n"
+"                       [--csv FILE] [--json FILE] [-n N] [-k K] [-S s]\n"
 "       parconv -h, --help | -V, --version\n"
 "\n"
 "parconv applies every kernel of a bank to a matrix, exactly as\n"
@@ -98,6 +100,10 @@ static const char help_text[] =
 "calibrate: times the direct and the FFT method on a few workloads and\n"
 "       writes the cost model's constants for this machine (to\n"
 "       --calibration FILE, else the default file) for --method auto.\n"
+"sweep: for kernel sizes A..B (step S [2]) times direct and FFT on one\n"
+"       workload (-n [500], -k [16], one strategy -S [omp], median of --runs\n"
+"       [3]), shows what auto chose and its loss, the crossover, and writes\n"
+"       CSV/JSON for scripts/plot_crossover.py.\n"
 "demo:  two POSIX threads that sleep S seconds [2.5]: 'sleep' lets them\n"
 "       overlap (about S in all), 'lock' puts a mutex around the sleep (about\n"
 "       2S), as in the Python threading lesson parconv grew from.\n"
@@ -127,6 +133,11 @@ enum {
     O_FFT_PLAN,
     O_WISDOM,
     O_CALIBRATION,
+    O_FROM,
+    O_TO,
+    O_STEP,
+    O_RUNS,
+    O_CSV,
 };
 
 static const struct option long_opts[] = {
@@ -153,6 +164,11 @@ static const struct option long_opts[] = {
     {"fft-plan", required_argument, NULL, O_FFT_PLAN},
     {"wisdom", required_argument, NULL, O_WISDOM},
     {"calibration", required_argument, NULL, O_CALIBRATION},
+    {"from", required_argument, NULL, O_FROM},
+    {"to", required_argument, NULL, O_TO},
+    {"step", required_argument, NULL, O_STEP},
+    {"runs", required_argument, NULL, O_RUNS},
+    {"csv", required_argument, NULL, O_CSV},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -165,24 +181,31 @@ static const char short_opts[] = ":n:k:s:m:b:S:p:t:o:qhV";
 #define DEMO (1u << CMD_DEMO)
 #define PEAK (1u << CMD_PEAK)
 #define CALIBRATE (1u << CMD_CALIBRATE)
+#define SWEEP (1u << CMD_SWEEP)
 static unsigned allowed_in(int opt)
 {
     switch (opt) {
-    case 'n': case 'k': case 's': case O_RANGE: case O_SEED:
-    case 'o': case 'q':
+    case 's': case 'o':
         return RUN | GEN;
+    case 'n': case 'k': case O_RANGE: case O_SEED: case 'q':
+        return RUN | GEN | SWEEP;
     case O_DTYPE:
-        return RUN | GEN | PEAK | CALIBRATE;
+        return RUN | GEN | PEAK | CALIBRATE | SWEEP;
     case O_ISA:
-        return RUN | PEAK | CALIBRATE;
+        return RUN | PEAK | CALIBRATE | SWEEP;
     case 't':
-        return RUN | PEAK;
+        return RUN | PEAK | SWEEP;
     case O_CALIBRATION:
-        return RUN | CALIBRATE;
+        return RUN | CALIBRATE | SWEEP;
+    case O_FROM: case O_TO: case O_STEP: case O_RUNS: case O_CSV:
+        return SWEEP;
+    case O_JSON: case 'S': case 'p': case O_MODE: case O_BOUNDARY:
+    case O_FILLVALUE: case O_FFT_PLAN: case O_WISDOM:
+        return RUN | SWEEP;
     case O_SECONDS:
         return DEMO;
     case 'h': case 'V':
-        return RUN | GEN | DEMO | PEAK | CALIBRATE;
+        return RUN | GEN | DEMO | PEAK | CALIBRATE | SWEEP;
     default:
         return RUN;
     }
@@ -190,7 +213,7 @@ static unsigned allowed_in(int opt)
 
 static const char *const command_names[] = {
     [CMD_RUN] = "run", [CMD_GEN] = "gen", [CMD_DEMO] = "demo",
-    [CMD_PEAK] = "peak", [CMD_CALIBRATE] = "calibrate"};
+    [CMD_PEAK] = "peak", [CMD_CALIBRATE] = "calibrate", [CMD_SWEEP] = "sweep"};
 
 /* The name a user typed for option opt, for messages. */
 static const char *opt_name(int opt)
@@ -341,6 +364,20 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
                 first = 2;
             }
     }
+    if (o->cmd == CMD_SWEEP) {
+        if (argc > 2 && strcmp(argv[2], "ksize") == 0)
+            first = 3;
+        else
+            return pc_error(PC_EUSAGE, "sweep: say what to sweep: 'sweep "
+                            "ksize --from A --to B'");
+        /* A lighter workload than run's: every size is timed six times. */
+        o->rows = o->cols = 500;
+        o->count = 16;
+        o->sweep_step = 2;
+        o->sweep_runs = 3;
+        o->strategies[0] = PC_OMP;
+        o->nstrategies = 1;
+    }
     if (o->cmd == CMD_DEMO) {
         if (argc > 2 && (strcmp(argv[2], "sleep") == 0 || strcmp(argv[2], "lock") == 0)) {
             o->demo = argv[2];
@@ -489,6 +526,26 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
                 st = pc_error(PC_EUSAGE, "--calibration: empty file name");
             o->calibration = optarg;
             break;
+        case O_FROM:
+            st = parse_count("--from", optarg, 4096, &o->sweep_from);
+            break;
+        case O_TO:
+            st = parse_count("--to", optarg, 4096, &o->sweep_to);
+            break;
+        case O_STEP:
+            st = parse_count("--step", optarg, 4096, &o->sweep_step);
+            break;
+        case O_RUNS: {
+            size_t n;
+            st = parse_count("--runs", optarg, 9, &n);
+            o->sweep_runs = (int)n;
+            break;
+        }
+        case O_CSV:
+            if (!*optarg)
+                st = pc_error(PC_EUSAGE, "--csv: empty file name");
+            o->csv_path = optarg;
+            break;
         case O_SECONDS:
             st = parse_double("--seconds", optarg, &o->demo_seconds);
             if (!st && !(o->demo_seconds >= 0 && o->demo_seconds <= 3600))
@@ -515,6 +572,14 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
     if (o->cmd == CMD_GEN && (o->matrix_path || o->bank_path))
         return pc_error(PC_EUSAGE, "gen generates its inputs; --matrix and "
                         "--bank do not apply");
+    if (o->cmd == CMD_SWEEP && (!o->sweep_from || !o->sweep_to))
+        return pc_error(PC_EUSAGE, "sweep ksize needs --from A and --to B");
+    if (o->cmd == CMD_SWEEP && o->sweep_from > o->sweep_to)
+        return pc_error(PC_EUSAGE, "sweep ksize: --from %zu is above --to %zu",
+                        o->sweep_from, o->sweep_to);
+    if (o->cmd == CMD_SWEEP && o->nstrategies != 1)
+        return pc_error(PC_EUSAGE, "sweep times one strategy: give -S with "
+                        "one name");
     if (o->cmd == CMD_DEMO && !o->demo)
         return pc_error(PC_EUSAGE, "demo needs 'sleep' or 'lock'");
     return PC_OK;

@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 enum cli_command { CMD_RUN, CMD_GEN, CMD_DEMO, CMD_PEAK, CMD_CALIBRATE,
-                   CMD_COUNT };
+                   CMD_SWEEP, CMD_COUNT };
 
 /* Which options were given, to refuse repeats and conflicts. */
 enum cli_given {
@@ -32,6 +32,9 @@ typedef struct {
     bool quiet;
     const char *outdir;
     const char *calibration; /* cost-model file; NULL: the default one */
+    size_t sweep_from, sweep_to, sweep_step;
+    int sweep_runs;
+    const char *csv_path;
     const char *demo; /* "sleep" or "lock" */
     double demo_seconds;
 } cli_options;
@@ -111,6 +114,8 @@ int calibrate_run(const cli_options *o);
  * given, else the default one if it exists); sets *from to its path or
  * "built-in". */
 int calibration_load(cli_options *o, const char **from);
+/* sweep.c: parconv sweep ksize. */
+int sweep_run(const cli_options *o, unsigned workers);
 /* peak: the FMA ceiling per core and for the threads used. */
 int peak_run(const cli_options *o, unsigned threads, const char *from);
 

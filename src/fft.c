@@ -207,25 +207,35 @@ static void exec_r2c(const pc_fft *f, pc_dtype dt, void *in, void *out)
         fftw_execute_dft_r2c(f->r2c, in, out);
 }
 
-/* Seconds for one tile's work (multiply and c2r) at this size. */
+/* Seconds for one tile's work for one kernel (multiply and c2r) at this
+ * size, measured as the run does it: one tile spectrum against a group of
+ * kernel spectra, so that the cache behaves as it will. */
 static double time_tile(pc_fft *f, pc_dtype dt)
 {
     double best = INFINITY;
-    void *a = pc_alloc(spec_bytes(f, dt)), *b = pc_alloc(spec_bytes(f, dt));
-    void *c = pc_alloc(spec_bytes(f, dt)), *r = pc_alloc(real_bytes(f, dt));
-    if (a && b && c && r && make_plans(f, dt, FFTW_ESTIMATE) == PC_OK) {
-        for (int rep = 0; rep < 3; rep++) {
+    size_t ss = spec_stride(f, dt);
+    void *x = pc_alloc(ss), *h = pc_alloc(KGROUP * ss);
+    void *c = pc_alloc(ss), *r = pc_alloc(real_bytes(f, dt));
+    if (x && h && c && r && make_plans(f, dt, FFTW_ESTIMATE) == PC_OK) {
+        /* Batches of a few tiles: one small tile takes microseconds, too
+         * short to time alone. The best of several batches. */
+        int batch = (int)(1 + 16384 / (f->P * f->Q));
+        double start = pc_now();
+        for (int rep = 0; rep < 5 && (rep < 2 || pc_now() - start < 0.02); rep++) {
             double t0 = pc_now();
-            multiply(dt, a, b, c, f->P * f->qh);
-            exec_c2r(f, dt, c, r);
-            double t = pc_now() - t0;
+            for (int i = 0; i < batch; i++)
+                for (int kk = 0; kk < KGROUP; kk++) {
+                    multiply(dt, x, (char *)h + kk * ss, c, f->P * f->qh);
+                    exec_c2r(f, dt, c, r);
+                }
+            double t = (pc_now() - t0) / (batch * KGROUP);
             if (t < best)
                 best = t;
         }
     }
     pc_fft_destroy(f, dt);
-    pc_free(a);
-    pc_free(b);
+    pc_free(x);
+    pc_free(h);
     pc_free(c);
     pc_free(r);
     return best;
@@ -284,7 +294,10 @@ int pc_fft_choose(const pc_plan *pl, pc_fft *out)
     size_t n = candidates(pl, c);
     double best_cost = INFINITY;
     for (size_t i = 0; i < n; i++) {
-        double cost = time_tile(&c[i], pl->p.dtype) * (double)(c[i].ntr * c[i].ntc);
+        /* Per kernel: a c2r and a multiply per tile, and the kernel's own
+         * r2c, which costs about as much as one tile. */
+        double cost = time_tile(&c[i], pl->p.dtype) *
+                      (double)(c[i].ntr * c[i].ntc + 1);
         if (cost < best_cost) {
             best_cost = cost;
             *out = c[i];

@@ -345,6 +345,18 @@ int main(int argc, char **argv)
         case CMD_CALIBRATE:
             st = calibrate_run(&o);
             break;
+        case CMD_SWEEP: {
+            unsigned n = 0;
+            const char *from, *model;
+            st = cli_default_threads(&n, &from);
+            if (!st && o.strategies[0] == PC_PROCS)
+                cli_default_procs(&n, &from);
+            if (!st)
+                st = calibration_load(&o, &model);
+            if (!st)
+                st = sweep_run(&o, o.threads ? o.threads : n);
+            break;
+        }
         case CMD_COUNT:
             break;
         case CMD_RUN:

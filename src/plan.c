@@ -27,6 +27,7 @@ static size_t align_page(size_t n)
 
 void pc_conv_params_default(pc_conv_params *p)
 {
+    memset(p, 0, sizeof *p);
     p->mode = PC_FULL;
     p->boundary = PC_FILL;
     p->fillvalue = 0.0;
@@ -326,12 +327,12 @@ void pc_cost_defaults(pc_dtype dtype, pc_isa isa, double *direct, double *fft)
      * development machine (AMD EPYC, AVX-512; FFTW 3.3.10 with AVX). The
      * direct constant follows the vector width; FFTW's does not. */
     static const double direct_f64[PC_NISAS] = {
-        [PC_ISA_GENERIC] = 9.0e-11, [PC_ISA_AVX2] = 4.4e-11,
-        [PC_ISA_AVX512] = 2.3e-11};
+        [PC_ISA_GENERIC] = 1.04e-10, [PC_ISA_AVX2] = 4.4e-11,
+        [PC_ISA_AVX512] = 2.1e-11};
     if (isa == PC_ISA_AUTO)
         isa = pc_isa_best();
-    *direct = direct_f64[isa] * (dtype == PC_F32 ? 0.55 : 1.0);
-    *fft = dtype == PC_F32 ? 1.1e-10 : 1.9e-10;
+    *direct = direct_f64[isa] * (dtype == PC_F32 ? 0.56 : 1.0);
+    *fft = dtype == PC_F32 ? 1.55e-10 : 2.7e-10;
 }
 
 /* The scipy choose_conv_method form: direct ~ outputs x taps, FFT ~

@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,9 +104,11 @@ static int one_case(size_t M, size_t N, size_t K, size_t kh, size_t kw,
             reference(&m, bank.data + k * kh * kw, kh, kw, mode, b, fv, orows,
                       ocols, ref + k * orows * ocols);
     }
-    /* Every instruction set this CPU runs, against the same reference. */
-    for (int isa = PC_ISA_GENERIC; isa < PC_NISAS; isa++) {
-        if (!pc_isa_supported((pc_isa)isa))
+    /* Every instruction set this CPU runs, and the FFT method (as the last
+     * "isa"), against the same reference. */
+    for (int isa = PC_ISA_GENERIC; isa <= PC_NISAS; isa++) {
+        bool fft = isa == PC_NISAS;
+        if (!fft && !pc_isa_supported((pc_isa)isa))
             continue;
         pc_conv_params p;
         pc_conv_params_default(&p);
@@ -113,7 +116,8 @@ static int one_case(size_t M, size_t N, size_t K, size_t kh, size_t kw,
         p.boundary = b;
         p.dtype = dt;
         p.fillvalue = fv;
-        p.isa = (pc_isa)isa;
+        p.isa = fft ? PC_ISA_AUTO : (pc_isa)isa;
+        p.method = fft ? PC_FFT : PC_DIRECT;
         pc_plan *plan = NULL;
         int st = pc_plan_create(&plan, &p, &m, &bank);
         CHECK(st == shape_st, "plan status %d vs shape status %d", st, shape_st);
@@ -121,8 +125,9 @@ static int one_case(size_t M, size_t N, size_t K, size_t kh, size_t kw,
             pc_plan_destroy(plan);
             continue;
         }
-        CHECK(pc_plan_isa(plan) == (pc_isa)isa, "plan isa %s, asked %s",
+        CHECK(fft || pc_plan_isa(plan) == (pc_isa)isa, "plan isa %s, asked %s",
               pc_isa_name(pc_plan_isa(plan)), pc_isa_name((pc_isa)isa));
+        CHECK(pc_plan_method(plan) == (fft ? PC_FFT : PC_DIRECT), "method");
         size_t ro, co;
         pc_plan_out_shape(plan, &ro, &co);
         CHECK(ro == orows && co == ocols, "shape %zux%zu vs %zux%zu", ro, co,
@@ -131,7 +136,7 @@ static int one_case(size_t M, size_t N, size_t K, size_t kh, size_t kw,
         for (size_t k = 0; k < K; k++) {
             const double *r = ref + k * orows * ocols;
             memset(out, 0xA5, pc_plan_out_bytes(plan)); /* poison */
-            pc_plan_execute(plan, k, out);
+            CHECK(pc_plan_execute(plan, k, out) == 0, "execute: %s", pc_errmsg());
             double maxref = 0, maxerr = 0;
             for (size_t i = 0; i < orows * ocols; i++) {
                 double got = dt == PC_F32 ? ((float *)out)[i] : ((double *)out)[i];
@@ -140,9 +145,13 @@ static int one_case(size_t M, size_t N, size_t K, size_t kh, size_t kw,
                 if (isnan(got))
                     maxerr = INFINITY;
             }
-            double tol = integers ? 0 : (dt == PC_F32 ? 1e-5 : 1e-12) * fmax(maxref, 1);
+            /* FFT: within the run-time check's tolerance (f64 1e-10, f32
+             * 1e-4) of the output's magnitude. */
+            double tol = fft ? (dt == PC_F32 ? 1e-4 : 1e-10) * fmax(maxref, 1)
+                         : integers ? 0
+                         : (dt == PC_F32 ? 1e-5 : 1e-12) * fmax(maxref, 1);
             CHECK(maxerr <= tol, "%s: %zux%zu * %zu of %zux%zu %s/%s/%s fv=%g "
-                  "k=%zu: error %g > %g", pc_isa_name((pc_isa)isa), M, N, K,
+                  "k=%zu: error %g > %g", fft ? "fft" : pc_isa_name((pc_isa)isa), M, N, K,
                   kh, kw, pc_mode_name(mode), pc_boundary_name(b),
                   pc_dtype_name(dt), fv, k, maxerr, tol);
         }

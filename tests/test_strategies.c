@@ -1,6 +1,7 @@
 /* Every strategy gives bit-identical results to serial, on several
  * workloads, banks and worker counts (1, 2, 3, 7), with and without the
- * shared output arena, for every instruction set this CPU runs; and the
+ * shared output arena, for every instruction set this CPU runs and for
+ * the FFT method (procs workers plan from the parent's wisdom); and the
  * batch path equals pc_plan_execute. argv[1]: the parconv executable,
  * which procs spawns as its workers. */
 #include "parconv.h"
@@ -13,7 +14,8 @@ static const char *exe;
 
 
 static void workload1(size_t M, size_t N, size_t K, size_t kh, size_t kw,
-                      pc_mode mode, pc_boundary b, pc_dtype dt, pc_isa isa)
+                      pc_mode mode, pc_boundary b, pc_dtype dt, pc_isa isa,
+                      pc_method method)
 {
     pc_matrix m;
     pc_bank bank;
@@ -31,6 +33,7 @@ static void workload1(size_t M, size_t N, size_t K, size_t kh, size_t kw,
     p.dtype = dt;
     p.fillvalue = 0.3;
     p.isa = isa;
+    p.method = method;
     pc_plan *plan;
     int st = pc_plan_create(&plan, &p, &m, &bank);
     CHECK(st == 0, "plan: %s", pc_errmsg());
@@ -101,7 +104,8 @@ static void workload(size_t M, size_t N, size_t K, size_t kh, size_t kw,
 {
     for (int isa = PC_ISA_GENERIC; isa < PC_NISAS; isa++)
         if (pc_isa_supported((pc_isa)isa))
-            workload1(M, N, K, kh, kw, mode, b, dt, (pc_isa)isa);
+            workload1(M, N, K, kh, kw, mode, b, dt, (pc_isa)isa, PC_DIRECT);
+    workload1(M, N, K, kh, kw, mode, b, dt, PC_ISA_AUTO, PC_FFT);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,187 @@
+/* parconv sweep ksize: direct against FFT over kernel sizes, and what auto
+ * chose, on one workload; the crossover study. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    size_t k;
+    double direct, fft;       /* median seconds per kernel */
+    double est_direct, est_fft;
+    pc_method chosen;
+} point;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median seconds per kernel of `runs` runs of the strategy. */
+static int time_method(const cli_options *o, const pc_matrix *m,
+                       const pc_bank *b, pc_method method, unsigned workers,
+                       double *per_kernel, double *ed, double *ef,
+                       pc_method *chosen)
+{
+    pc_conv_params p = o->conv;
+    p.method = method;
+    pc_plan *plan;
+    int st = pc_plan_create(&plan, &p, m, b);
+    if (st)
+        return st;
+    pc_plan_estimates(plan, ed, ef);
+    *chosen = pc_plan_method(plan);
+    uint64_t *sums = calloc(b->count, sizeof *sums);
+    double t[9];
+    int runs = o->sweep_runs;
+    for (int r = 0; !st && r < runs; r++) {
+        pc_run_params rp = {.strategy = o->strategies[0], .workers = workers,
+                            .worker_exe = "/proc/self/exe", .sums = sums};
+        pc_run_result res;
+        st = sums ? pc_run(plan, &rp, &res)
+                  : pc_error(PC_ENOMEM, "cannot allocate checksums");
+        t[r] = (res.seconds - res.startup) / (double)b->count;
+    }
+    if (!st) {
+        qsort(t, (size_t)runs, sizeof *t, cmp_double);
+        *per_kernel = t[runs / 2];
+    }
+    free(sums);
+    pc_plan_destroy(plan);
+    return st;
+}
+
+static int write_files(const cli_options *o, const point *pts, size_t n,
+                       unsigned workers)
+{
+    if (o->csv_path) {
+        FILE *f = fopen(o->csv_path, "w");
+        if (!f)
+            return pc_error(PC_EIO, "cannot write '%s'", o->csv_path);
+        fprintf(f, "ksize,direct_ms,fft_ms,auto,auto_ms,est_direct_ms,est_fft_ms\n");
+        for (size_t i = 0; i < n; i++)
+            fprintf(f, "%zu,%.6f,%.6f,%s,%.6f,%.6f,%.6f\n", pts[i].k,
+                    1e3 * pts[i].direct, 1e3 * pts[i].fft,
+                    pc_method_name(pts[i].chosen),
+                    1e3 * (pts[i].chosen == PC_FFT ? pts[i].fft : pts[i].direct),
+                    1e3 * pts[i].est_direct, 1e3 * pts[i].est_fft);
+        if (ferror(f) | fclose(f))
+            return pc_error(PC_EIO, "cannot write '%s'", o->csv_path);
+    }
+    if (o->json_path) {
+        FILE *f = strcmp(o->json_path, "-") == 0 ? stdout : fopen(o->json_path, "w");
+        if (!f)
+            return pc_error(PC_EIO, "cannot write '%s'", o->json_path);
+        fprintf(f, "{\n  \"version\": \"%s\", \"sweep\": \"ksize\",\n"
+                   "  \"rows\": %zu, \"cols\": %zu, \"count\": %zu, "
+                   "\"dtype\": \"%s\", \"mode\": \"%s\", \"strategy\": \"%s\", "
+                   "\"workers\": %u, \"runs\": %d,\n  \"points\": [",
+                PC_VERSION, o->rows, o->cols, o->count,
+                pc_dtype_name(o->conv.dtype), pc_mode_name(o->conv.mode),
+                pc_strategy_name(o->strategies[0]), workers, o->sweep_runs);
+        for (size_t i = 0; i < n; i++)
+            fprintf(f, "%s\n    {\"ksize\": %zu, \"direct_ms\": %.6f, \"fft_ms\": "
+                       "%.6f, \"auto\": \"%s\", \"est_direct_ms\": %.6f, "
+                       "\"est_fft_ms\": %.6f}", i ? "," : "", pts[i].k,
+                    1e3 * pts[i].direct, 1e3 * pts[i].fft,
+                    pc_method_name(pts[i].chosen), 1e3 * pts[i].est_direct,
+                    1e3 * pts[i].est_fft);
+        fputs("\n  ]\n}\n", f);
+        if (f != stdout && (ferror(f) | fclose(f)))
+            return pc_error(PC_EIO, "cannot write '%s'", o->json_path);
+    }
+    return PC_OK;
+}
+
+int sweep_run(const cli_options *o, unsigned workers)
+{
+    if (!o->sweep_to || o->sweep_from > o->sweep_to)
+        return pc_error(PC_EUSAGE, "sweep ksize needs --from A --to B with "
+                        "A <= B");
+    size_t n = (o->sweep_to - o->sweep_from) / o->sweep_step + 1;
+    point *pts = calloc(n, sizeof *pts);
+    pc_matrix m = {0};
+    if (!pts)
+        return pc_error(PC_ENOMEM, "cannot allocate the sweep");
+    int st = pc_matrix_alloc(&m, o->rows, o->cols);
+    pc_gen_params g = o->gen;
+    if (!st)
+        st = pc_generate(&g, o->rows, o->cols, &m, NULL);
+    FILE *text = o->json_path && strcmp(o->json_path, "-") == 0 ? stderr : stdout;
+    if (!st && !o->quiet)
+        fprintf(text, "sweep ksize %zu..%zu step %zu: %zu kernels on %zux%zu, "
+                "%s, mode %s, strategy %s x%u, median of %d runs\n%6s %12s "
+                "%12s %7s %9s\n", o->sweep_from, o->sweep_to, o->sweep_step,
+                o->count, o->rows, o->cols, pc_dtype_name(o->conv.dtype),
+                pc_mode_name(o->conv.mode), pc_strategy_name(o->strategies[0]),
+                workers, o->sweep_runs, "ksize", "direct ms/k", "fft ms/k",
+                "auto", "auto loss");
+    double worst = 0;
+    size_t worst_k = 0;
+    for (size_t i = 0; !st && i < n; i++) {
+        point *pt = &pts[i];
+        pt->k = o->sweep_from + i * o->sweep_step;
+        pc_bank b;
+        if ((st = pc_bank_alloc(&b, o->count, pt->k, pt->k)))
+            break;
+        st = pc_generate(&g, o->rows, o->cols, NULL, &b);
+        pc_method dummy;
+        double e1, e2;
+        if (!st)
+            st = time_method(o, &m, &b, PC_DIRECT, workers, &pt->direct,
+                             &e1, &e2, &dummy);
+        if (!st)
+            st = time_method(o, &m, &b, PC_FFT, workers, &pt->fft, &e1, &e2,
+                             &dummy);
+        /* What auto picks: the plan alone tells. */
+        pc_conv_params p = o->conv;
+        p.method = PC_AUTO;
+        pc_plan *plan;
+        if (!st && !(st = pc_plan_create(&plan, &p, &m, &b))) {
+            pt->chosen = pc_plan_method(plan);
+            pc_plan_estimates(plan, &pt->est_direct, &pt->est_fft);
+            pc_plan_destroy(plan);
+        }
+        pc_bank_free(&b);
+        if (st)
+            break;
+        double best = pt->direct < pt->fft ? pt->direct : pt->fft;
+        double got = pt->chosen == PC_FFT ? pt->fft : pt->direct;
+        double loss = got / best - 1;
+        if (loss > worst) {
+            worst = loss;
+            worst_k = pt->k;
+        }
+        if (!o->quiet) {
+            fprintf(text, "%6zu %12.3f %12.3f %7s %8.1f%%\n", pt->k,
+                    1e3 * pt->direct, 1e3 * pt->fft,
+                    pc_method_name(pt->chosen), 100 * loss);
+            fflush(text);
+        }
+    }
+    if (!st && !o->quiet) {
+        size_t cross = 0;
+        for (size_t i = 0; i < n; i++)
+            if (pts[i].fft < pts[i].direct) {
+                cross = pts[i].k;
+                break;
+            }
+        if (cross)
+            fprintf(text, "crossover: fft is faster from %zux%zu on\n", cross,
+                    cross);
+        else
+            fprintf(text, "crossover: direct was faster at every size\n");
+        if (worst > 0)
+            fprintf(text, "auto's worst loss: %.1f%% (at %zux%zu)\n",
+                    100 * worst, worst_k, worst_k);
+        else
+            fprintf(text, "auto's worst loss: none, it chose the faster "
+                          "method at every size\n");
+    }
+    if (!st)
+        st = write_files(o, pts, n, workers);
+    free(pts);
+    pc_matrix_free(&m);
+    return st;
+}
