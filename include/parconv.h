@@ -228,6 +228,9 @@ typedef struct {
      * arena->base + k * pc_plan_out_bytes(plan). */
     uint64_t *sums;
     const pc_arena *arena;
+    /* Only kernels [k0, k1) (k1 = 0: all). With an arena, kernel k's plane
+     * is then at arena->base + (k - k0) * pc_plan_out_bytes(plan). */
+    size_t k0, k1;
 } pc_run_params;
 
 typedef struct {

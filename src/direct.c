@@ -66,9 +66,9 @@ size_t pc_scratch_bytes(const pc_plan *plan)
     return 2 * plan->lanes * row;
 }
 
-size_t pc_plan_units(const pc_plan *plan)
+size_t pc_plan_units(const pc_plan *plan, const pc_sink *sink)
 {
-    return plan->method == PC_FFT ? pc_fft_units(plan) : plan->orows;
+    return plan->method == PC_FFT ? pc_fft_units(plan, sink) : plan->orows;
 }
 
 void pc_exec_units(const pc_plan *plan, size_t u0, size_t u1,
@@ -90,24 +90,34 @@ void pc_exec_rows(const pc_plan *pl, size_t r0, size_t r1, const pc_sink *sink,
     const size_t S = 2 * pl->lanes;
     void *rows[128];
 
+    /* Only kernels [sink->k0, sink->k1): sets that straddle the range are
+     * computed whole, with the rows outside it not kept. */
     for (size_t s = 0; s < pl->nsets2 + pl->nsets1; s++) {
         const int two = s < pl->nsets2;
         const size_t k0 = s * S, nk = two ? S : pl->lanes;
+        if (k0 + nk <= sink->k0 || k0 >= sink->k1)
+            continue;
         for (size_t i = r0; i < r1; i++) {
-            for (size_t kk = 0; kk < nk; kk++)
-                rows[kk] = sink->arena
-                               ? sink->arena + (k0 + kk) * plane + i * row_bytes
-                               : (char *)scratch + kk * srow;
+            for (size_t kk = 0; kk < nk; kk++) {
+                size_t k = k0 + kk;
+                rows[kk] = k < sink->k0 || k >= sink->k1 ? NULL
+                           : sink->arena ? sink->arena + (k - sink->k0) * plane +
+                                               i * row_bytes
+                                         : (char *)scratch + kk * srow;
+            }
             (two ? pl->fns->set2 : pl->fns->set1)(pl, s, i, rows);
             for (size_t kk = 0; kk < nk; kk++)
-                sink->rowhash[(k0 + kk) * pl->orows + i] =
-                    pc_hash(rows[kk], row_bytes);
+                if (rows[kk])
+                    sink->rowhash[(k0 + kk) * pl->orows + i] =
+                        pc_hash(rows[kk], row_bytes);
         }
     }
-    for (size_t k = pl->first_single; k < pl->count; k++)
+    size_t first = pl->first_single > sink->k0 ? pl->first_single : sink->k0;
+    for (size_t k = first; k < sink->k1; k++)
         for (size_t i = r0; i < r1; i++) {
-            char *row = sink->arena ? sink->arena + k * plane + i * row_bytes
-                                    : scratch;
+            char *row = sink->arena
+                            ? sink->arena + (k - sink->k0) * plane + i * row_bytes
+                            : scratch;
             pl->fns->single(pl, k, i, row);
             sink->rowhash[k * pl->orows + i] = pc_hash(row, row_bytes);
         }

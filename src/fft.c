@@ -81,11 +81,6 @@ size_t pc_fft_spectra_bytes(const pc_fft *f, pc_dtype dt)
  * fit in cache; a group's kernel spectra do. */
 #define KGROUP 8
 
-static size_t ngroups(const pc_plan *pl)
-{
-    return cdiv(pl->count, KGROUP);
-}
-
 size_t pc_fft_scratch_bytes(const pc_plan *pl)
 {
     const pc_fft *f = &pl->fft;
@@ -456,9 +451,18 @@ static void kernel_spectrum(const pc_plan *pl, size_t k, void *real, void *spec)
     exec_r2c(f, dt, real, spec);
 }
 
-size_t pc_fft_units(const pc_plan *pl)
+/* Groups that hold kernels of [k0, k1), and the first of them. */
+static size_t first_group(const pc_sink *sink)
 {
-    return ngroups(pl) * pl->fft.ntr;
+    return sink->k0 / KGROUP;
+}
+
+size_t pc_fft_units(const pc_plan *pl, const pc_sink *sink)
+{
+    if (sink->one_plane)
+        return pl->fft.ntr;
+    size_t g1 = cdiv(sink->k1, KGROUP);
+    return (g1 - first_group(sink)) * pl->fft.ntr;
 }
 
 /* Units are (group of kernels, tile row), group-major. */
@@ -478,9 +482,15 @@ void pc_fft_exec_units(const pc_plan *pl, size_t u0, size_t u1,
     size_t have = (size_t)-1;
 
     for (size_t u = u0; u < u1; u++) {
-        size_t g = u / f->ntr, ti = u % f->ntr;
-        size_t k0 = g * KGROUP;
-        size_t nk = pl->count - k0 < KGROUP ? pl->count - k0 : KGROUP;
+        size_t g = u / f->ntr + (sink->one_plane ? 0 : first_group(sink));
+        size_t ti = u % f->ntr;
+        /* The group's kernels within [sink->k0, sink->k1). */
+        size_t k0 = g * KGROUP, kend = k0 + KGROUP;
+        if (k0 < sink->k0)
+            k0 = sink->k0;
+        if (kend > sink->k1)
+            kend = sink->k1;
+        size_t nk = kend - k0;
         if (sink->one_plane) { /* pc_fft_execute: one kernel only */
             k0 = sink->one_k;
             nk = 1;
@@ -495,7 +505,8 @@ void pc_fft_exec_units(const pc_plan *pl, size_t u0, size_t u1,
         char *dst[KGROUP];
         for (size_t kk = 0; kk < nk; kk++)
             dst[kk] = sink->one_plane ? sink->one_plane + i0 * row_bytes
-                      : sink->arena ? sink->arena + (k0 + kk) * plane + i0 * row_bytes
+                      : sink->arena ? sink->arena + (k0 + kk - sink->k0) * plane +
+                                          i0 * row_bytes
                                     : rows + kk * bstride;
         for (size_t tj = 0; tj < f->ntc; tj++) {
             const char *x = (const char *)pl->spectra +
@@ -524,10 +535,9 @@ int pc_fft_execute(const pc_plan *pl, size_t k, void *out)
     uint64_t *hashes = malloc(pl->count * pl->orows * sizeof *hashes);
     int st = PC_OK;
     if (scratch && hashes) {
-        pc_sink sink = {.one_plane = out, .one_k = k, .rowhash = hashes};
-        size_t g = k / KGROUP;
-        pc_fft_exec_units(pl, g * pl->fft.ntr, (g + 1) * pl->fft.ntr, &sink,
-                          scratch);
+        pc_sink sink = {.one_plane = out, .one_k = k, .rowhash = hashes,
+                        .k0 = k, .k1 = k + 1};
+        pc_fft_exec_units(pl, 0, pl->fft.ntr, &sink, scratch);
     } else {
         st = pc_error(PC_ENOMEM, "cannot allocate FFT buffers");
     }

@@ -99,23 +99,24 @@ int pc_plan_bind(pc_plan *plan);
 
 /* Where results go. rowhash[k * orows + i] receives the checksum of row
  * i of kernel k; with an arena the rows are also kept there (kernel k at
- * arena + k * plane); one_plane, if set, takes the rows of kernel one_k,
- * the only one computed (FFT). */
+ * arena + (k - k0) * plane); one_plane, if set, takes the rows of kernel
+ * one_k, the only one computed (FFT). */
 typedef struct {
     char *arena;
     char *one_plane;
     size_t one_k;
     uint64_t *rowhash;
+    size_t k0, k1;   /* the kernels to compute; arena slot of k is k - k0 */
 } pc_sink;
 
 /* Work comes in units: output rows of every kernel (direct), or one tile
  * row of a group of kernels (FFT, group-major). Workers take even shares
  * in order. */
-size_t pc_plan_units(const pc_plan *plan);
-static inline void pc_units_of(const pc_plan *plan, unsigned w, unsigned n,
-                               size_t *u0, size_t *u1)
+size_t pc_plan_units(const pc_plan *plan, const pc_sink *sink);
+static inline void pc_units_of(const pc_plan *plan, const pc_sink *sink,
+                               unsigned w, unsigned n, size_t *u0, size_t *u1)
 {
-    size_t U = pc_plan_units(plan);
+    size_t U = pc_plan_units(plan, sink);
     *u0 = U * w / n;
     *u1 = U * (w + 1) / n;
 }
@@ -145,7 +146,7 @@ int pc_fft_worker_plans(pc_plan *plan, const char *wisdom);
 size_t pc_fft_spectra_bytes(const pc_fft *f, pc_dtype dtype);
 void pc_fft_spectra(pc_plan *plan);
 size_t pc_fft_scratch_bytes(const pc_plan *plan);
-size_t pc_fft_units(const pc_plan *plan);
+size_t pc_fft_units(const pc_plan *plan, const pc_sink *sink);
 void pc_fft_exec_units(const pc_plan *plan, size_t u0, size_t u1,
                        const pc_sink *sink, void *scratch);
 int pc_fft_execute(const pc_plan *plan, size_t k, void *out);

@@ -17,17 +17,21 @@ int pc_run(const pc_plan *plan, const pc_run_params *rp, pc_run_result *res)
         return pc_error(PC_EUSAGE, "unknown strategy %d", (int)rp->strategy);
     if (!rp->sums)
         return pc_error(PC_EUSAGE, "pc_run needs a checksum array");
-    if (rp->arena && rp->arena->bytes < plan->count * pc_plan_out_bytes(plan))
+    size_t k0 = rp->k0, k1 = rp->k1 ? rp->k1 : plan->count;
+    if (k0 >= k1 || k1 > plan->count)
+        return pc_error(PC_EUSAGE, "kernel range %zu..%zu of %zu", k0, k1,
+                        plan->count);
+    if (rp->arena && rp->arena->bytes < (k1 - k0) * pc_plan_out_bytes(plan))
         return pc_error(PC_EUSAGE, "output arena too small");
 
     unsigned workers = rp->strategy == PC_SERIAL ? 1 : rp->workers;
     if (workers == 0)
         workers = 1;
-    /* Work is split by output rows; more workers than rows would idle. */
-    if (workers > plan->orows)
-        workers = (unsigned)plan->orows;
-
-    pc_sink sink = {.arena = rp->arena ? rp->arena->base : NULL};
+    pc_sink sink = {.arena = rp->arena ? rp->arena->base : NULL, .k0 = k0,
+                    .k1 = k1};
+    /* More workers than units of work would idle. */
+    if (workers > pc_plan_units(plan, &sink))
+        workers = (unsigned)pc_plan_units(plan, &sink);
     /* Zeroed (touched) here, so its page faults are not timed. */
     sink.rowhash = pc_alloc(plan->count * plan->orows * sizeof *sink.rowhash);
     double *started = calloc(workers, sizeof *started);
@@ -46,7 +50,7 @@ int pc_run(const pc_plan *plan, const pc_run_params *rp, pc_run_result *res)
         if (started[w] - t0 > res->startup)
             res->startup = started[w] - t0;
     if (!st)
-        for (size_t k = 0; k < plan->count; k++)
+        for (size_t k = k0; k < k1; k++)
             rp->sums[k] = pc_hash_combine(sink.rowhash + k * plan->orows,
                                           plan->orows);
     pc_free(sink.rowhash);

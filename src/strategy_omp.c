@@ -16,7 +16,7 @@ int pc_strategy_omp(const pc_plan *plan, const pc_run_params *rp,
 #pragma omp for schedule(static, 1)
         for (unsigned w = 0; w < workers; w++) {
             size_t r0, r1;
-            pc_units_of(plan, w, workers, &r0, &r1);
+            pc_units_of(plan, sink, w, workers, &r0, &r1);
             started[w] = pc_now();
             if (scratch)
                 pc_exec_units(plan, r0, r1, sink, scratch);

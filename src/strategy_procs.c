@@ -105,7 +105,8 @@ static void kill_all(child *c, unsigned n)
 
 /* Waits for every worker. The first one to fail stops the others at once,
  * so a crashed worker never leaves the run waiting on its siblings. */
-static int wait_all(child *c, unsigned n, const pc_plan *plan)
+static int wait_all(child *c, unsigned n, const pc_plan *plan,
+                    const pc_sink *sink)
 {
     unsigned left = n;
     long nap = 1;
@@ -123,7 +124,7 @@ static int wait_all(child *c, unsigned n, const pc_plan *plan)
             progressed = 1;
             int st = PC_OK;
             size_t r0, r1;
-            pc_units_of(plan, i, n, &r0, &r1);
+            pc_units_of(plan, sink, i, n, &r0, &r1);
             if (r < 0)
                 st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d): "
                               "waitpid failed: %s", i, n, (int)c[i].pid,
@@ -192,15 +193,17 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
         goto done;
     }
 
-    char sparent[24], sarena[4], scount[16];
+    char sparent[24], sarena[4], scount[16], sk0[24], sk1[24];
     snprintf(sparent, sizeof sparent, "%ld", (long)getpid());
     snprintf(sarena, sizeof sarena, "%d", arena_fd >= 0);
     snprintf(scount, sizeof scount, "%u", workers);
+    snprintf(sk0, sizeof sk0, "%zu", sink->k0);
+    snprintf(sk1, sizeof sk1, "%zu", sink->k1);
     for (; spawned < workers; spawned++) {
         char sidx[16];
         snprintf(sidx, sizeof sidx, "%u", spawned);
         char *argv[] = {"parconv-worker", PC_WORKER_FLAG, sidx, scount,
-                        sparent, sarena, NULL};
+                        sparent, sarena, sk0, sk1, NULL};
         int e = posix_spawn(&kids[spawned].pid, rp->worker_exe, &fa, NULL, argv,
                             environ);
         if (e) {
@@ -211,7 +214,7 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
         }
         kids[spawned].pidfd = open_pidfd(kids[spawned].pid);
     }
-    st = wait_all(kids, workers, plan);
+    st = wait_all(kids, workers, plan, sink);
     if (!st) {
         memcpy(sink->rowhash, run, hashes);
         memcpy(started, run + hashes, workers * sizeof(double));
@@ -257,12 +260,14 @@ static void *map_fd(int fd, int prot, size_t *bytes)
 
 int pc_worker_main(int argc, char **argv)
 {
-    long idx, n, parent, has_arena;
-    if (argc != 6 || strcmp(argv[1], PC_WORKER_FLAG) != 0 ||
+    long idx, n, parent, has_arena, k0, k1;
+    if (argc != 8 || strcmp(argv[1], PC_WORKER_FLAG) != 0 ||
         parse_int(argv[2], 0, 1 << 20, &idx) ||
         parse_int(argv[3], 1, 1 << 20, &n) ||
         parse_int(argv[4], 1, 1L << 30, &parent) ||
-        parse_int(argv[5], 0, 1, &has_arena) || idx >= n) {
+        parse_int(argv[5], 0, 1, &has_arena) ||
+        parse_int(argv[6], 0, 1L << 40, &k0) ||
+        parse_int(argv[7], 1, 1L << 40, &k1) || idx >= n || k0 >= k1) {
         fprintf(stderr, "parconv: %s is for the procs strategy's own workers\n",
                 PC_WORKER_FLAG);
         return 2;
@@ -282,19 +287,20 @@ int pc_worker_main(int argc, char **argv)
     pc_plan pl;
     if (pc_plan_view(&pl, blob, plan_bytes))
         return worker_fail(ui, pc_errmsg());
-    if (run_len != run_bytes(&pl, (unsigned)n))
+    if (run_len != run_bytes(&pl, (unsigned)n) || (size_t)k1 > pl.count)
         return worker_fail(ui, "the result table does not fit the plan");
-    pc_sink sink = {.rowhash = (uint64_t *)run};
+    pc_sink sink = {.rowhash = (uint64_t *)run, .k0 = (size_t)k0,
+                    .k1 = (size_t)k1};
     if (has_arena) {
         sink.arena = map_fd(ARENA_FD, PROT_READ | PROT_WRITE, &arena_len);
-        if (!sink.arena || arena_len < pc_plan_out_bytes(&pl) * pl.count)
+        if (!sink.arena || arena_len < pc_plan_out_bytes(&pl) * (sink.k1 - sink.k0))
             return worker_fail(ui, "cannot map the output arena");
     }
     void *scratch = pc_alloc(pc_scratch_bytes(&pl));
     if (!scratch)
         return worker_fail(ui, "cannot allocate a row buffer");
     size_t r0, r1;
-    pc_units_of(&pl, ui, (unsigned)n, &r0, &r1);
+    pc_units_of(&pl, &sink, ui, (unsigned)n, &r0, &r1);
     double *started = (double *)(run + pl.count * pl.orows * sizeof(uint64_t));
     started[ui] = pc_now();
     pc_exec_units(&pl, r0, r1, &sink, scratch);

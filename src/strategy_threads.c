@@ -24,7 +24,7 @@ static void *work(void *arg)
         return NULL;
     }
     size_t r0, r1;
-    pc_units_of(j->plan, j->index, j->count, &r0, &r1);
+    pc_units_of(j->plan, j->sink, j->index, j->count, &r0, &r1);
     j->started[j->index] = pc_now();
     pc_exec_units(j->plan, r0, r1, j->sink, scratch);
     pc_free(scratch);

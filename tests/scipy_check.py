@@ -5,8 +5,11 @@ Usage: scipy_check.py PARCONV_PATH SCRATCH_DIR
 
 Random cases (fixed seed) over shapes, modes, boundaries, fill values,
 dtypes and bank sizes; plus NaN/Inf inputs, boundary synonyms, integer and
-Fortran-ordered .npy inputs, and a single 2-D kernel as the bank. Every
-parconv call has a timeout. Prints 'ok   name' or 'FAIL name: why' per case
+Fortran-ordered .npy inputs, and a single 2-D kernel as the bank. The cases
+take --method direct, fft and auto in turn (and the direct kernels' ISAs);
+FFT results are held to parconv's own FFT tolerance, relative to max|ref|.
+NaN/Inf inputs run with every method: fft must be refused, auto must
+compute directly. Every parconv call has a timeout. Prints 'ok   name' or 'FAIL name: why' per case
 and 'N passed, M failed' at the end; exits 1 if anything failed.
 """
 import json
@@ -25,6 +28,12 @@ NRANDOM = 135
 
 MODES = ["full", "same", "valid"]
 BOUNDARIES = ["fill", "wrap", "symm"]
+METHODS = ["direct", "fft", "auto"]
+
+# FFT results against scipy: |got - ref| <= tol * max|ref|, the bound
+# parconv itself checks its FFT results against (fft_tolerance in
+# src/main.c).
+FFT_TOL = {"f64": 1e-10, "f32": 1e-4}
 
 def valid_refused(mshape, kshape):
     """scipy's 'valid' rule: one input must contain the other."""
@@ -33,21 +42,26 @@ def valid_refused(mshape, kshape):
     return not (a or b)
 
 
-def tolerances(dtype, ref):
+def tolerances(dtype, ref, method="direct"):
+    """(rtol, atol) for np.allclose: direct sums to 1e-12 (f64) or 1e-5
+    (f32), relative and of max|ref|; FFT results to FFT_TOL of max|ref|."""
     scale = float(np.nanmax(np.abs(ref[np.isfinite(ref)]))) \
         if np.isfinite(ref).any() else 0.0
+    if method == "fft":
+        tol = FFT_TOL["f64" if dtype == np.float64 else "f32"]
+        return 0.0, tol * scale
     if dtype == np.float64:
         return 1e-12, 1e-12 * scale
     return 1e-5, 1e-5 * scale
 
 
-def compare(got, ref, dtype, what, equal_nan=False):
+def compare(got, ref, dtype, what, equal_nan=False, method="direct"):
     if got.shape != ref.shape:
         raise AssertionError(f"{what}: shape {got.shape}, scipy {ref.shape}")
     if got.dtype != np.dtype(dtype):
         raise AssertionError(f"{what}: dtype {got.dtype}, expected "
                              f"{np.dtype(dtype)}")
-    rtol, atol = tolerances(dtype, ref)
+    rtol, atol = tolerances(dtype, ref, method)
     if equal_nan:
         if not np.array_equal(np.isnan(got), np.isnan(ref)):
             raise AssertionError(f"{what}: NaN positions differ "
@@ -63,13 +77,17 @@ def compare(got, ref, dtype, what, equal_nan=False):
         i = np.unravel_index(np.nanargmax(diff), diff.shape)
         raise AssertionError(f"{what}: values differ, worst at {tuple(i)}: "
                              f"{got[i]!r} vs scipy {ref[i]!r} "
-                             f"(rtol {rtol}, atol {atol:.3g})")
+                             f"(method {method}, rtol {rtol}, atol "
+                             f"{atol:.3g})")
+
+
+def read_manifest(outdir):
+    with open(os.path.join(outdir, "manifest.json")) as f:
+        return json.load(f)
 
 
 def check_manifest(outdir, count, oshape, dtype_name):
-    path = os.path.join(outdir, "manifest.json")
-    with open(path) as f:
-        man = json.load(f)
+    man = read_manifest(outdir)
     files = [k["file"] for k in man["kernels"]]
     want = [f"conv_{k:05d}.npy" for k in range(count)]
     if files != want:
@@ -103,14 +121,30 @@ def find_isas(exe):
         raise SystemExit("parconv runs no --isa at all")
 
 
+def cycled_method(calls):
+    """The method of the calls-th case: METHODS in turn, shifted by one
+    every len(MODES)*len(BOUNDARIES) cases so that it does not move in lock
+    step with the random cases' mode/boundary cycle (or with the ISA)."""
+    period = len(MODES) * len(BOUNDARIES)
+    return METHODS[(calls + calls // period) % len(METHODS)]
+
+
+def all_finite(*arrays):
+    return all(np.isfinite(np.asarray(a, dtype=np.float64)).all()
+               for a in arrays)
+
+
 def run_case(exe, casedir, matrix, bank, mode, boundary, fillvalue,
              dtype_name, ref_matrix=None, ref_bank=None, equal_nan=False,
-             bank_file=None, strategies="serial,threads", boundary_arg=None):
+             bank_file=None, strategies="serial,threads", boundary_arg=None,
+             method=None):
     """Writes the inputs, runs parconv, compares with scipy.
 
     matrix/bank are written to .npy as given; the reference is computed on
     ref_matrix/ref_bank (default: the same arrays). bank may be 2-D (single
-    kernel) when bank_file holds it that way."""
+    kernel) when bank_file holds it that way. method is --method's value;
+    None takes METHODS in turn. With NaN or Inf in the inputs, fft must be
+    refused and auto must compute directly."""
     shutil.rmtree(casedir, ignore_errors=True)
     os.makedirs(casedir)
     dtype = np.float64 if dtype_name == "f64" else np.float32
@@ -130,7 +164,11 @@ def run_case(exe, casedir, matrix, bank, mode, boundary, fillvalue,
     run_case.calls = getattr(run_case, "calls", 0) + 1
     if ISAS:
         args += ["--isa", ISAS[run_case.calls % len(ISAS)]]
+    if method is None:
+        method = cycled_method(run_case.calls)
+    args += ["--method", method]
     r = pctest.run(exe, args, TIMEOUT)
+    finite = all_finite(matrix, bank, [fillvalue])
 
     if mode == "valid" and valid_refused(rm.shape, rb.shape[1:]):
         # scipy refuses: make sure it really does, then parconv must too.
@@ -152,16 +190,50 @@ def run_case(exe, casedir, matrix, bank, mode, boundary, fillvalue,
             raise AssertionError("refused run left a manifest")
         return
 
+    if method == "fft" and not finite:
+        # An FFT spreads NaN and Inf over whole tiles: parconv must refuse
+        # rather than give other results than scipy.
+        if r.returncode != 2:
+            raise AssertionError(f"--method fft with NaN/Inf inputs: exit "
+                                 f"{r.returncode}, expected 2 (stderr "
+                                 f"{r.stderr!r})")
+        lines = r.stderr.splitlines()
+        if len(lines) != 1 or "nan" not in lines[0].lower():
+            raise AssertionError(f"stderr should be one line mentioning "
+                                 f"NaN: {r.stderr!r}")
+        if r.stdout:
+            raise AssertionError(f"stdout not empty: {r.stdout!r}")
+        if os.path.exists(os.path.join(out, "manifest.json")):
+            raise AssertionError("refused run left a manifest")
+        shutil.rmtree(casedir, ignore_errors=True)
+        return
+
     if r.returncode != 0:
         raise AssertionError(f"exit {r.returncode}: {r.stderr.strip()!r}")
     if r.stdout:
         raise AssertionError(f"-q but stdout: {r.stdout[:200]!r}")
+    # The method the run used, from the manifest: it sets the tolerance.
+    wl = read_manifest(out)["workload"]
+    used = wl.get("method")
+    if wl.get("method_requested") != method:
+        raise AssertionError(f"manifest method_requested "
+                             f"{wl.get('method_requested')!r}, expected "
+                             f"{method!r}")
+    if method in ("direct", "fft") and used != method:
+        raise AssertionError(f"--method {method} but the manifest says "
+                             f"{used!r}")
+    if method == "auto" and used not in ("direct", "fft"):
+        raise AssertionError(f"--method auto: manifest method {used!r}")
+    if method == "auto" and not finite and used != "direct":
+        raise AssertionError(f"--method auto with NaN/Inf inputs chose "
+                             f"{used!r}, expected 'direct'")
     oshape = None
     for k in range(rb.shape[0]):
         with np.errstate(invalid="ignore", over="ignore"):
             ref = scipy.signal.convolve2d(rm, rb[k], mode, boundary, fillvalue)
         got = np.load(os.path.join(out, f"conv_{k:05d}.npy"))
-        compare(got, ref, dtype, f"kernel {k}", equal_nan=equal_nan)
+        compare(got, ref, dtype, f"kernel {k} ({used})", equal_nan=equal_nan,
+                method=used)
         oshape = ref.shape
     extra_files = sorted(set(os.listdir(out)) - {"manifest.json"} -
                          {f"conv_{k:05d}.npy" for k in range(rb.shape[0])})
@@ -223,18 +295,29 @@ def special_cases(exe, scratch):
         b = (rs.normal(size=(2, 3, 4)) * 10).astype(dtype)
         for mode in MODES:
             for bnd in BOUNDARIES:
-                case(f"nan/inf matrix {mode}/{bnd} {dtype_name}", run_case,
-                     exe, os.path.join(scratch, "naninf"), m, b, mode, bnd,
-                     1.5, dtype_name, equal_nan=True)
+                for meth in METHODS:
+                    case(f"nan/inf matrix {mode}/{bnd} {dtype_name} "
+                         f"--method {meth}", run_case, exe,
+                         os.path.join(scratch, "naninf"), m, b, mode, bnd,
+                         1.5, dtype_name, equal_nan=True, method=meth)
 
     # Inf in the fill value region: fillvalue itself infinite is not a
     # number a user types, but NaN/Inf in the kernel is.
     m = rs.normal(size=(9, 9)) * 10
     b = rs.normal(size=(1, 3, 3)) * 10
     b[0, 1, 1] = np.inf
-    case("inf in kernel full/fill f64", run_case, exe,
-         os.path.join(scratch, "kinf"), m, b, "full", "fill", 0.0, "f64",
-         equal_nan=True)
+    for meth in METHODS:
+        case(f"inf in kernel full/fill f64 --method {meth}", run_case, exe,
+             os.path.join(scratch, "kinf"), m, b, "full", "fill", 0.0, "f64",
+             equal_nan=True, method=meth)
+    # NaN in the kernel bank only, f32.
+    m32n = (rs.normal(size=(12, 10)) * 10).astype(np.float32)
+    b32n = (rs.normal(size=(3, 4, 3)) * 10).astype(np.float32)
+    b32n[2, 0, 1] = np.nan
+    for meth in METHODS:
+        case(f"nan in kernel same/symm f32 --method {meth}", run_case, exe,
+             os.path.join(scratch, "knan"), m32n, b32n, "same", "symm", 0.0,
+             "f32", equal_nan=True, method=meth)
 
     # Boundary synonyms give the same result as scipy's own names.
     m = rs.normal(size=(13, 17)) * 10
@@ -300,19 +383,41 @@ def special_cases(exe, scratch):
     bs = rs.normal(size=(2, 6, 4)) * 10
     case("valid with swapped inputs", run_case, exe,
          os.path.join(scratch, "swap"), ms, bs, "valid", "fill", 0.0, "f64")
-    # All four strategies agree on a non-trivial case with -o.
+    # All four strategies agree on a non-trivial case with -o, by every
+    # method (FFT procs workers must make the parent's plans).
     mm = rs.normal(size=(40, 37)) * 10
     bb = rs.normal(size=(5, 7, 6)) * 10
-    case("all strategies, symm f64", run_case, exe,
-         os.path.join(scratch, "all4"), mm, bb, "same", "symm", 0.0, "f64",
-         strategies="serial,procs,threads,omp")
+    for meth in METHODS:
+        case(f"all strategies, symm f64 --method {meth}", run_case, exe,
+             os.path.join(scratch, "all4"), mm, bb, "same", "symm", 0.0,
+             "f64", strategies="serial,procs,threads,omp", method=meth)
+
+    # Kernels large enough that auto should take the FFT (several tiles
+    # and more kernels than one FFT group of 8), and the same by fft and
+    # direct explicitly: the three methods agree with scipy.
+    for i, (mshape, kshape, count, mode, bnd, dtn) in enumerate((
+            ((150, 130), (25, 21), 9, "same", "symm", "f64"),
+            ((140, 150), (31, 31), 3, "full", "fill", "f32"),
+            ((160, 120), (23, 27), 2, "valid", "fill", "f64"),
+            ((100, 110), (33, 29), 2, "full", "wrap", "f64"))):
+        dtype = np.float64 if dtn == "f64" else np.float32
+        ml = (rs.normal(size=mshape) * 10).astype(dtype)
+        bl = (rs.normal(size=(count,) + kshape) * 10).astype(dtype)
+        fill = float(dtype(-2.5))
+        for meth in METHODS:
+            case(f"large kernels {mshape[0]}x{mshape[1]} * {count}x"
+                 f"{kshape[0]}x{kshape[1]} {mode}/{bnd} {dtn} --method "
+                 f"{meth}", run_case, exe,
+                 os.path.join(scratch, f"large{i}"), ml, bl, mode, bnd, fill,
+                 dtn, method=meth, strategies="serial,omp")
 
 
 def main():
     exe, scratch = pctest.arguments(
         "usage: scipy_check.py PARCONV_PATH SCRATCH_DIR")
     find_isas(exe)
-    print(f"instruction sets checked in turn: {', '.join(ISAS)}", flush=True)
+    print(f"instruction sets checked in turn: {', '.join(ISAS)}; methods "
+          f"{', '.join(METHODS)}", flush=True)
     random_cases(exe, scratch)
     special_cases(exe, scratch)
     return pctest.summary()

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The crossover study: installs what is missing (Debian), builds, runs
+#   parconv sweep ksize --from 3 --to 65 --step 2 (direct against FFT per
+#   kernel size, and what --method auto chose)
+# and plots it with scripts/plot_crossover.py. Writes, in OUT:
+#   sweep_ksize.csv   one row per kernel size
+#   sweep_ksize.json  the same with the workload (plot_crossover.py's input)
+#   crossover.png     ms/kernel vs kernel size, auto's choice, the crossover
+#
+# Usage: scripts/sweep.sh [--out DIR] [parconv sweep options...]
+#   OUT is --out DIR, else $SWEEP_OUT, else sweep-results/ in the repository;
+#   it is created if missing. The other arguments go to `parconv sweep ksize`
+#   after the defaults, so they can change the workload or the range, e.g.
+#   scripts/sweep.sh -n 1000 -k 32 --dtype f32 --runs 5
+#   scripts/sweep.sh --to 33 -S threads
+# It reports timings and never asserts them: shared machines are noisy.
+set -euo pipefail
+
+out=${SWEEP_OUT:-}
+if [ "${1:-}" = --out ]; then
+    [ $# -ge 2 ] || { echo "sweep.sh: --out needs a directory" >&2; exit 2; }
+    out=$2
+    shift 2
+fi
+case $out in
+'') ;;
+/*) ;;
+*) out=$PWD/$out ;;
+esac
+cd "$(dirname "$0")/.."
+[ -n "$out" ] || out=$PWD/sweep-results
+
+. scripts/setup.sh
+pc_install "${PC_BUILD_PACKAGES[@]}" python3-matplotlib python3-numpy
+pc_build build
+
+mkdir -p "$out"
+work=$(mktemp -d "${TMPDIR:-/tmp}/parconv-sweep.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# A private copy of the binary just built, so that the whole sweep measures
+# one program even if build/ is rebuilt meanwhile.
+bin=$work/parconv-bin
+cp build/src/parconv "$bin"
+
+pc_log "parconv sweep ksize --from 3 --to 65 --step 2 $*"
+"$bin" sweep ksize --from 3 --to 65 --step 2 \
+    --csv "$out/sweep_ksize.csv" --json "$out/sweep_ksize.json" "$@"
+
+/usr/bin/python3 scripts/plot_crossover.py "$out/sweep_ksize.json" \
+    "$out/crossover.png" >/dev/null
+
+echo
+echo "table:  $out/sweep_ksize.csv"
+echo "JSON:   $out/sweep_ksize.json"
+echo "plot:   $out/crossover.png"
