@@ -31,6 +31,7 @@ enum pc_status {
     PC_ESYS,      /* a system call failed (spawn, mmap, threads) */
     PC_EWORKER,   /* a worker process or thread failed */
     PC_EMISMATCH, /* strategies disagree */
+    PC_EINTERRUPTED, /* stopped by a signal (SIGTERM, SIGINT) */
 };
 
 const char *pc_strerror(int status);
@@ -124,6 +125,10 @@ int pc_npy_write(const char *path, pc_dtype dtype, int ndim,
                  const size_t *shape, const void *data);
 /* Size of the header pc_npy_write produces for this shape. */
 size_t pc_npy_header_size(pc_dtype dtype, int ndim, const size_t *shape);
+/* That header's bytes into out (n bytes of room); returns its size, 0 if
+ * it does not fit or the arguments are invalid. */
+size_t pc_npy_header(pc_dtype dtype, int ndim, const size_t *shape, char *out,
+                     size_t n);
 
 /* ---- convolution plan --------------------------------------------------- */
 
@@ -139,6 +144,9 @@ typedef struct {
     /* The cost model: seconds per output sample per kernel tap (direct),
      * and per P*Q*log2(P*Q) of each tile transform (FFT). 0: built-in. */
     double cost_direct, cost_fft;
+    /* FFT transform size to use instead of timing candidates (0: choose);
+     * --resume pins the earlier run's so results are the same bits. */
+    size_t fft_P, fft_Q;
 } pc_conv_params;
 
 /* Built-in cost constants for a dtype and ISA (measured on the
@@ -168,6 +176,9 @@ void pc_plan_destroy(pc_plan *plan);
 
 size_t pc_plan_count(const pc_plan *plan);
 void pc_plan_out_shape(const pc_plan *plan, size_t *orows, size_t *ocols);
+/* Kernels that the plan computes together (a set of vectors, an FFT
+ * group): batches of a multiple of this waste nothing. */
+size_t pc_plan_batch_quantum(const pc_plan *plan);
 /* Bytes of one kernel's output plane. */
 size_t pc_plan_out_bytes(const pc_plan *plan);
 const pc_conv_params *pc_plan_params(const pc_plan *plan);
@@ -231,12 +242,19 @@ typedef struct {
     /* Only kernels [k0, k1) (k1 = 0: all). With an arena, kernel k's plane
      * is then at arena->base + (k - k0) * pc_plan_out_bytes(plan). */
     size_t k0, k1;
+    /* procs: a worker that has not finished after worker_timeout seconds
+     * (0: no limit) is killed as hung; a failed worker's share is given to
+     * a new worker up to `retries` times before the run fails. */
+    double worker_timeout;
+    unsigned retries;
 } pc_run_params;
 
 typedef struct {
     double seconds;       /* wall time of the whole strategy */
     double startup;       /* from the start until the last worker began */
     unsigned workers;     /* workers actually used */
+    unsigned retried;     /* procs: workers restarted */
+    char warning[256];    /* procs: what the last restarted worker did */
 } pc_run_result;
 
 /* The FMA ceiling: GFLOP/s of a register-only multiply-add loop of the

@@ -70,18 +70,24 @@ def load_sweep(path):
 
 
 def crossover(pts):
-    """The measured crossover, as `parconv sweep` reports it (the first size
-    at which FFT is faster), with a log-interpolated size where the two
-    curves cross before it, and every other change of the faster method
-    (noise or a real second crossing)."""
+    """The measured crossover. `parconv sweep` reports the first size at
+    which FFT is faster; with noise the faster method can change back and
+    forth, so the line goes where FFT stays faster (at every size from there
+    on), log-interpolated between that size and the one before; both sizes
+    are returned, and the other changes of the faster method."""
     faster = ["fft" if p["fft_ms"] < p["direct_ms"] else "direct" for p in pts]
     first = next((i for i, m in enumerate(faster) if m == "fft"), None)
     if first is None:
         return None
-    k = pts[first]["ksize"]
-    x = float(k)
-    if first > 0:
-        a, b = pts[first - 1], pts[first]
+    stable = None
+    if faster[-1] == "fft":
+        stable = len(faster) - 1
+        while stable > 0 and faster[stable - 1] == "fft":
+            stable -= 1
+    at = stable if stable is not None else first
+    x = float(pts[at]["ksize"])
+    if at > 0:
+        a, b = pts[at - 1], pts[at]
         # log(direct/fft) is positive on b, negative or zero on a.
         ra = math.log(a["direct_ms"] / a["fft_ms"])
         rb = math.log(b["direct_ms"] / b["fft_ms"])
@@ -89,8 +95,9 @@ def crossover(pts):
         x = a["ksize"] + t * (b["ksize"] - a["ksize"])
     switches = [pts[i]["ksize"] for i in range(first + 1, len(pts))
                 if faster[i] != faster[i - 1]]
-    return {"first_fft_ksize": k, "interpolated": x, "at_start": first == 0,
-            "later_switches": switches}
+    return {"first_fft_ksize": pts[first]["ksize"],
+            "stable_fft_ksize": pts[stable]["ksize"] if stable is not None else None,
+            "interpolated": x, "at_start": at == 0, "switches": switches}
 
 
 def main():
@@ -168,22 +175,26 @@ def main():
     if cross:
         x = cross["interpolated"]
         ax.axvline(x, color="black", ls=":", lw=1.5, zorder=2)
-        k = cross["first_fft_ksize"]
-        text = (f"FFT faster from {k}x{k} on" if cross["at_start"] else
-                f"measured crossover ~{x:.1f}\n(FFT faster from {k}x{k} on)")
-        if cross["later_switches"]:
-            text += "\nfaster method changes again at " + ", ".join(
-                map(str, cross["later_switches"][:4])) + (
-                " ..." if len(cross["later_switches"]) > 4 else "")
+        first, stable = cross["first_fft_ksize"], cross["stable_fft_ksize"]
+        if stable is None:
+            text = (f"FFT faster at {first}x{first} first, but not at the "
+                    "largest size:\nno stable crossover")
+        elif cross["at_start"]:
+            text = "FFT faster at every size"
+        else:
+            text = (f"measured crossover ~{x:.1f}\n"
+                    f"(FFT faster at every size from {stable}x{stable} on)")
+        if stable is not None and first != stable:
+            ax.axvline(first, color="0.45", ls=":", lw=1, zorder=2)
+            text += (f"\nFFT first faster at {first}x{first} (parconv sweep's"
+                     "\ncrossover, grey); faster method changes at "
+                     + ", ".join(map(str, cross["switches"][:6]))
+                     + (" ..." if len(cross["switches"]) > 6 else ""))
         ax.annotate(text, xy=(x, 0.97), xycoords=("data", "axes fraction"),
                     xytext=(6, 0), textcoords="offset points", ha="left",
                     va="top", fontsize=9,
                     bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="0.7",
                               alpha=0.9), zorder=7)
-
-    # Auto's switch point (first FFT choice) when it differs from the
-    # measured crossover.
-    first_auto_fft = next((k for k, m in zip(ks, chosen) if m == "fft"), None)
 
     ax.set_yscale("log")
     ax.set_xlim(ks[0] - step / 2, ks[-1] + step / 2)
@@ -201,17 +212,23 @@ def main():
            f"{data.get('count', '?')} kernels per size, {dtype}"
            + (f", mode {mode}" if mode else "")
            + f", strategy {strategy} x{workers} workers"
-           + (f", median of {runs} runs" if runs else ""))
+           + (f", median of {runs} runs" if runs and runs != 1 else "")
+           + (", one run" if runs == 1 else ""))
     ax.set_title(f"parconv {data.get('version', '')}: direct vs FFT per kernel\n{sub}",
                  fontsize=11)
 
     handles, labels = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], ls="none", marker="o", ms=9, mfc="none", mec="black",
-                       mew=1.3),
-                Patch(facecolor=DIRECT_COLOR, alpha=0.15),
-                Patch(facecolor=FFT_COLOR, alpha=0.15)]
-    labels += ["auto's choice (ring)", "band: auto chose direct",
-               "band: auto chose FFT"]
+    handles.append(Line2D([], [], ls="none", marker="o", ms=9, mfc="none",
+                          mec="black", mew=1.3))
+    labels.append("auto's choice (ring)")
+    first_auto_fft = next((k for k, m in zip(ks, chosen) if m == "fft"), None)
+    if "direct" in chosen:
+        handles.append(Patch(facecolor=DIRECT_COLOR, alpha=0.15))
+        labels.append("band: auto chose direct")
+    if first_auto_fft is not None:
+        handles.append(Patch(facecolor=FFT_COLOR, alpha=0.15))
+        labels.append("band: auto chose FFT" + (
+            f" (from {first_auto_fft}x{first_auto_fft})" if "direct" in chosen else ""))
     if worst:
         handles.append(Line2D([], [], ls="none", marker="x", color=LOSS_COLOR, mew=2))
         labels.append(f"auto chose the slower (worst +{100 * worst[0]:.1f}% at "
@@ -222,8 +239,6 @@ def main():
     if cross:
         handles.append(Line2D([], [], color="black", ls=":", lw=1.5))
         labels.append("measured crossover")
-    if first_auto_fft is not None:
-        labels[labels.index("band: auto chose FFT")] += f" (from {first_auto_fft}x{first_auto_fft})"
     ax.legend(handles, labels, loc="best", fontsize=8.5, framealpha=0.92,
               ncol=2 if has_est else 1)
 

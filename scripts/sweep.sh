@@ -9,8 +9,8 @@
 #
 # Usage: scripts/sweep.sh [--out DIR] [parconv sweep options...]
 #   OUT is --out DIR, else $SWEEP_OUT, else sweep-results/ in the repository;
-#   it is created if missing. The other arguments go to `parconv sweep ksize`
-#   after the defaults, so they can change the workload or the range, e.g.
+#   it is created if missing. The other arguments go to `parconv sweep ksize`;
+#   --from/--to/--step given there replace the defaults 3/65/2, e.g.
 #   scripts/sweep.sh -n 1000 -k 32 --dtype f32 --runs 5
 #   scripts/sweep.sh --to 33 -S threads
 # It reports timings and never asserts them: shared machines are noisy.
@@ -42,9 +42,29 @@ trap 'rm -rf "$work"' EXIT
 bin=$work/parconv-bin
 cp build/src/parconv "$bin"
 
-pc_log "parconv sweep ksize --from 3 --to 65 --step 2 $*"
-"$bin" sweep ksize --from 3 --to 65 --step 2 \
-    --csv "$out/sweep_ksize.csv" --json "$out/sweep_ksize.json" "$@"
+# The range defaults to 3..65 step 2; parconv refuses an option given twice,
+# so a default is added only when the arguments do not set it. The CSV and
+# JSON always go to OUT.
+range=()
+for opt in --from:3 --to:65 --step:2; do
+    name=${opt%%:*}
+    given=
+    for a in "$@"; do
+        case $a in
+        "$name" | "$name"=*) given=1 ;;
+        --csv | --csv=* | --json | --json=*)
+            pc_log "sweep.sh writes the CSV and JSON to OUT itself; use --out DIR"
+            exit 2
+            ;;
+        esac
+    done
+    [ -n "$given" ] || range+=("$name" "${opt#*:}")
+done
+
+args=(sweep ksize "${range[@]}" --csv "$out/sweep_ksize.csv"
+    --json "$out/sweep_ksize.json" "$@")
+pc_log "parconv ${args[*]}"
+"$bin" "${args[@]}"
 
 /usr/bin/python3 scripts/plot_crossover.py "$out/sweep_ksize.json" \
     "$out/crossover.png" >/dev/null

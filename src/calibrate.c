@@ -24,29 +24,34 @@ static const char *default_path(char *buf, size_t n)
     return buf;
 }
 
-/* Finds the line for dtype and isa; 1 if absent. */
+/* Finds the line for dtype and isa; 1 if absent. Every line must be well
+ * formed, the ones for other dtypes and ISAs too. */
 static int read_line(FILE *f, const char *path, pc_dtype dt, pc_isa isa,
                      double *cd, double *cf)
 {
     char line[256];
-    int lineno = 0;
+    int lineno = 0, found = 0;
     while (fgets(line, sizeof line, f)) {
         lineno++;
         char d[16], i[16];
         double a, b;
+        int end = -1;
         if (line[0] == '#' || line[strspn(line, " \t\r\n")] == 0)
             continue;
-        if (sscanf(line, "%15s %15s direct %lf fft %lf", d, i, &a, &b) != 4 ||
+        if (sscanf(line, "%15s %15s direct %lf fft %lf %n", d, i, &a, &b,
+                   &end) != 4 || end < 0 || line[end] != 0 ||
             pc_dtype_parse(d) < 0 || pc_isa_parse(i) < 0 || !(a > 0) || !(b > 0))
             return pc_error(PC_EINPUT, "%s:%d: expected 'DTYPE ISA direct "
                             "SECONDS fft SECONDS'", path, lineno);
-        if (pc_dtype_parse(d) == (int)dt && pc_isa_parse(i) == (int)isa) {
+        if (!found && pc_dtype_parse(d) == (int)dt && pc_isa_parse(i) == (int)isa) {
             *cd = a;
             *cf = b;
-            return PC_OK;
+            found = 1;
         }
     }
-    return 1;
+    if (ferror(f))
+        return pc_error(PC_EINPUT, "cannot read calibration file '%s'", path);
+    return found ? PC_OK : 1;
 }
 
 int calibration_load(cli_options *o, const char **from)
@@ -58,6 +63,10 @@ int calibration_load(cli_options *o, const char **from)
     *from = "built-in";
     if (!path)
         return PC_OK;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return pc_error(PC_EINPUT, "calibration file '%s' is not a regular "
+                        "file", path);
     FILE *f = fopen(path, "r");
     if (!f) {
         /* A file named on the command line must exist; the default one

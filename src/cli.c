@@ -86,11 +86,25 @@ static const char help_text[] =
 "  -o, --output DIR      write kernel k's result as DIR/conv_NNNNN.npy (k from\n"
 "                        0, five digits, the computed dtype) and\n"
 "                        DIR/manifest.json (workload, files, checksums). The\n"
-"                        files come from the first strategy; the others are\n"
-"                        checked against it. DIR is created if missing.\n"
+"                        files come from the first strategy, in batches as\n"
+"                        kernels complete, each to a temporary name, synced\n"
+"                        and renamed: a file under its final name is whole;\n"
+"                        the manifest is rewritten (atomically) after each\n"
+"                        batch. The other strategies are checked against\n"
+"                        them. DIR is created if missing.\n"
+"      --resume          with -o: keep the kernels an earlier run of the same\n"
+"                        workload completed in DIR (files checked against\n"
+"                        the manifest's checksums) and compute the rest;\n"
+"                        refused if DIR holds another workload\n"
 "      --json FILE       the report as JSON too; '-' for stdout, the text\n"
 "                        report then goes to stderr\n"
-"  -q, --quiet           no text report (errors are still printed)\n"
+"  -q, --quiet           no text report, no progress (errors are printed)\n"
+"      --worker-timeout S  procs: a worker with no result after S seconds\n"
+"                        is killed as hung\n"
+"      --retries N       procs: give a failed or hung worker's share to a\n"
+"                        new worker up to N times (a warning each) [0]\n"
+"      --max-mem SIZE    refuse runs that need more (e.g. 800M, 8G)\n"
+"                        [available memory]\n"
 "\n"
 "gen:   writes DIR/matrix.npy and DIR/bank.npy from --size, --count, --ksize,\n"
 "       --range, --seed and --dtype (the same numbers 'run' would use).\n"
@@ -108,6 +122,11 @@ static const char help_text[] =
 "       overlap (about S in all), 'lock' puts a mutex around the sleep (about\n"
 "       2S), as in the Python threading lesson parconv grew from.\n"
 "\n"
+"Signals: SIGTERM (what Slurm sends at the time limit) or SIGINT stop the\n"
+"run after the current batch; with -o the manifest records what is complete\n"
+"and the exit status is 143 or 130: rerun with --resume to finish.\n"
+"Progress goes to stderr: redrawn in place on a terminal, a line about every\n"
+"10% or 30 s otherwise, none with -q.\n"
 "Environment: OMP_NUM_THREADS and SLURM_CPUS_PER_TASK set the default\n"
 "thread count; the other OMP_* variables (OMP_PROC_BIND, OMP_PLACES, ...)\n"
 "are honoured by the OpenMP runtime and shown in the report.\n"
@@ -117,7 +136,7 @@ static const char help_text[] =
 "(2*out_rows*out_cols*kh*kw per kernel), % of the FMA ceiling, speedup over\n"
 "serial and checksum, a verification line, and the peak memory used.\n"
 "Exit status: 0 success, 1 run-time failure or strategies disagree,\n"
-"2 bad usage or bad input.\n";
+"2 bad usage or bad input, 128+N stopped by signal N.\n";
 
 enum {
     O_RANGE = 256,
@@ -138,6 +157,10 @@ enum {
     O_STEP,
     O_RUNS,
     O_CSV,
+    O_RESUME,
+    O_WORKER_TIMEOUT,
+    O_RETRIES,
+    O_MAX_MEM,
 };
 
 static const struct option long_opts[] = {
@@ -169,6 +192,10 @@ static const struct option long_opts[] = {
     {"step", required_argument, NULL, O_STEP},
     {"runs", required_argument, NULL, O_RUNS},
     {"csv", required_argument, NULL, O_CSV},
+    {"resume", no_argument, NULL, O_RESUME},
+    {"worker-timeout", required_argument, NULL, O_WORKER_TIMEOUT},
+    {"retries", required_argument, NULL, O_RETRIES},
+    {"max-mem", required_argument, NULL, O_MAX_MEM},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -199,6 +226,8 @@ static unsigned allowed_in(int opt)
         return RUN | CALIBRATE | SWEEP;
     case O_FROM: case O_TO: case O_STEP: case O_RUNS: case O_CSV:
         return SWEEP;
+    case O_MAX_MEM:
+        return RUN | GEN;
     case O_JSON: case 'S': case 'p': case O_MODE: case O_BOUNDARY:
     case O_FILLVALUE: case O_FFT_PLAN: case O_WISDOM:
         return RUN | SWEEP;
@@ -367,7 +396,8 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
     if (o->cmd == CMD_SWEEP) {
         if (argc > 2 && strcmp(argv[2], "ksize") == 0)
             first = 3;
-        else
+        else if (!(argc > 2 && (strcmp(argv[2], "--help") == 0 ||
+                                strcmp(argv[2], "-h") == 0)))
             return pc_error(PC_EUSAGE, "sweep: say what to sweep: 'sweep "
                             "ksize --from A --to B'");
         /* A lighter workload than run's: every size is timed six times. */
@@ -546,6 +576,48 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
                 st = pc_error(PC_EUSAGE, "--csv: empty file name");
             o->csv_path = optarg;
             break;
+        case O_RESUME:
+            o->resume = true;
+            break;
+        case O_WORKER_TIMEOUT:
+            st = parse_double("--worker-timeout", optarg, &o->worker_timeout);
+            if (!st && !(o->worker_timeout > 0 && o->worker_timeout <= 1e6))
+                st = pc_error(PC_EUSAGE, "--worker-timeout '%s': expected "
+                              "seconds above 0", optarg);
+            break;
+        case O_RETRIES: {
+            size_t n;
+            char *end;
+            errno = 0;
+            n = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || n > 1000)
+                st = pc_error(PC_EUSAGE, "--retries '%s': expected a whole "
+                              "number from 0 to 1000", optarg);
+            o->retries = (unsigned)n;
+            break;
+        }
+        case O_MAX_MEM: {
+            char *end;
+            errno = 0;
+            double size = strtod(optarg, &end);
+            double unit = 1;
+            if (*end == 'k' || *end == 'K')
+                unit = 1e3;
+            else if (*end == 'M' || *end == 'm')
+                unit = 1e6;
+            else if (*end == 'G' || *end == 'g')
+                unit = 1e9;
+            else if (*end == 'T' || *end == 't')
+                unit = 1e12;
+            if (unit > 1)
+                end++;
+            if (errno || end == optarg || *end || !(size > 0) ||
+                size * unit > 1e18)
+                st = pc_error(PC_EUSAGE, "--max-mem '%s': expected a size such "
+                              "as 800M or 8G", optarg);
+            o->max_mem = size * unit;
+            break;
+        }
         case O_SECONDS:
             st = parse_double("--seconds", optarg, &o->demo_seconds);
             if (!st && !(o->demo_seconds >= 0 && o->demo_seconds <= 3600))
@@ -567,6 +639,17 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
     if (optind < ac)
         return pc_error(PC_EUSAGE, "unexpected argument '%s' (see parconv "
                         "--help)", av[optind]);
+    if (o->resume && !o->outdir)
+        return pc_error(PC_EUSAGE, "--resume needs -o DIR (the directory to "
+                        "resume)");
+    if ((o->worker_timeout > 0 || o->retries) && o->cmd == CMD_RUN) {
+        bool procs = false;
+        for (int i = 0; i < o->nstrategies; i++)
+            procs |= o->strategies[i] == PC_PROCS;
+        if (!procs)
+            return pc_error(PC_EUSAGE, "--worker-timeout and --retries apply "
+                            "to the procs strategy, which -S leaves out");
+    }
     if (o->cmd == CMD_GEN && !o->outdir)
         return pc_error(PC_EUSAGE, "gen needs -o DIR");
     if (o->cmd == CMD_GEN && (o->matrix_path || o->bank_path))

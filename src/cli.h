@@ -31,6 +31,10 @@ typedef struct {
     const char *json_path;
     bool quiet;
     const char *outdir;
+    bool resume;
+    double worker_timeout; /* seconds, 0: none */
+    unsigned retries;
+    double max_mem;        /* bytes, 0: what the machine has */
     const char *calibration; /* cost-model file; NULL: the default one */
     size_t sweep_from, sweep_to, sweep_step;
     int sweep_runs;
@@ -51,6 +55,8 @@ void cli_default_procs(unsigned *n, const char **from);
 typedef struct {
     pc_strategy strategy;
     unsigned workers;
+    size_t kernels;   /* computed in this run (fewer after --resume) */
+    unsigned retried; /* procs workers restarted */
     double seconds;   /* the whole strategy, as "Executed in" says */
     double startup;   /* until the last worker began computing */
     double peak;      /* the FMA ceiling for this many workers, GFLOP/s */
@@ -77,7 +83,11 @@ typedef struct {
     double write_seconds;
     double peak_rss;   /* bytes, this process and its largest child */
     const char *model_from; /* where the cost constants came from */
+    size_t fft_P, fft_Q;    /* the FFT tiling, 0 for direct */
     double fft_error;  /* FFT vs direct on sample kernels, -1 if not FFT */
+    size_t resumed;    /* kernels found complete in DIR (--resume) */
+    size_t batch;      /* kernels per batch */
+    int interrupted;   /* the signal that stopped the run, 0 if none */
 } job;
 
 /* Relative L-infinity error allowed between FFT and direct results. */
@@ -101,6 +111,32 @@ int report_json(FILE *f, const char *path, const job *j);
 /* sink.c: creates DIR (and parents) before any work, so a bad -o fails
  * at once. */
 int sink_prepare(const char *dir);
+/* sink.c: the manifest's workload object (what --resume compares), the
+ * manifest (written atomically; lists the kernels done), and kernels
+ * [k0, k1) from an arena holding just them, each written to a temporary
+ * name, synced and renamed (skip[k]: already there). */
+void manifest_workload(FILE *f, const job *j);
+/* Removes what a killed run left half-written (.conv_*.tmp and the like). */
+void sink_clean_temps(const char *dir);
+int sink_manifest(const job *j, const uint64_t *sums, const bool *done);
+int sink_write_batch(const job *j, const pc_arena *arena, size_t k0, size_t k1,
+                     const bool *skip);
+
+/* resume.c */
+typedef struct {
+    char *text;      /* the whole manifest */
+    char *workload;  /* its workload object */
+    char method[16], isa[16];
+    size_t P, Q;     /* FFT tile, 0 for direct */
+} resume_info;
+/* 1 if DIR has no manifest. */
+int resume_read(const char *dir, resume_info *ri);
+void resume_free(resume_info *ri);
+/* Refuses another workload (PC_EUSAGE, naming the difference); marks the
+ * kernels whose files check out. */
+int resume_check(const job *j, const resume_info *ri, bool *done,
+                 uint64_t *sums, size_t *ndone);
+
 /* sink.c: each kernel's plane as DIR/conv_NNNNN.npy, plus manifest.json. */
 int sink_write(const job *j, const pc_arena *arena);
 /* gen: DIR/matrix.npy and DIR/bank.npy in the chosen dtype. */
@@ -118,6 +154,19 @@ int calibration_load(cli_options *o, const char **from);
 int sweep_run(const cli_options *o, unsigned workers);
 /* peak: the FMA ceiling per core and for the threads used. */
 int peak_run(const cli_options *o, unsigned threads, const char *from);
+
+/* progress.c */
+typedef struct {
+    FILE *f; /* NULL: silent */
+    bool tty, drawn;
+    const char *label;
+    size_t total;
+    double t0, last;
+    int last_tenth;
+} progress;
+void progress_start(progress *p, FILE *f, const char *label, size_t total);
+void progress_update(progress *p, size_t done, size_t base);
+void progress_end(progress *p);
 
 /* Formats a byte count for people ("814.0 MB"). */
 const char *human_bytes(double bytes, char *buf, size_t n);

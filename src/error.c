@@ -15,6 +15,7 @@ static const char *const status_names[] = {
     [PC_ESYS] = "system call failed",
     [PC_EWORKER] = "worker failed",
     [PC_EMISMATCH] = "results differ",
+    [PC_EINTERRUPTED] = "interrupted",
 };
 
 const char *pc_strerror(int status)

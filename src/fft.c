@@ -285,6 +285,14 @@ double pc_fft_model(const pc_plan *pl, pc_fft *best)
 
 int pc_fft_choose(const pc_plan *pl, pc_fft *out)
 {
+    if (pl->p.fft_P && pl->p.fft_Q) {
+        memset(out, 0, sizeof *out);
+        if (!tiling(out, pl, pl->p.fft_P, pl->p.fft_Q))
+            return pc_error(PC_EUSAGE, "FFT size %zux%zu is too small for "
+                            "%zux%zu kernels", pl->p.fft_P, pl->p.fft_Q,
+                            pl->krows, pl->kcols);
+        return PC_OK;
+    }
     pc_fft c[MAX_CANDIDATES];
     size_t n = candidates(pl, c);
     double best_cost = INFINITY;

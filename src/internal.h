@@ -107,6 +107,7 @@ typedef struct {
     size_t one_k;
     uint64_t *rowhash;
     size_t k0, k1;   /* the kernels to compute; arena slot of k is k - k0 */
+    pc_run_result *res; /* procs: where restarts are told */
 } pc_sink;
 
 /* Work comes in units: output rows of every kernel (direct), or one tile

@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,15 @@
 #include <unistd.h>
 
 /* Usage and input errors exit 2, everything else 1. */
+/* The signal that interrupted a run: the exit status is then 128+sig. */
+static int exit_signal;
+
 static int exit_code(int st)
 {
     if (st == PC_OK)
         return 0;
+    if (st == PC_EINTERRUPTED)
+        return 128 + (exit_signal ? exit_signal : SIGTERM);
     return st == PC_EUSAGE || st == PC_EINPUT ? 2 : 1;
 }
 
@@ -88,17 +94,29 @@ static int load_inputs(job *j)
     double plan = esz * ((double)(j->orows + kr) * (double)(j->ocols + kc + 160) +
                          2.0 * ((double)count + 32) * kr * kc);
     double hashes = 8.0 * (double)count * (double)j->orows;
+    /* With -o, a batch of output planes at a time (see batch_size). */
+    double arena = o->outdir ? fmin(plane * (double)count, fmax(plane * 32, 256e6))
+                             : 0;
+    /* FFT: every input tile's spectrum, with the overlap of the tiles. */
+    double spectra = o->conv.method == PC_DIRECT ? 0
+                     : 2.0 * esz * 1.6 * (double)(j->orows + kr) *
+                           (double)(j->ocols + kc);
     double est = inputs + plan * (procs ? 2 : 1) + hashes * (procs ? 2 : 1) +
-                 (o->outdir ? plane * (double)count : 0);
+                 arena + spectra;
     j->mem_estimate = est;
     double avail = (double)pc_available_memory();
+    if (o->max_mem > 0 && (avail <= 0 || o->max_mem < avail))
+        avail = o->max_mem;
     if (avail > 0 && est > avail) {
         char need[32], have[32];
         return pc_error(PC_EINPUT, "this run needs about %s of memory but only "
-                        "%s is available (fewer kernels, a smaller matrix, "
-                        "or no -o would need less)",
+                        "%s is %s (inputs %.0f%%, padded matrix and kernels "
+                        "%.0f%%; a smaller matrix, fewer kernels per run "
+                        "with -k, or --method direct needs less)",
                         human_bytes(est, need, sizeof need),
-                        human_bytes(avail, have, sizeof have));
+                        human_bytes(avail, have, sizeof have),
+                        o->max_mem > 0 ? "allowed (--max-mem)" : "available",
+                        100 * inputs / est, 100 * plan / est);
     }
 
     if (!o->matrix_path && (st = pc_matrix_alloc(&j->m, rows, cols)))
@@ -173,11 +191,144 @@ static void verify(job *j)
             }
 }
 
+/* SIGTERM (Slurm's time limit) and SIGINT stop the run between batches. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    /* A file-size limit (ulimit -f) is then a write error, not a kill. */
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+/* Kernels per batch: whole kernel sets, about two seconds of work on the
+ * workers, and with -o no more output planes than a quarter of the free
+ * memory (or 256 MB: allocating more costs more than it saves) at once. Between batches files are written, progress
+ * is shown and signals are heeded. */
+static size_t batch_size(const job *j, unsigned workers)
+{
+    size_t q = pc_plan_batch_quantum(j->plan), k = j->count;
+    double ed, ef;
+    pc_plan_estimates(j->plan, &ed, &ef);
+    double per = pc_plan_method(j->plan) == PC_FFT ? ef : ed;
+    double want = 2.0 * (workers ? workers : 1) / (per > 0 ? per : 1e-9);
+    size_t b = want < (double)k ? (size_t)want : k;
+    if (j->o->outdir) {
+        double plane = (double)pc_plan_out_bytes(j->plan);
+        double room = (double)pc_available_memory() / 4;
+        if (room <= 0 || room > 256e6)
+            room = 256e6;
+        size_t mb = (size_t)(room / plane);
+        if (mb < b)
+            b = mb;
+    }
+    b = (b + q - 1) / q * q;
+    if (b == 0)
+        b = q;
+    return b < k ? b : k;
+}
+
+/* Runs strategy i over the kernels in batches; the first strategy with -o
+ * writes each batch's files and the manifest as it goes. done[k]: kernel
+ * k's file is already complete (--resume; the first strategy skips its
+ * batches when all are). */
+static int run_strategy(job *j, int i, const char *self, pc_arena *arena,
+                        bool *done, uint64_t *known, FILE *text)
+{
+    const cli_options *o = j->o;
+    job_run *r = &j->runs[i];
+    bool writer = i == 0 && o->outdir;
+    unsigned workers = r->strategy == PC_PROCS ? j->procs : j->threads;
+    progress pg;
+    progress_start(&pg, o->quiet ? NULL : stderr, pc_strategy_name(r->strategy),
+                   j->count);
+    size_t base = writer ? j->resumed : 0, finished = base;
+    int st = PC_OK;
+    for (size_t k0 = 0; k0 < j->count && !st; k0 += j->batch) {
+        size_t k1 = k0 + j->batch < j->count ? k0 + j->batch : j->count;
+        if (writer) {
+            size_t missing = 0;
+            for (size_t k = k0; k < k1; k++)
+                missing += !done[k];
+            if (!missing) {
+                for (size_t k = k0; k < k1; k++)
+                    r->sums[k] = known[k];
+                continue;
+            }
+        }
+        if (stop_signal)
+            break;
+        pc_run_params rp = {
+            .strategy = r->strategy,
+            .workers = workers,
+            .worker_exe = self,
+            .sums = r->sums,
+            .arena = writer ? arena : NULL,
+            .k0 = k0,
+            .k1 = k1,
+            .worker_timeout = o->worker_timeout,
+            .retries = o->retries > r->retried ? o->retries - r->retried : 0,
+        };
+        pc_run_result res;
+        if ((st = pc_run(j->plan, &rp, &res)))
+            break;
+        r->seconds += res.seconds;
+        r->startup += res.startup;
+        if (res.workers > r->workers)
+            r->workers = res.workers;
+        r->kernels += k1 - k0;
+        if (res.retried) {
+            r->retried += res.retried;
+            fprintf(stderr, "parconv: warning: %s; its share was computed again "
+                    "by a new worker (%u of %u retries used)\n", res.warning,
+                    r->retried, o->retries);
+        }
+        if (writer) {
+            double tw = pc_now();
+            if (!(st = sink_write_batch(j, arena, k0, k1, done))) {
+                for (size_t k = k0; k < k1; k++) {
+                    done[k] = true;
+                    known[k] = r->sums[k];
+                }
+                st = sink_manifest(j, known, done);
+            }
+            j->write_seconds += pc_now() - tw;
+        }
+        finished += k1 - k0;
+        progress_update(&pg, finished, base);
+    }
+    progress_end(&pg);
+    if (!st && stop_signal)
+        j->interrupted = stop_signal;
+    if (!st && !j->interrupted) {
+        r->checksum = pc_hash_combine(r->sums, j->count);
+        j->nruns = i + 1;
+        if (text) {
+            report_run_box(text, r);
+            fflush(text);
+        }
+    }
+    return st;
+}
+
 static int cmd_run(const cli_options *o, const char *self)
 {
     job j = {.o = o};
     pc_arena arena = {.fd = -1};
     FILE *json = NULL;
+    bool *done = NULL;
+    uint64_t *known = NULL;
+    resume_info ri = {0};
     FILE *text = o->quiet ? NULL
                  : (o->json_path && strcmp(o->json_path, "-") == 0) ? stderr
                                                                      : stdout;
@@ -193,14 +344,52 @@ static int cmd_run(const cli_options *o, const char *self)
         j.procs = o->procs;
         j.procs_from = "--procs";
     }
+    install_signals();
+
+    /* --resume: the earlier run's method, ISA and FFT size, so this run
+     * computes the same bits. */
+    pc_conv_params conv = o->conv;
+    bool have_manifest = false;
+    if (o->resume) {
+        st = resume_read(o->outdir, &ri);
+        if (st == 1) {
+            st = PC_OK; /* nothing there yet: a fresh run */
+        } else if (st) {
+            goto done;
+        } else {
+            have_manifest = true;
+            int m = pc_method_parse(ri.method), isa = pc_isa_parse(ri.isa);
+            if (m < 0 || isa < 0) {
+                st = pc_error(PC_EINPUT, "--resume: the manifest in '%s' names "
+                              "method '%s', isa '%s'", o->outdir, ri.method,
+                              ri.isa);
+                goto done;
+            }
+            if (!pc_isa_supported((pc_isa)isa)) {
+                st = pc_error(PC_EUSAGE, "--resume: '%s' was computed with "
+                              "%s kernels, which this CPU cannot run", o->outdir,
+                              ri.isa);
+                goto done;
+            }
+            conv.method = (pc_method)m;
+            conv.isa = (pc_isa)isa;
+            conv.fft_P = ri.P;
+            conv.fft_Q = ri.Q;
+        }
+    }
 
     if ((st = load_inputs(&j)))
         goto done;
     if ((st = calibration_load((cli_options *)o, &j.model_from)))
         goto done;
+    conv.cost_direct = o->conv.cost_direct;
+    conv.cost_fft = o->conv.cost_fft;
     /* Where results will go is checked before any work is done. */
-    if (o->outdir && (st = sink_prepare(o->outdir)))
-        goto done;
+    if (o->outdir) {
+        if ((st = sink_prepare(o->outdir)))
+            goto done;
+        sink_clean_temps(o->outdir);
+    }
     if (o->json_path) {
         json = strcmp(o->json_path, "-") == 0 ? stdout : fopen(o->json_path, "w");
         if (!json) {
@@ -210,7 +399,7 @@ static int cmd_run(const cli_options *o, const char *self)
         }
     }
     double t0 = pc_now();
-    st = pc_plan_create(&j.plan, &o->conv, &j.m, &j.b);
+    st = pc_plan_create(&j.plan, &conv, &j.m, &j.b);
     /* The plan keeps its own copies. */
     pc_matrix_free(&j.m);
     pc_bank_free(&j.b);
@@ -218,15 +407,43 @@ static int cmd_run(const cli_options *o, const char *self)
         goto done;
     size_t count = pc_plan_count(j.plan);
     size_t plane = pc_plan_out_bytes(j.plan);
-    /* FFT results are checked against the direct sum on a few kernels. */
+    {
+        size_t Tr, Tc, ntr, ntc;
+        double ps;
+        pc_plan_fft_info(j.plan, &j.fft_P, &j.fft_Q, &Tr, &Tc, &ntr, &ntc, &ps);
+    }
+    /* FFT results are checked against the direct sum on a few kernels,
+     * before anything is computed or written. */
     j.fft_error = -1;
-    if (pc_plan_method(j.plan) == PC_FFT &&
-        (st = pc_plan_fft_error(j.plan, &j.fft_error)))
+    if (pc_plan_method(j.plan) == PC_FFT) {
+        if ((st = pc_plan_fft_error(j.plan, &j.fft_error)))
+            goto done;
+        if (j.fft_error > fft_tolerance(o->conv.dtype)) {
+            st = pc_error(PC_EMISMATCH, "FFT results differ from the direct "
+                          "sum by %.3g (relative), more than the %g allowed "
+                          "for %s", j.fft_error, fft_tolerance(o->conv.dtype),
+                          pc_dtype_name(o->conv.dtype));
+            goto done;
+        }
+    }
+    done = calloc(count, sizeof *done);
+    known = calloc(count, sizeof *known);
+    if (!done || !known) {
+        st = pc_error(PC_ENOMEM, "cannot allocate %zu checksums", count);
         goto done;
+    }
+    if (have_manifest && (st = resume_check(&j, &ri, done, known, &j.resumed)))
+        goto done;
+    /* The directory has a manifest from the start: what is complete (maybe
+     * nothing yet), and for which workload. */
+    if (o->outdir && (st = sink_manifest(&j, known, done)))
+        goto done;
+    unsigned most = j.threads > j.procs ? j.threads : j.procs;
+    j.batch = batch_size(&j, most);
     if (o->outdir) {
-        /* The arena's pages are allocated and mapped here (fallocate and
-         * MAP_POPULATE), so page faults are set-up, not compute. */
-        if ((st = pc_arena_create(&arena, count * plane)))
+        /* Planes for one batch; their pages are allocated and mapped here
+         * (fallocate and MAP_POPULATE), so page faults are set-up. */
+        if ((st = pc_arena_create(&arena, j.batch * plane)))
             goto done;
     }
     /* The ceiling for each strategy's worker count, measured now: it is
@@ -242,48 +459,37 @@ static int cmd_run(const cli_options *o, const char *self)
                                                         : j.threads;
             if (w > j.orows)
                 w = (unsigned)j.orows;
-            peaks[i] = ceiling(&o->conv, w);
+            peaks[i] = ceiling(&conv, w);
         }
     j.setup_seconds = pc_now() - t0;
     if (text)
         report_workload(text, &j);
 
-    for (int i = 0; i < o->nstrategies; i++) {
+    for (int i = 0; i < o->nstrategies && !j.interrupted; i++) {
         job_run *r = &j.runs[i];
         r->strategy = o->strategies[i];
+        r->peak = peaks[i];
         if (!(r->sums = calloc(count, sizeof *r->sums))) {
             st = pc_error(PC_ENOMEM, "cannot allocate %zu checksums", count);
             goto done;
         }
-        pc_run_params rp = {
-            .strategy = r->strategy,
-            .workers = r->strategy == PC_PROCS ? j.procs : j.threads,
-            .worker_exe = self,
-            .sums = r->sums,
-            .arena = i == 0 && o->outdir ? &arena : NULL,
-        };
-        pc_run_result res;
-        if ((st = pc_run(j.plan, &rp, &res)))
+        if ((st = run_strategy(&j, i, self, &arena, done, known, text)))
             goto done;
-        r->seconds = res.seconds;
-        r->startup = res.startup;
-        r->workers = res.workers;
-        r->peak = peaks[i];
-        r->checksum = pc_hash_combine(r->sums, count);
-        j.nruns = i + 1;
-        if (text) {
-            report_run_box(text, r);
-            fflush(text);
-        }
+    }
+    if (j.interrupted) {
+        size_t n = 0;
+        for (size_t k = 0; k < count; k++)
+            n += done[k];
+        st = o->outdir
+                 ? pc_error(PC_EINTERRUPTED, "interrupted: %zu of %zu kernels "
+                            "complete; rerun with --resume", n, count)
+                 : pc_error(PC_EINTERRUPTED, "interrupted by signal %d; "
+                            "nothing was kept (use -o DIR to keep results)",
+                            j.interrupted);
+        goto done;
     }
     verify(&j);
     j.peak_rss = peak_rss();
-    if (o->outdir && j.verified) {
-        double tw = pc_now();
-        if ((st = sink_write(&j, &arena)))
-            goto done;
-        j.write_seconds = pc_now() - tw;
-    }
     if (text)
         report_summary(text, &j);
     if (json) {
@@ -294,21 +500,21 @@ static int cmd_run(const cli_options *o, const char *self)
     }
     if (!j.verified)
         st = pc_error(PC_EMISMATCH, "verification failed: %s", j.mismatch);
-    else if (j.fft_error > fft_tolerance(o->conv.dtype))
-        st = pc_error(PC_EMISMATCH, "FFT results differ from the direct sum "
-                      "by %.3g (relative), more than the %g allowed for %s",
-                      j.fft_error, fft_tolerance(o->conv.dtype),
-                      pc_dtype_name(o->conv.dtype));
 
 done:
     if (json && json != stdout)
         fclose(json);
     for (int i = 0; i < PC_NSTRATEGIES; i++)
         free(j.runs[i].sums);
+    free(done);
+    free(known);
+    resume_free(&ri);
     pc_arena_destroy(&arena);
     pc_plan_destroy(j.plan);
     pc_matrix_free(&j.m);
     pc_bank_free(&j.b);
+    if (st == PC_EINTERRUPTED)
+        exit_signal = j.interrupted;
     return st;
 }
 

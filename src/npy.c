@@ -848,6 +848,17 @@ size_t pc_npy_header_size(pc_dtype dtype, int ndim, const size_t *shape)
     return format_header(dtype, ndim, shape, buf);
 }
 
+size_t pc_npy_header(pc_dtype dtype, int ndim, const size_t *shape, char *out,
+                     size_t n)
+{
+    char buf[WRITE_HEADER_MAX];
+    size_t len = format_header(dtype, ndim, shape, buf);
+    if (len == 0 || len > n)
+        return 0;
+    memcpy(out, buf, len);
+    return len;
+}
+
 int pc_npy_write(const char *path, pc_dtype dtype, int ndim,
                  const size_t *shape, const void *data)
 {

@@ -30,7 +30,7 @@ static const char *input_kind(const char *path)
 
 double job_gflops(const job *j, const job_run *r)
 {
-    double flops = pc_plan_flops(j->plan) * (double)j->count;
+    double flops = pc_plan_flops(j->plan) * (double)r->kernels;
     double t = r->seconds - r->startup;
     return t > 0 ? flops / t / 1e9 : 0;
 }

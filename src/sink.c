@@ -6,7 +6,10 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* mkdir -p: creates DIR and its missing parents. */
 int sink_prepare(const char *dir)
@@ -41,48 +44,140 @@ static int join(char *buf, size_t n, const char *dir, const char *name)
     return PC_OK;
 }
 
-static int write_manifest(const job *j, const char *dir, const uint64_t *sums)
+void sink_clean_temps(const char *dir)
 {
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
     char path[4096];
-    int st = join(path, sizeof path, dir, "manifest.json");
-    if (st)
-        return st;
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(errno));
-    fprintf(f, "{\n  \"version\": \"%s\",\n  \"workload\": ", PC_VERSION);
-    json_workload(f, j, "  ");
-    fprintf(f, ",\n  \"dtype\": \"%s\",\n  \"shape\": [%zu, %zu],\n",
-            pc_dtype_name(j->o->conv.dtype), j->orows, j->ocols);
-    fprintf(f, "  \"checksum\": \"%016" PRIx64 "\",\n  \"kernels\": [",
-            pc_hash_combine(sums, j->count));
-    for (size_t k = 0; k < j->count; k++)
-        fprintf(f, "%s\n    {\"index\": %zu, \"file\": \"conv_%05zu.npy\", "
-                   "\"checksum\": \"%016" PRIx64 "\"}",
-                k ? "," : "", k, k, sums[k]);
-    fputs("\n  ]\n}\n", f);
-    if (ferror(f) | fclose(f))
-        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(errno));
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0 &&
+            (strncmp(e->d_name, ".conv_", 6) == 0 ||
+             strncmp(e->d_name, ".manifest.json.", 15) == 0) &&
+            (size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) <
+                sizeof path)
+            unlink(path);
+    }
+    closedir(d);
+}
+
+/* Makes a finished temporary file durable and gives it its final name:
+ * a file under its final name is always complete. */
+static int commit_file(const char *tmp, const char *path)
+{
+    int fd = open(tmp, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
     return PC_OK;
 }
 
-int sink_write(const job *j, const pc_arena *arena)
+/* fsync of the directory, so the renames survive a crash too. */
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+void manifest_workload(FILE *f, const job *j)
+{
+    json_workload(f, j, "  ");
+}
+
+int sink_manifest(const job *j, const uint64_t *sums, const bool *done)
 {
     const char *dir = j->o->outdir;
-    int st = sink_prepare(dir);
+    char path[4096], tmp[4200];
+    int st = join(path, sizeof path, dir, "manifest.json");
     if (st)
         return st;
+    snprintf(tmp, sizeof tmp, "%s/.manifest.json.%ld.tmp", dir, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(errno));
+    size_t n = 0;
+    for (size_t k = 0; k < j->count; k++)
+        n += done[k];
+    /* Nothing here depends on when or how the run went, so an interrupted
+     * and resumed run ends with the same bytes as an uninterrupted one. */
+    fprintf(f, "{\n  \"version\": \"%s\",\n  \"workload\": ", PC_VERSION);
+    manifest_workload(f, j);
+    fprintf(f, ",\n  \"fft_tile\": [%zu, %zu],\n", j->fft_P, j->fft_Q);
+    fprintf(f, "  \"dtype\": \"%s\",\n  \"shape\": [%zu, %zu],\n",
+            pc_dtype_name(j->o->conv.dtype), j->orows, j->ocols);
+    fprintf(f, "  \"complete\": %s,\n  \"kernels_done\": %zu,\n",
+            n == j->count ? "true" : "false", n);
+    if (n == j->count)
+        fprintf(f, "  \"checksum\": \"%016" PRIx64 "\",\n",
+                pc_hash_combine(sums, j->count));
+    fputs("  \"kernels\": [", f);
+    size_t w = 0;
+    for (size_t k = 0; k < j->count; k++)
+        if (done[k])
+            fprintf(f, "%s\n    {\"index\": %zu, \"file\": \"conv_%05zu.npy\", "
+                       "\"checksum\": \"%016" PRIx64 "\"}",
+                    w++ ? "," : "", k, k, sums[k]);
+    fputs("\n  ]\n}\n", f);
+    if (fflush(f) != 0 || ferror(f)) {
+        int e = errno;
+        fclose(f);
+        unlink(tmp);
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    if (fclose(f) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    if ((st = commit_file(tmp, path)))
+        return st;
+    sync_dir(dir);
+    return PC_OK;
+}
+
+int sink_write_batch(const job *j, const pc_arena *arena, size_t k0, size_t k1,
+                     const bool *skip)
+{
+    const char *dir = j->o->outdir;
     size_t plane = j->orows * j->ocols * pc_dtype_size(j->o->conv.dtype);
     size_t shape[2] = {j->orows, j->ocols};
-    for (size_t k = 0; k < j->count; k++) {
-        char name[32], path[4096];
+    for (size_t k = k0; k < k1; k++) {
+        if (skip && skip[k])
+            continue;
+        char name[32], path[4096], tmp[4200];
         snprintf(name, sizeof name, "conv_%05zu.npy", k);
-        if ((st = join(path, sizeof path, dir, name)) ||
-            (st = pc_npy_write(path, j->o->conv.dtype, 2, shape,
-                               (const char *)arena->base + k * plane)))
+        int st = join(path, sizeof path, dir, name);
+        if (st)
+            return st;
+        snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", dir, name, (long)getpid());
+        st = pc_npy_write(tmp, j->o->conv.dtype, 2, shape,
+                          (const char *)arena->base + (k - k0) * plane);
+        if (st) {
+            unlink(tmp);
+            /* Name the final file: the temporary one is gone. */
+            return pc_error(st, "cannot write '%s': %s", path,
+                            strstr(pc_errmsg(), ": ") ? strrchr(pc_errmsg(), ':') + 2
+                                                      : pc_errmsg());
+        }
+        if ((st = commit_file(tmp, path)))
             return st;
     }
-    return write_manifest(j, dir, j->runs[0].sums);
+    return PC_OK;
 }
 
 int sink_inputs(const cli_options *o, const pc_matrix *m, const pc_bank *b)

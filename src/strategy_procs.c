@@ -42,6 +42,7 @@ typedef struct {
     pid_t pid;
     int pidfd; /* readable when the process ends; -1 if the kernel has none */
     int done;
+    double started;
 } child;
 
 static void sleep_ms(long ms)
@@ -76,7 +77,8 @@ static void await_exit(const child *c, unsigned n, long *nap)
         fds[m++] = (struct pollfd){.fd = c[i].pidfd, .events = POLLIN};
     }
     if (m) {
-        poll(fds, m, 1000);
+        /* Wake at least every 100 ms to look at the time-outs. */
+        poll(fds, m, 100);
         return;
     }
     sleep_ms(*nap);
@@ -103,10 +105,35 @@ static void kill_all(child *c, unsigned n)
         }
 }
 
-/* Waits for every worker. The first one to fail stops the others at once,
- * so a crashed worker never leaves the run waiting on its siblings. */
+typedef struct {
+    posix_spawn_file_actions_t fa;
+    const char *exe;
+    char sparent[24], sarena[4], scount[16], sk0[24], sk1[24];
+} spawner;
+
+static int spawn_one(spawner *sp, child *c, unsigned i)
+{
+    char sidx[16];
+    snprintf(sidx, sizeof sidx, "%u", i);
+    char *argv[] = {"parconv-worker", PC_WORKER_FLAG, sidx, sp->scount,
+                    sp->sparent, sp->sarena, sp->sk0, sp->sk1, NULL};
+    int e = posix_spawn(&c->pid, sp->exe, &sp->fa, NULL, argv, environ);
+    if (e)
+        return pc_error(PC_ESYS, "cannot spawn procs worker %u ('%s'): %s", i,
+                        sp->exe, strerror(e));
+    c->pidfd = open_pidfd(c->pid);
+    c->done = 0;
+    c->started = pc_now();
+    return PC_OK;
+}
+
+/* Waits for every worker. One that crashes, is killed, exits non-zero or
+ * outlives the timeout gets its share handed to a new worker while
+ * retries last; otherwise the others are stopped at once and the run
+ * fails, so a bad worker never leaves the run waiting on its siblings. */
 static int wait_all(child *c, unsigned n, const pc_plan *plan,
-                    const pc_sink *sink)
+                    const pc_sink *sink, spawner *sp, double timeout,
+                    unsigned retries)
 {
     unsigned left = n;
     long nap = 1;
@@ -115,33 +142,55 @@ static int wait_all(child *c, unsigned n, const pc_plan *plan,
         for (unsigned i = 0; i < n; i++) {
             if (c[i].done)
                 continue;
-            int ws;
+            int ws = 0;
             pid_t r = waitpid(c[i].pid, &ws, WNOHANG);
-            if (r == 0)
+            bool hung = r == 0 && timeout > 0 &&
+                        pc_now() - c[i].started > timeout;
+            if (r == 0 && !hung)
                 continue;
+            if (hung) {
+                kill(c[i].pid, SIGKILL);
+                waitpid(c[i].pid, NULL, 0);
+            }
             reaped(&c[i]);
-            left--;
             progressed = 1;
             int st = PC_OK;
-            size_t r0, r1;
-            pc_units_of(plan, sink, i, n, &r0, &r1);
-            if (r < 0)
+            size_t u0, u1;
+            pc_units_of(plan, sink, i, n, &u0, &u1);
+            if (hung)
+                st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d, "
+                              "units %zu-%zu) hung: no result after %gs", i, n,
+                              (int)c[i].pid, u0, u1 - 1, timeout);
+            else if (r < 0)
                 st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d): "
                               "waitpid failed: %s", i, n, (int)c[i].pid,
                               strerror(errno));
             else if (WIFSIGNALED(ws))
                 st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d, "
                               "units %zu-%zu) was killed by signal %d (%s)", i,
-                              n, (int)c[i].pid, r0, r1 - 1, WTERMSIG(ws),
+                              n, (int)c[i].pid, u0, u1 - 1, WTERMSIG(ws),
                               strsignal(WTERMSIG(ws)));
             else if (WIFEXITED(ws) && WEXITSTATUS(ws) != 0)
                 st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d, "
                               "units %zu-%zu) exited with status %d", i, n,
-                              (int)c[i].pid, r0, r1 - 1, WEXITSTATUS(ws));
-            if (st) {
-                kill_all(c, n);
-                return st;
+                              (int)c[i].pid, u0, u1 - 1, WEXITSTATUS(ws));
+            if (!st) {
+                left--;
+                continue;
             }
+            if (sink->res && sink->res->retried < retries) {
+                /* Its share again, from scratch: the results are the same
+                 * bits whoever computes them. */
+                sink->res->retried++;
+                snprintf(sink->res->warning, sizeof sink->res->warning, "%s",
+                         pc_errmsg());
+                int e = spawn_one(sp, &c[i], i);
+                if (e == PC_OK)
+                    continue;
+                st = e;
+            }
+            kill_all(c, n);
+            return st;
         }
         if (!progressed)
             await_exit(c, n, &nap);
@@ -172,49 +221,38 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
     child *kids = calloc(workers, sizeof *kids);
     for (unsigned i = 0; kids && i < workers; i++)
         kids[i].pidfd = -1;
-    posix_spawn_file_actions_t fa;
+    spawner sp = {.exe = rp->worker_exe};
     int fa_ok = 0;
     unsigned spawned = 0;
     if (!kids) {
         st = pc_error(PC_ENOMEM, "cannot allocate %u worker records", workers);
         goto done;
     }
-    if (posix_spawn_file_actions_init(&fa) != 0) {
+    if (posix_spawn_file_actions_init(&sp.fa) != 0) {
         st = pc_error(PC_ESYS, "posix_spawn_file_actions_init failed");
         goto done;
     }
     fa_ok = 1;
     int arena_fd = rp->arena ? rp->arena->fd : -1;
-    if (posix_spawn_file_actions_adddup2(&fa, plan->blob_fd, PLAN_FD) != 0 ||
-        posix_spawn_file_actions_adddup2(&fa, rfd, RUN_FD) != 0 ||
+    if (posix_spawn_file_actions_adddup2(&sp.fa, plan->blob_fd, PLAN_FD) != 0 ||
+        posix_spawn_file_actions_adddup2(&sp.fa, rfd, RUN_FD) != 0 ||
         (arena_fd >= 0 &&
-         posix_spawn_file_actions_adddup2(&fa, arena_fd, ARENA_FD) != 0)) {
+         posix_spawn_file_actions_adddup2(&sp.fa, arena_fd, ARENA_FD) != 0)) {
         st = pc_error(PC_ESYS, "posix_spawn_file_actions_adddup2 failed");
         goto done;
     }
-
-    char sparent[24], sarena[4], scount[16], sk0[24], sk1[24];
-    snprintf(sparent, sizeof sparent, "%ld", (long)getpid());
-    snprintf(sarena, sizeof sarena, "%d", arena_fd >= 0);
-    snprintf(scount, sizeof scount, "%u", workers);
-    snprintf(sk0, sizeof sk0, "%zu", sink->k0);
-    snprintf(sk1, sizeof sk1, "%zu", sink->k1);
-    for (; spawned < workers; spawned++) {
-        char sidx[16];
-        snprintf(sidx, sizeof sidx, "%u", spawned);
-        char *argv[] = {"parconv-worker", PC_WORKER_FLAG, sidx, scount,
-                        sparent, sarena, sk0, sk1, NULL};
-        int e = posix_spawn(&kids[spawned].pid, rp->worker_exe, &fa, NULL, argv,
-                            environ);
-        if (e) {
-            st = pc_error(PC_ESYS, "cannot spawn procs worker %u ('%s'): %s",
-                          spawned, rp->worker_exe, strerror(e));
+    snprintf(sp.sparent, sizeof sp.sparent, "%ld", (long)getpid());
+    snprintf(sp.sarena, sizeof sp.sarena, "%d", arena_fd >= 0);
+    snprintf(sp.scount, sizeof sp.scount, "%u", workers);
+    snprintf(sp.sk0, sizeof sp.sk0, "%zu", sink->k0);
+    snprintf(sp.sk1, sizeof sp.sk1, "%zu", sink->k1);
+    for (; spawned < workers; spawned++)
+        if ((st = spawn_one(&sp, &kids[spawned], spawned))) {
             kill_all(kids, spawned);
             goto done;
         }
-        kids[spawned].pidfd = open_pidfd(kids[spawned].pid);
-    }
-    st = wait_all(kids, workers, plan, sink);
+    st = wait_all(kids, workers, plan, sink, &sp, rp->worker_timeout,
+                  rp->retries);
     if (!st) {
         memcpy(sink->rowhash, run, hashes);
         memcpy(started, run + hashes, workers * sizeof(double));
@@ -222,7 +260,7 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
 
 done:
     if (fa_ok)
-        posix_spawn_file_actions_destroy(&fa);
+        posix_spawn_file_actions_destroy(&sp.fa);
     free(kids);
     munmap(run, rbytes);
     close(rfd);
@@ -273,6 +311,11 @@ int pc_worker_main(int argc, char **argv)
         return 2;
     }
     unsigned ui = (unsigned)idx;
+    /* The parent decides what a SIGTERM or SIGINT means (Slurm and a
+     * terminal send them to every process of the job): it lets the batch
+     * finish, then stops. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     /* Die with the parent: no orphaned workers if it is killed. The parent
      * may have died between spawn and prctl, hence the check after. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -25,7 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LONG_OPTS = ["size", "count", "ksize", "range", "seed", "matrix", "bank",
              "mode", "boundary", "fillvalue", "dtype", "method", "strategy",
              "procs", "threads", "output", "json", "quiet", "seconds", "help",
-             "version"]
+             "version", "isa", "fft-plan", "wisdom", "calibration", "from",
+             "to", "step", "runs", "csv"]
 # Short forms the help text shows as '-x, --long' (-h and -V are accepted
 # too but the help shows only their long forms).
 SHORT_OPTS = {"n": "size", "k": "count", "s": "ksize", "m": "matrix",
@@ -87,13 +88,28 @@ def t_help():
         expect(re.search(rf"-{s}, --{l}\b", r.stdout),
                f"--help does not show '-{s}, --{l}'")
     for word in ("gen", "demo", "serial", "procs", "threads", "omp",
-                 "Exit status"):
+                 "Exit status", "peak", "calibrate", "sweep ksize", "direct",
+                 "fft", "auto", "estimate", "measure",
+                 "PARCONV_CALIBRATION"):
         expect(word in r.stdout, f"--help does not mention {word!r}")
     r2 = ok_run(["-h"])
     expect(r2.stdout == r.stdout, "-h differs from --help")
-    for sub in ("gen", "demo"):
-        r3 = ok_run([sub, "--help"])
-        expect(r3.stdout == r.stdout, f"{sub} --help differs from --help")
+    for sub in (["gen"], ["demo"], ["peak"], ["calibrate"],
+                ["sweep", "ksize"]):
+        r3 = ok_run(sub + ["--help"])
+        expect(r3.stdout == r.stdout,
+               f"{' '.join(sub)} --help differs from --help")
+
+
+def t_sweep_help():
+    """'parconv sweep --help' prints the help, as 'gen --help' does, before
+    asking what to sweep."""
+    r = ok_run(["--help"])
+    for opt in ("--help", "-h"):
+        r2 = run(["sweep", opt])
+        expect(r2.returncode == 0 and r2.stdout == r.stdout and
+               r2.stderr == "", f"sweep {opt}: exit {r2.returncode}, "
+               f"stderr {r2.stderr.strip()!r}")
 
 
 def t_version():
@@ -511,6 +527,7 @@ def t_npy_variants():
 
 def good_paths():
     case("--help mentions every option", t_help)
+    case("sweep --help", t_sweep_help)
     case("--version", t_version)
     case("gen shapes, f64, --range values", t_gen_shapes)
     case("gen --dtype f32", t_gen_f32)
@@ -613,6 +630,73 @@ def bad_cases(p):
     add("peak --isa bogus", ["peak", "--isa", "x"], "--isa", out=False)
     add("gen --isa", ["gen", "--isa", "generic"], "does not apply")
     add("--method bogus", ["--method", "fast"], "--method")
+    add("--method bogus names the choices", ["--method", "bogus"],
+        "direct, fft, auto")
+    add("--method ''", ["--method", ""], "--method")
+    add("--fft-plan bogus", ["--fft-plan", "bogus"], "--fft-plan")
+    add("--fft-plan ''", ["--fft-plan", ""], "--fft-plan")
+    add("--wisdom ''", ["--wisdom", ""], "--wisdom")
+    add("--calibration ''", ["--calibration", ""], "--calibration")
+    add("--calibration missing file", ["-n", "10", "-k", "2", "-s", "2",
+                                       "--calibration", p("missing.cal")],
+        "missing.cal")
+    add("--calibration malformed", ["-n", "10", "-k", "2", "-s", "2",
+                                    "--calibration", p("text.txt")],
+        "text.txt:1")
+    add("--wisdom not a wisdom file", ["-n", "20", "-k", "2", "-s", "3",
+                                       "--method", "fft", "--wisdom",
+                                       p("text.txt")], "text.txt")
+    add("--method fft with a NaN fill value", ["-n", "10", "-k", "2", "-s",
+                                               "2", "--method", "fft",
+                                               "--fillvalue", "nan"], "NaN")
+    add("--method given twice", ["--method", "fft", "--method", "direct"],
+        "twice")
+    add("gen --method fft", ["gen", "--method", "fft"], "does not apply")
+    add("gen --fft-plan", ["gen", "--fft-plan", "measure"], "does not apply")
+    add("gen --wisdom", ["gen", "--wisdom", "w"], "does not apply")
+    add("gen --calibration", ["gen", "--calibration", "c"], "does not apply")
+    add("peak --method fft", ["peak", "--method", "fft"], "does not apply",
+        out=False)
+    add("calibrate --method fft", ["calibrate", "--method", "fft"],
+        "does not apply", out=False)
+    add("calibrate -n 5", ["calibrate", "-n", "5"], "does not apply",
+        out=False)
+    add("calibrate stray argument", ["calibrate", "extra"], "extra",
+        out=False)
+    add("calibrate --calibration ''", ["calibrate", "--calibration", ""],
+        "--calibration", out=False)
+    add("run --from", ["--from", "3"], "does not apply")
+    add("run --to", ["--to", "3"], "does not apply")
+    add("run --step", ["--step", "3"], "does not apply")
+    add("run --runs", ["--runs", "3"], "does not apply")
+    add("run --csv", ["--csv", "x.csv"], "does not apply")
+    sw = ["sweep", "ksize", "--from", "3", "--to", "7", "-n", "20", "-k", "1"]
+    add("sweep --step 0", sw + ["--step", "0"], "--step", out=False)
+    add("sweep --step x", sw + ["--step", "x"], "--step", out=False)
+    add("sweep --runs 10", sw + ["--runs", "10"], "--runs", out=False)
+    add("sweep --runs 0", sw + ["--runs", "0"], "--runs", out=False)
+    add("sweep --from 0", ["sweep", "ksize", "--from", "0", "--to", "7"],
+        "--from", out=False)
+    add("sweep --to 5000", ["sweep", "ksize", "--from", "3", "--to", "5000"],
+        "--to", out=False)
+    add("sweep --from above --to", ["sweep", "ksize", "--from", "9", "--to",
+                                     "3"], "--from", out=False)
+    add("sweep without --from", ["sweep", "ksize", "--to", "7"], "--from",
+        out=False)
+    add("sweep without --to", ["sweep", "ksize", "--from", "3"], "--to",
+        out=False)
+    add("sweep without ksize", ["sweep", "--from", "3", "--to", "7"],
+        "ksize", out=False)
+    add("sweep bogus", ["sweep", "bogus", "--from", "3", "--to", "7"],
+        "ksize", out=False)
+    add("sweep -S serial,omp", sw + ["-S", "serial,omp"], "-S", out=False)
+    add("sweep --csv ''", sw + ["--csv", ""], "--csv", out=False)
+    add("sweep --method fft", sw + ["--method", "fft"], "does not apply",
+        out=False)
+    add("sweep -o", sw + ["-o", "x"], "does not apply", out=False)
+    add("sweep -s 5", sw + ["-s", "5"], "does not apply", out=False)
+    add("sweep -m", sw + ["-m", "x.npy"], "does not apply", out=False)
+    add("sweep stray argument", sw + ["extra"], "extra", out=False)
     add("--fillvalue abc", ["--fillvalue", "abc"], "--fillvalue")
     add("--fillvalue 1e999", ["--fillvalue", "1e999"], "--fillvalue")
     add("-S serial,bogus", ["-S", "serial,bogus"], "bogus")

@@ -9,8 +9,9 @@ Fortran-ordered .npy inputs, and a single 2-D kernel as the bank. The cases
 take --method direct, fft and auto in turn (and the direct kernels' ISAs);
 FFT results are held to parconv's own FFT tolerance, relative to max|ref|.
 NaN/Inf inputs run with every method: fft must be refused, auto must
-compute directly. Every parconv call has a timeout. Prints 'ok   name' or 'FAIL name: why' per case
-and 'N passed, M failed' at the end; exits 1 if anything failed.
+compute directly. Every parconv call has a timeout. Prints 'ok   name' or
+'FAIL name: why' per case and 'N passed, M failed' at the end; exits 1 if
+anything failed.
 """
 import json
 import os
