@@ -107,8 +107,11 @@ void report_workload(FILE *f, const job *j)
             human_bytes(j->mem_estimate, mem, sizeof mem), j->setup_seconds,
             o->outdir ? ", output arena" : "");
     if (o->outdir)
-        fprintf(f, "  output     %s/conv_NNNNN.npy (from the first strategy)\n",
-                o->outdir);
+        fprintf(f, "  output     %s/conv_NNNNN.npy (from the first strategy, "
+                   "%zu kernels a batch)\n", o->outdir, j->batch);
+    if (j->resumed)
+        fprintf(f, "  resume     %zu of %zu kernels complete in %s, kept\n",
+                j->resumed, j->count, o->outdir);
     fputc('\n', f);
 }
 
@@ -172,9 +175,11 @@ void report_summary(FILE *f, const job *j)
                 j->runs[0].checksum);
     else
         fprintf(f, "MISMATCH: %s\n", j->mismatch);
-    if (j->o->outdir && j->verified)
-        fprintf(f, "wrote %zu files to %s in %.3fs\n", j->count,
-                j->o->outdir, j->write_seconds);
+    if (j->o->outdir)
+        fprintf(f, "wrote %zu files to %s%s, %.3fs writing\n",
+                j->count - j->resumed, j->o->outdir,
+                j->resumed ? " (the others were complete already)" : "",
+                j->write_seconds);
     char rss[32];
     fprintf(f, "peak memory: %s resident\n",
             human_bytes(j->peak_rss, rss, sizeof rss));
@@ -304,18 +309,21 @@ int report_json(FILE *f, const char *path, const job *j)
             fprintf(f, "%.4f", ser->seconds / r->seconds);
         else
             fputs("null", f);
-        fprintf(f, ", \"checksum\": \"%016" PRIx64 "\"}", r->checksum);
+        fprintf(f, ", \"kernels\": %zu, \"retried\": %u, \"checksum\": \"%016"
+                   PRIx64 "\"}", r->kernels, r->retried, r->checksum);
     }
     fprintf(f, "\n  ],\n  \"verified\": %s,\n  \"mismatch\": ",
             j->verified ? "true" : "false");
     json_path_or_null(f, j->verified ? NULL : j->mismatch);
     fprintf(f, ",\n  \"output\": ");
-    if (j->o->outdir && j->verified) {
+    if (j->o->outdir) {
         json_string(f, j->o->outdir);
-        fprintf(f, ",\n  \"write_seconds\": %.6f", j->write_seconds);
+        fprintf(f, ",\n  \"write_seconds\": %.6f, \"resumed\": %zu",
+                j->write_seconds, j->resumed);
     } else {
         fputs("null", f);
     }
+    fprintf(f, ",\n  \"batch_kernels\": %zu", j->batch);
     fprintf(f, ",\n  \"peak_rss_bytes\": %.0f", j->peak_rss);
     fputs("\n}\n", f);
     if (to_stdout)
