@@ -50,6 +50,14 @@ static size_t cdiv(size_t a, size_t b)
     return (a + b - 1) / b;
 }
 
+/* Kernels per group: each tile spectrum is read once per group, not once
+ * per kernel. The spectra of all tiles (16 bytes per sample in f64) do not
+ * fit in cache; a group's kernel spectra do. */
+#define KGROUP 8
+/* ...but no more than fit in about 2 MB (a core's L2 and a bit), or the
+ * group's spectra stream from memory and two workers fight over it. */
+static size_t kgroup(const pc_fft *f, pc_dtype dt);
+
 /* Bytes of one complex spectrum and one real block of the plan's dtype. */
 static size_t spec_bytes(const pc_fft *f, pc_dtype dt)
 {
@@ -58,6 +66,12 @@ static size_t spec_bytes(const pc_fft *f, pc_dtype dt)
 static size_t real_bytes(const pc_fft *f, pc_dtype dt)
 {
     return f->P * f->Q * pc_dtype_size(dt);
+}
+
+static size_t kgroup(const pc_fft *f, pc_dtype dt)
+{
+    size_t g = ((size_t)2 << 20) / spec_bytes(f, dt);
+    return g < 1 ? 1 : g > KGROUP ? KGROUP : g;
 }
 static size_t align64(size_t n)
 {
@@ -76,10 +90,6 @@ size_t pc_fft_spectra_bytes(const pc_fft *f, pc_dtype dt)
     return f->ntr * f->ntc * spec_stride(f, dt);
 }
 
-/* Kernels per group: each tile spectrum is read once per group, not once
- * per kernel. The spectra of all tiles (16 bytes per sample in f64) do not
- * fit in cache; a group's kernel spectra do. */
-#define KGROUP 8
 
 size_t pc_fft_scratch_bytes(const pc_plan *pl)
 {
@@ -87,9 +97,9 @@ size_t pc_fft_scratch_bytes(const pc_plan *pl)
     pc_dtype dt = pl->p.dtype;
     /* A group's kernel spectra, the product (c2r destroys it), the real
      * block, and one tile row of output rows per kernel of the group. */
-    return (KGROUP + 1) * align64(spec_bytes(f, dt)) +
-           align64(real_bytes(f, dt)) +
-           KGROUP * align64(f->Tr * pl->ocols * pc_dtype_size(dt));
+    size_t g = kgroup(f, dt);
+    return (g + 1) * align64(spec_bytes(f, dt)) + align64(real_bytes(f, dt)) +
+           g * align64(f->Tr * pl->ocols * pc_dtype_size(dt));
 }
 
 /* Plans an r2c and a c2r of P x Q on buffers of our own. */
@@ -150,6 +160,7 @@ static bool tiling(pc_fft *f, const pc_plan *pl, size_t P, size_t Q)
     f->Tc = Q - (pl->kcols - 1);
     f->ntr = cdiv(pl->orows, f->Tr);
     f->ntc = cdiv(pl->ocols, f->Tc);
+    f->kg = kgroup(f, pl->p.dtype);
     return true;
 }
 
@@ -209,7 +220,8 @@ static double time_tile(pc_fft *f, pc_dtype dt)
 {
     double best = INFINITY;
     size_t ss = spec_stride(f, dt);
-    void *x = pc_alloc(ss), *h = pc_alloc(KGROUP * ss);
+    int G = (int)kgroup(f, dt);
+    void *x = pc_alloc(ss), *h = pc_alloc((size_t)G * ss);
     void *c = pc_alloc(ss), *r = pc_alloc(real_bytes(f, dt));
     if (x && h && c && r && make_plans(f, dt, FFTW_ESTIMATE) == PC_OK) {
         /* Batches of a few tiles: one small tile takes microseconds, too
@@ -219,11 +231,11 @@ static double time_tile(pc_fft *f, pc_dtype dt)
         for (int rep = 0; rep < 5 && (rep < 2 || pc_now() - start < 0.02); rep++) {
             double t0 = pc_now();
             for (int i = 0; i < batch; i++)
-                for (int kk = 0; kk < KGROUP; kk++) {
+                for (int kk = 0; kk < G; kk++) {
                     multiply(dt, x, (char *)h + kk * ss, c, f->P * f->qh);
                     exec_c2r(f, dt, c, r);
                 }
-            double t = (pc_now() - t0) / (batch * KGROUP);
+            double t = (pc_now() - t0) / (batch * G);
             if (t < best)
                 best = t;
         }
@@ -460,17 +472,17 @@ static void kernel_spectrum(const pc_plan *pl, size_t k, void *real, void *spec)
 }
 
 /* Groups that hold kernels of [k0, k1), and the first of them. */
-static size_t first_group(const pc_sink *sink)
+static size_t first_group(const pc_plan *pl, const pc_sink *sink)
 {
-    return sink->k0 / KGROUP;
+    return sink->k0 / pl->fft.kg;
 }
 
 size_t pc_fft_units(const pc_plan *pl, const pc_sink *sink)
 {
     if (sink->one_plane)
         return pl->fft.ntr;
-    size_t g1 = cdiv(sink->k1, KGROUP);
-    return (g1 - first_group(sink)) * pl->fft.ntr;
+    size_t g1 = cdiv(sink->k1, pl->fft.kg);
+    return (g1 - first_group(pl, sink)) * pl->fft.ntr;
 }
 
 /* Units are (group of kernels, tile row), group-major. */
@@ -484,16 +496,17 @@ void pc_fft_exec_units(const pc_plan *pl, size_t u0, size_t u1,
     size_t sstride = align64(spec_bytes(f, dt));
     size_t bstride = align64(f->Tr * row_bytes);
     char *kspec = scratch;
-    char *prod = kspec + KGROUP * sstride;
+    const size_t G = f->kg;
+    char *prod = kspec + G * sstride;
     char *real = prod + sstride;
     char *rows = real + align64(real_bytes(f, dt));
     size_t have = (size_t)-1;
 
     for (size_t u = u0; u < u1; u++) {
-        size_t g = u / f->ntr + (sink->one_plane ? 0 : first_group(sink));
+        size_t g = u / f->ntr + (sink->one_plane ? 0 : first_group(pl, sink));
         size_t ti = u % f->ntr;
         /* The group's kernels within [sink->k0, sink->k1). */
-        size_t k0 = g * KGROUP, kend = k0 + KGROUP;
+        size_t k0 = g * G, kend = k0 + G;
         if (k0 < sink->k0)
             k0 = sink->k0;
         if (kend > sink->k1)

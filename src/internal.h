@@ -30,6 +30,7 @@ typedef struct {
     size_t P, Q, qh;       /* transform size; qh = Q/2+1 complex columns */
     size_t Tr, Tc;         /* output tile */
     size_t ntr, ntc;       /* tiles down and across */
+    size_t kg;             /* kernels taken together against each tile */
     void *r2c, *c2r;       /* fftw_plan or fftwf_plan, process-local */
     double tile_seconds;   /* measured per kernel when the size was chosen */
     double plan_seconds;

@@ -360,7 +360,7 @@ static int choose_method(pc_plan *pl, bool finite)
 
 size_t pc_plan_batch_quantum(const pc_plan *plan)
 {
-    return plan->method == PC_FFT ? 8 : 2 * plan->lanes;
+    return plan->method == PC_FFT ? plan->fft.kg : 2 * plan->lanes;
 }
 
 pc_method pc_plan_method(const pc_plan *plan)
