@@ -18,18 +18,10 @@
 #   BENCH_CV_KERNELS     kernels given to OpenCV                     [100]
 set -euo pipefail
 
-out=${1:-}
-case $out in
-'') ;;
-/*) ;;
-*) out=$PWD/$out ;;
-esac
-cd "$(dirname "$0")/.."
-[ -n "$out" ] || out=$PWD/bench-results/bench.json
-
-. scripts/setup.sh
-pc_install "${PC_BUILD_PACKAGES[@]}" "${PC_TEST_PACKAGES[@]}" python3-opencv
-pc_build build
+# shellcheck source=scripts/setup.sh
+. "$(dirname "$0")/setup.sh"
+# $out, then from the top of the tree: install, build, $work and $bin.
+pc_bench_setup bench "${1:-}" python3-opencv
 
 runs=${BENCH_RUNS:-5}
 peer_runs=${BENCH_PEER_RUNS:-3}
@@ -43,15 +35,7 @@ for v in "$runs" "$peer_runs" "$scipy_kernels" "$cv_kernels"; do
         ;;
     esac
 done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/parconv-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$(dirname "$out")" "$work/parconv"
-# A private copy of the binary just built, so that every run measures the
-# same program even if build/ is rebuilt meanwhile (procs workers re-execute
-# /proc/self/exe, so the copy is self-contained).
-bin=$work/parconv-bin
-cp build/src/parconv "$bin"
+mkdir -p "$(dirname "$out")"
 
 # The default workload, spelled out so the benchmark stays pinned to it.
 workload=(--size 1000x1000 --count 100 --ksize 10x10 --range 0:100 --seed 42)

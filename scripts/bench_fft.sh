@@ -25,18 +25,10 @@
 #   BENCH_SCIPY_KERNELS   kernels given to the scipy pools              [40]
 set -euo pipefail
 
-out=${1:-}
-case $out in
-'') ;;
-/*) ;;
-*) out=$PWD/$out ;;
-esac
-cd "$(dirname "$0")/.."
-[ -n "$out" ] || out=$PWD/bench-results/bench_fft.json
-
-. scripts/setup.sh
-pc_install "${PC_BUILD_PACKAGES[@]}" "${PC_TEST_PACKAGES[@]}"
-pc_build build
+# shellcheck source=scripts/setup.sh
+. "$(dirname "$0")/setup.sh"
+# $out, then from the top of the tree: install, build, $work and $bin.
+pc_bench_setup bench_fft "${1:-}"
 
 runs=${BENCH_RUNS:-5}
 direct_runs=${BENCH_DIRECT_RUNS:-2}
@@ -53,15 +45,7 @@ for v in "$runs" "$direct_runs" "$direct_kernels" "$peer_runs" "$scipy_kernels";
     esac
 done
 [ "$direct_kernels" -le 100 ] || direct_kernels=100
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/parconv-bench-fft.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$(dirname "$out")" "$work/parconv"
-# A private copy of the binary just built, so that every run measures the
-# same program even if build/ is rebuilt meanwhile (procs workers re-execute
-# /proc/self/exe, so the copy is self-contained).
-bin=$work/parconv-bin
-cp build/src/parconv "$bin"
+mkdir -p "$(dirname "$out")"
 
 # The workload, spelled out so the benchmark stays pinned to it. The same
 # seed with fewer kernels gives the first kernels of the full bank (the

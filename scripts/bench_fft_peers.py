@@ -29,103 +29,38 @@ It reports timings; it never asserts them.
 """
 
 import argparse
-import datetime
-import glob
 import json
 import multiprocessing
 import os
-import platform
-import statistics
-import subprocess
-import sys
 import time
 
 import numpy as np
 import scipy
 import scipy.signal
 
-STRATEGIES = ("serial", "procs", "threads", "omp")
-RUN_FIELDS = ("compute_seconds", "seconds", "startup_seconds", "gflops",
-              "peak_gflops", "pct_peak")
+from benchlib import STRATEGIES, median
+import benchlib
+
 RTOL = 1e-9
 TARGETS = {"fftconvolve_pool": 5.0, "parconv_direct_omp": 10.0}
-
-
-def median(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def git_commit():
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout
-        return {"commit": head, "dirty": bool(dirty.strip())}
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 # ---------------------------------------------------------------- parconv --
 
 def parconv_summary(directory, prefix):
     """Medians over the reports DIR/PREFIX-N.json, per strategy."""
-    files = sorted(glob.glob(os.path.join(directory, f"{prefix}-*.json")),
-                   key=lambda p: int(p.rsplit("-", 1)[1].split(".")[0]))
-    reports = []
-    for path in files:
-        with open(path) as f:
-            reports.append(json.load(f))
-    if not reports:
-        raise SystemExit(f"bench_fft_peers: no parconv reports {prefix}-*.json in {directory}")
-    count = reports[0]["workload"]["count"]
-    samples = {s: {k: [] for k in RUN_FIELDS} for s in STRATEGIES}
-    workers = {}
-    methods = set()
-    for rep in reports:
-        for run in rep["runs"]:
-            s = run["strategy"]
-            if s not in samples:
-                continue
-            workers[s] = run["workers"]
-            methods.add(run.get("method"))
-            for k in RUN_FIELDS:
-                samples[s][k].append(run.get(k))
-    strategies = {}
-    for s in STRATEGIES:
-        med = {k: median(v) for k, v in samples[s].items()}
-        if med["compute_seconds"] is None:
-            continue
-        strategies[s] = {
-            "workers": workers[s],
-            "median": med,
-            "ms_per_kernel": med["compute_seconds"] * 1000 / count,
-            "samples": samples[s],
-        }
+    reports = benchlib.load_reports(
+        directory, prefix, f"bench_fft_peers: no parconv reports {prefix}-*.json in {directory}")
+    strategies, methods = benchlib.strategy_medians(reports)
     return {
         "runs": len(reports),
-        "kernels": count,
+        "kernels": reports[0]["workload"]["count"],
         "methods": sorted(m for m in methods if m),
         "workload": reports[0]["workload"],
         "environment": reports[0]["environment"],
         "fft": reports[0].get("fft"),
         "model": reports[0].get("model"),
-        "setup_seconds_median": median([r["setup_seconds"] for r in reports]),
-        "verified_all": all(r["verified"] for r in reports),
-        "mismatches": [r["mismatch"] for r in reports if not r["verified"]],
-        "checksums": sorted({run["checksum"] for r in reports for run in r["runs"]}),
+        **benchlib.report_checks(reports),
         "strategies": strategies,
     }
 
@@ -253,14 +188,7 @@ def main():
     ap.add_argument("--parconv-bin", default="build/src/parconv")
     args = ap.parse_args()
 
-    ncpu = os.cpu_count() or 1  # what multiprocessing.Pool() would use
-    load_start = os.getloadavg()
-    started = time.time()
-    try:
-        pc_version = subprocess.run([args.parconv_bin, "--version"], capture_output=True,
-                                    text=True).stdout.strip() or None
-    except OSError:
-        pc_version = None
+    ncpu, load_start, started, pc_version = benchlib.start(args.parconv_bin)
 
     matrix = np.load(os.path.join(args.inputs, "matrix.npy"))
     bank = np.load(os.path.join(args.inputs, "bank.npy"))
@@ -403,15 +331,9 @@ def main():
         print("NOT VERIFIED: " + json.dumps({"inputs": prefixes_ok,
                                              "checks": [c for c in checks if not c["ok"]]}))
 
-    result = {
-        "benchmark": "parconv scripts/bench_fft.sh",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu_model(), "online_cpus": ncpu, "loadavg_start": load_start,
-                    "loadavg_end": os.getloadavg()},
-        "git": git_commit(),
-        "software": {"parconv": pc_version, "python": sys.version.split()[0],
-                     "numpy": np.__version__, "scipy": scipy.__version__},
-        "env_unset_for_peers": ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"],
+    result = benchlib.result_head("parconv scripts/bench_fft.sh", ncpu, load_start, pc_version)
+    result["machine"]["loadavg_end"] = os.getloadavg()
+    result.update({
         "settings": {"parconv_fft_runs": args.runs, "parconv_direct_runs": args.direct_runs,
                      "parconv_direct_kernels": direct["kernels"], "peer_runs": args.peer_runs,
                      "scipy_kernels": nk, "verify_kernels": int(vbank.shape[0]),
@@ -438,12 +360,8 @@ def main():
         "verified": verified,
         "verification": {"inputs": prefixes_ok, "checks": checks},
         "peer_seconds": time.time() - started,
-    }
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(result, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, args.out)
+    })
+    benchlib.write_json(args.out, result)
     print(f"\nwrote {args.out}  (load average {load_start[0]:.2f} at the start of the peers, "
           f"{result['machine']['loadavg_end'][0]:.2f} at the end: numbers are noisy when "
           "others share the machine)")

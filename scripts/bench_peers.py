@@ -27,14 +27,9 @@ It reports timings; it never asserts them.
 
 import argparse
 import concurrent.futures
-import datetime
-import glob
 import json
 import multiprocessing
 import os
-import platform
-import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -43,71 +38,18 @@ import numpy as np
 import scipy
 import scipy.signal
 
-STRATEGIES = ("serial", "procs", "threads", "omp")
+from benchlib import STRATEGIES, median
+import benchlib
+
 DTYPES = ("f64", "f32")
-RUN_FIELDS = ("compute_seconds", "seconds", "startup_seconds", "gflops",
-              "peak_gflops", "pct_peak")
-
-
-def median(xs):
-    return statistics.median(xs) if xs else None
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def git_commit():
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout
-        return {"commit": head, "dirty": bool(dirty.strip())}
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 # ---------------------------------------------------------------- parconv --
 
 def parconv_summary(directory, dtype):
-    files = sorted(glob.glob(os.path.join(directory, f"{dtype}-*.json")),
-                   key=lambda p: int(p.rsplit("-", 1)[1].split(".")[0]))
-    reports = []
-    for path in files:
-        with open(path) as f:
-            reports.append(json.load(f))
-    if not reports:
-        raise SystemExit(f"bench_peers: no parconv reports for {dtype} in {directory}")
-    count = reports[0]["workload"]["count"]
-    samples = {s: {k: [] for k in RUN_FIELDS} for s in STRATEGIES}
-    workers = {}
-    for rep in reports:
-        for run in rep["runs"]:
-            s = run["strategy"]
-            if s not in samples:
-                continue
-            workers[s] = run["workers"]
-            for k in RUN_FIELDS:
-                samples[s][k].append(run[k])
-    strategies = {}
-    for s in STRATEGIES:
-        med = {k: median(v) for k, v in samples[s].items()}
-        if med["compute_seconds"] is None:
-            continue
-        strategies[s] = {
-            "workers": workers[s],
-            "median": med,
-            "ms_per_kernel": med["compute_seconds"] * 1000 / count,
-            "samples": samples[s],
-        }
+    reports = benchlib.load_reports(
+        directory, dtype, f"bench_peers: no parconv reports for {dtype} in {directory}")
+    strategies, _ = benchlib.strategy_medians(reports)
     ratios = {}
     omp = strategies.get("omp")
     for s in ("threads", "procs", "serial"):
@@ -118,10 +60,7 @@ def parconv_summary(directory, dtype):
         "runs": len(reports),
         "workload": reports[0]["workload"],
         "environment": reports[0]["environment"],
-        "setup_seconds_median": median([r["setup_seconds"] for r in reports]),
-        "verified_all": all(r["verified"] for r in reports),
-        "mismatches": [r["mismatch"] for r in reports if not r["verified"]],
-        "checksums": sorted({run["checksum"] for r in reports for run in r["runs"]}),
+        **benchlib.report_checks(reports),
         "strategies": strategies,
         "compute_ratios": ratios,
     }
@@ -360,25 +299,10 @@ def main():
     ap.add_argument("--parconv-bin", default="build/src/parconv")
     args = ap.parse_args()
 
-    ncpu = os.cpu_count() or 1  # what multiprocessing.Pool() would use
-    load_start = os.getloadavg()
-    started = time.time()
-    try:
-        pc_version = subprocess.run([args.parconv_bin, "--version"], capture_output=True,
-                                    text=True).stdout.strip() or None
-    except OSError:
-        pc_version = None
+    ncpu, load_start, started, pc_version = benchlib.start(args.parconv_bin)
 
     result = {
-        "benchmark": "parconv scripts/bench.sh",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu_model(), "online_cpus": ncpu,
-                    "loadavg_start": load_start},
-        "git": git_commit(),
-        "software": {"parconv": pc_version, "python": sys.version.split()[0],
-                     "numpy": np.__version__, "scipy": scipy.__version__,
-                     "opencv": None},
-        "env_unset_for_peers": ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"],
+        **benchlib.result_head("parconv scripts/bench.sh", ncpu, load_start, pc_version),
         "settings": {"parconv_runs": args.runs, "peer_runs": args.peer_runs,
                      "scipy_kernels": args.scipy_kernels, "cv_kernels": args.cv_kernels},
         "notes": [
@@ -437,7 +361,7 @@ def main():
     except ImportError as e:  # reported, the rest still runs
         cv2, cv_info, cv_error = None, None, f"cannot import cv2: {e}"
 
-    result["software"]["opencv"] = cv_info
+    result["software"]["opencv"] = cv_info  # the last of "software"
 
     for dtype in DTYPES:
         matrix, bank, refs, peers = data[dtype]
@@ -473,11 +397,7 @@ def main():
 
     result["machine"]["loadavg_end"] = os.getloadavg()
     result["peer_seconds"] = time.time() - started
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, args.out)
+    benchlib.write_json(args.out, result)
     print(f"\nwrote {args.out}  (load average {load_start[0]:.2f} at start of the peers, "
           f"{result['machine']['loadavg_end'][0]:.2f} at the end: numbers are noisy "
           "when others share the machine)")

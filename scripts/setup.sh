@@ -37,3 +37,38 @@ pc_build() {
 
 PC_BUILD_PACKAGES=(gcc libc6-dev meson ninja-build pkg-config libfftw3-dev libgsl-dev)
 PC_TEST_PACKAGES=(python3 python3-numpy python3-scipy)
+
+# Shared set-up for bench.sh and bench_fft.sh, called from the script's own
+# shell (not a subshell: it sets the globals below, changes directory and
+# sets an EXIT trap) before it has changed directory.
+# Usage: pc_bench_setup NAME OUT [extra packages...]
+# Makes OUT absolute (relative to the caller's directory; empty: the default
+# bench-results/NAME.json) in $out, cds to the top of the tree, installs
+# what is missing and builds into build/, then makes a private temp dir
+# $work (removed on exit) with an empty $work/parconv for the JSON reports
+# and copies the binary just built to $bin in it. It does not create the
+# directory of $out: the caller does, once it has checked its settings.
+pc_bench_setup() {
+    local name=$1
+    out=$2
+    shift 2
+    case $out in
+    '') ;;
+    /*) ;;
+    *) out=$PWD/$out ;;
+    esac
+    cd "$(dirname "$0")/.." || return
+    [ -n "$out" ] || out=$PWD/bench-results/$name.json
+
+    pc_install "${PC_BUILD_PACKAGES[@]}" "${PC_TEST_PACKAGES[@]}" "$@"
+    pc_build build
+
+    work=$(mktemp -d "${TMPDIR:-/tmp}/parconv-${name//_/-}.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    mkdir -p "$work/parconv"
+    # A private copy of the binary just built, so that every run measures
+    # the same program even if build/ is rebuilt meanwhile (procs workers
+    # re-execute /proc/self/exe, so the copy is self-contained).
+    bin=$work/parconv-bin
+    cp build/src/parconv "$bin"
+}
