@@ -15,6 +15,7 @@ static const char help_text[] =
 "       parconv demo sleep|lock [--seconds S]   the threads lesson\n"
 "       parconv peak [--dtype D] [--isa I] [-t T]   the FMA ceiling\n"
 "       parconv calibrate [--dtype D] [--isa I] [--calibration FILE]\n"
+"       parconv merge DIR                 combine sharded results\n"
 "       parconv sweep ksize --from A --to B [--step S] [--runs R]\n"
 "                       [--csv FILE] [--json FILE] [-n N] [-k K] [-S s]\n"
 "       parconv -h, --help | -V, --version\n"
@@ -58,6 +59,9 @@ static const char help_text[] =
 "                        outputs x taps, FFT ~ tiles x P*Q*log2(P*Q), as\n"
 "                        scipy's choose_conv_method), both estimates shown\n"
 "      --fft-plan E      FFTW planning: estimate or measure     [estimate]\n"
+"      --fft-size PxQ    FFT transform size instead of timing the candidates\n"
+"                        (the manifest records the one used; pin it to get\n"
+"                        the same bits from separately planned runs)\n"
 "      --wisdom FILE     FFTW wisdom: imported before planning, saved after\n"
 "                        (created if missing; one file per dtype)\n"
 "      --calibration F   the cost model's constants, as written by\n"
@@ -96,6 +100,13 @@ static const char help_text[] =
 "                        workload completed in DIR (files checked against\n"
 "                        the manifest's checksums) and compute the rest;\n"
 "                        refused if DIR holds another workload\n"
+"      --shard I/N       compute only kernels I, I+N, I+2N, ... (0 <= I < N),\n"
+"                        written under their own numbers beside\n"
+"                        DIR/manifest.shard-I-of-N.json; 'parconv merge DIR'\n"
+"                        checks and combines the shards. Default from Slurm:\n"
+"                        SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) of\n"
+"                        SLURM_ARRAY_TASK_COUNT in a job array, else\n"
+"                        SLURM_PROCID of SLURM_NTASKS under srun -n N > 1\n"
 "      --json FILE       the report as JSON too; '-' for stdout, the text\n"
 "                        report then goes to stderr\n"
 "  -q, --quiet           no text report, no progress (errors are printed)\n"
@@ -161,6 +172,8 @@ enum {
     O_WORKER_TIMEOUT,
     O_RETRIES,
     O_MAX_MEM,
+    O_SHARD,
+    O_FFT_SIZE,
 };
 
 static const struct option long_opts[] = {
@@ -196,6 +209,8 @@ static const struct option long_opts[] = {
     {"worker-timeout", required_argument, NULL, O_WORKER_TIMEOUT},
     {"retries", required_argument, NULL, O_RETRIES},
     {"max-mem", required_argument, NULL, O_MAX_MEM},
+    {"shard", required_argument, NULL, O_SHARD},
+    {"fft-size", required_argument, NULL, O_FFT_SIZE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -209,6 +224,7 @@ static const char short_opts[] = ":n:k:s:m:b:S:p:t:o:qhV";
 #define PEAK (1u << CMD_PEAK)
 #define CALIBRATE (1u << CMD_CALIBRATE)
 #define SWEEP (1u << CMD_SWEEP)
+#define MERGE (1u << CMD_MERGE)
 static unsigned allowed_in(int opt)
 {
     switch (opt) {
@@ -228,13 +244,15 @@ static unsigned allowed_in(int opt)
         return SWEEP;
     case O_MAX_MEM:
         return RUN | GEN;
+    case O_SHARD: case O_FFT_SIZE:
+        return RUN;
     case O_JSON: case 'S': case 'p': case O_MODE: case O_BOUNDARY:
     case O_FILLVALUE: case O_FFT_PLAN: case O_WISDOM:
         return RUN | SWEEP;
     case O_SECONDS:
         return DEMO;
     case 'h': case 'V':
-        return RUN | GEN | DEMO | PEAK | CALIBRATE | SWEEP;
+        return RUN | GEN | DEMO | PEAK | CALIBRATE | SWEEP | MERGE;
     default:
         return RUN;
     }
@@ -242,7 +260,8 @@ static unsigned allowed_in(int opt)
 
 static const char *const command_names[] = {
     [CMD_RUN] = "run", [CMD_GEN] = "gen", [CMD_DEMO] = "demo",
-    [CMD_PEAK] = "peak", [CMD_CALIBRATE] = "calibrate", [CMD_SWEEP] = "sweep"};
+    [CMD_PEAK] = "peak", [CMD_CALIBRATE] = "calibrate", [CMD_SWEEP] = "sweep",
+    [CMD_MERGE] = "merge"};
 
 /* The name a user typed for option opt, for messages. */
 static const char *opt_name(int opt)
@@ -392,6 +411,16 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
                 o->cmd = (enum cli_command)c;
                 first = 2;
             }
+    }
+    if (o->cmd == CMD_MERGE) {
+        if (argc > 2 && argv[2][0] != '-') {
+            o->merge_dir = argv[2];
+            first = 3;
+        } else if (!(argc > 2 && (strcmp(argv[2], "--help") == 0 ||
+                                  strcmp(argv[2], "-h") == 0))) {
+            return pc_error(PC_EUSAGE, "merge needs the output directory: "
+                            "'parconv merge DIR'");
+        }
     }
     if (o->cmd == CMD_SWEEP) {
         if (argc > 2 && strcmp(argv[2], "ksize") == 0)
@@ -579,6 +608,28 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
         case O_RESUME:
             o->resume = true;
             break;
+        case O_SHARD: {
+            char *slash = strchr(optarg, '/'), *end;
+            unsigned long long i = 0, n = 0;
+            errno = 0;
+            if (slash && optarg[0] != '-' && slash[1] != '-') {
+                i = strtoull(optarg, &end, 10);
+                if (end != slash)
+                    slash = NULL;
+                else
+                    n = strtoull(slash + 1, &end, 10);
+            }
+            if (!slash || errno || *end || n < 1 || n > 1000000 || i >= n)
+                st = pc_error(PC_EUSAGE, "--shard '%s': expected I/N with 0 "
+                              "<= I < N", optarg);
+            o->shard_i = (size_t)i;
+            o->shard_n = (size_t)n;
+            o->shard_from = "--shard";
+            break;
+        }
+        case O_FFT_SIZE:
+            st = parse_shape("--fft-size", optarg, &o->conv.fft_P, &o->conv.fft_Q);
+            break;
         case O_WORKER_TIMEOUT:
             st = parse_double("--worker-timeout", optarg, &o->worker_timeout);
             if (!st && !(o->worker_timeout > 0 && o->worker_timeout <= 1e6))
@@ -665,6 +716,61 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
                         "one name");
     if (o->cmd == CMD_DEMO && !o->demo)
         return pc_error(PC_EUSAGE, "demo needs 'sleep' or 'lock'");
+    return PC_OK;
+}
+
+/* A whole number from the environment; -1 if unset. */
+static long env_long(const char *name, int *bad)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < 0) {
+        *bad = 1;
+        pc_error(PC_EUSAGE, "%s='%s' is not a whole number", name, s);
+        return -1;
+    }
+    return v;
+}
+
+int cli_default_shard(cli_options *o)
+{
+    if (o->shard_n)
+        return PC_OK;
+    int bad = 0;
+    long id = env_long("SLURM_ARRAY_TASK_ID", &bad);
+    long count = env_long("SLURM_ARRAY_TASK_COUNT", &bad);
+    long min = env_long("SLURM_ARRAY_TASK_MIN", &bad);
+    long procid = env_long("SLURM_PROCID", &bad);
+    long ntasks = env_long("SLURM_NTASKS", &bad);
+    if (bad)
+        return PC_EUSAGE;
+    if (id >= 0 && count > 0) {
+        /* Arrays may start anywhere (--array=1-7): count from the minimum.
+         * Arrays with gaps or steps are not shardable by index. */
+        long i = id - (min >= 0 ? min : 0);
+        if (i < 0 || i >= count)
+            return pc_error(PC_EUSAGE, "SLURM_ARRAY_TASK_ID=%ld is not within "
+                            "%ld tasks from SLURM_ARRAY_TASK_MIN=%ld (use "
+                            "--array=A-B without steps, or --shard I/N)", id,
+                            count, min);
+        o->shard_i = (size_t)i;
+        o->shard_n = (size_t)count;
+        o->shard_from = "Slurm job array";
+    } else if (procid >= 0 && ntasks > 1) {
+        if (procid >= ntasks)
+            return pc_error(PC_EUSAGE, "SLURM_PROCID=%ld is not below "
+                            "SLURM_NTASKS=%ld", procid, ntasks);
+        o->shard_i = (size_t)procid;
+        o->shard_n = (size_t)ntasks;
+        o->shard_from = "srun tasks";
+    }
+    /* One shard of one is no shard at all. */
+    if (o->shard_n == 1)
+        o->shard_n = 0;
     return PC_OK;
 }
 

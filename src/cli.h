@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 enum cli_command { CMD_RUN, CMD_GEN, CMD_DEMO, CMD_PEAK, CMD_CALIBRATE,
-                   CMD_SWEEP, CMD_COUNT };
+                   CMD_SWEEP, CMD_MERGE, CMD_COUNT };
 
 /* Which options were given, to refuse repeats and conflicts. */
 enum cli_given {
@@ -35,6 +35,9 @@ typedef struct {
     double worker_timeout; /* seconds, 0: none */
     unsigned retries;
     double max_mem;        /* bytes, 0: what the machine has */
+    size_t shard_i, shard_n; /* --shard I/N (n = 0: not given) */
+    const char *shard_from;
+    const char *merge_dir;
     const char *calibration; /* cost-model file; NULL: the default one */
     size_t sweep_from, sweep_to, sweep_step;
     int sweep_runs;
@@ -70,6 +73,10 @@ typedef struct {
     pc_bank b;
     pc_plan *plan;
     size_t rows, cols, count, krows, kcols; /* the workload's shapes */
+    /* Sharding: this run computes kernels shard_i, shard_i + shard_n, ...
+     * of the workload's total; count is how many (1 shard of 1: all). */
+    size_t total, shard_i, shard_n;
+    const char *shard_from;
     size_t orows, ocols;
     int swapped;
     unsigned threads, procs;
@@ -92,6 +99,19 @@ typedef struct {
 
 /* Relative L-infinity error allowed between FFT and direct results. */
 double fft_tolerance(pc_dtype dtype);
+
+/* Kernel k of this run is kernel job_global(j, k) of the workload. */
+static inline size_t job_global(const job *j, size_t k)
+{
+    return j->shard_i + k * j->shard_n;
+}
+
+/* --shard, else Slurm's job array or srun task variables; PC_EUSAGE for
+ * malformed values. */
+int cli_default_shard(cli_options *o);
+
+/* merge.c: parconv merge DIR. */
+int merge_run(const cli_options *o, const char *dir);
 
 /* GFLOP/s of a run over its compute time (after start-up), and that as a
  * fraction of the ceiling. */
@@ -116,6 +136,8 @@ int sink_prepare(const char *dir);
  * [k0, k1) from an arena holding just them, each written to a temporary
  * name, synced and renamed (skip[k]: already there). */
 void manifest_workload(FILE *f, const job *j);
+/* manifest.json, or manifest.shard-I-of-N.json for a shard. */
+void manifest_name(const job *j, char *buf, size_t n);
 /* Removes what a killed run left half-written (.conv_*.tmp and the like). */
 void sink_clean_temps(const char *dir);
 int sink_manifest(const job *j, const uint64_t *sums, const bool *done);
@@ -129,9 +151,13 @@ typedef struct {
     char method[16], isa[16];
     size_t P, Q;     /* FFT tile, 0 for direct */
 } resume_info;
-/* 1 if DIR has no manifest. */
-int resume_read(const char *dir, resume_info *ri);
+/* 1 if DIR has no manifest (of that name). */
+int resume_read(const char *dir, const char *name, resume_info *ri);
 void resume_free(resume_info *ri);
+/* Is DIR/conv_<g>.npy a complete plane of that dtype and shape with that
+ * checksum? */
+bool npy_file_ok(const char *dir, size_t g, pc_dtype dt, size_t orows,
+                 size_t ocols, uint64_t sum);
 /* Refuses another workload (PC_EUSAGE, naming the difference); marks the
  * kernels whose files check out. */
 int resume_check(const job *j, const resume_info *ri, bool *done,

@@ -74,6 +74,15 @@ static int load_inputs(job *j)
     size_t kc = o->bank_path ? j->b.cols : o->kcols;
     j->rows = rows;
     j->cols = cols;
+    j->total = count;
+    j->shard_n = o->shard_n ? o->shard_n : 1;
+    j->shard_i = o->shard_n ? o->shard_i : 0;
+    j->shard_from = o->shard_from;
+    /* This shard's kernels: shard_i, shard_i + shard_n, ... With more
+     * shards than kernels some have none: they plan with the first kernel
+     * (to settle the method as the others do) and compute nothing. */
+    count = j->shard_i < count
+                ? (count - j->shard_i + j->shard_n - 1) / j->shard_n : 0;
     j->count = count;
     j->krows = kr;
     j->kcols = kc;
@@ -121,11 +130,19 @@ static int load_inputs(job *j)
 
     if (!o->matrix_path && (st = pc_matrix_alloc(&j->m, rows, cols)))
         return st;
-    if (!o->bank_path && (st = pc_bank_alloc(&j->b, count, kr, kc)))
+    if (!o->bank_path && (st = pc_bank_alloc(&j->b, j->total, kr, kc)))
         return st;
     if (!o->matrix_path || !o->bank_path)
         st = pc_generate(&o->gen, rows, cols, o->matrix_path ? NULL : &j->m,
                          o->bank_path ? NULL : &j->b);
+    if (!st && j->shard_n > 1) {
+        /* Keep this shard's kernels, in order, at the front. */
+        size_t taps = kr * kc;
+        for (size_t k = 0; k < count; k++)
+            memmove(j->b.data + k * taps, j->b.data + job_global(j, k) * taps,
+                    taps * sizeof *j->b.data);
+        j->b.count = count ? count : 1;
+    }
     return st;
 }
 
@@ -351,7 +368,10 @@ static int cmd_run(const cli_options *o, const char *self)
     pc_conv_params conv = o->conv;
     bool have_manifest = false;
     if (o->resume) {
-        st = resume_read(o->outdir, &ri);
+        job shard = {.o = o, .shard_i = o->shard_i, .shard_n = o->shard_n};
+        char name[96];
+        manifest_name(&shard, name, sizeof name);
+        st = resume_read(o->outdir, name, &ri);
         if (st == 1) {
             st = PC_OK; /* nothing there yet: a fresh run */
         } else if (st) {
@@ -405,8 +425,18 @@ static int cmd_run(const cli_options *o, const char *self)
     pc_bank_free(&j.b);
     if (st)
         goto done;
-    size_t count = pc_plan_count(j.plan);
+    size_t count = j.count;
     size_t plane = pc_plan_out_bytes(j.plan);
+    if (count == 0) {
+        /* An empty shard: its manifest says so, for merge. */
+        if (o->outdir && (st = sink_manifest(&j, NULL, NULL)))
+            goto done;
+        if (text)
+            fprintf(text, "shard %zu of %zu has no kernels (the bank holds "
+                    "%zu)%s\n", j.shard_i, j.shard_n, j.total,
+                    o->outdir ? "; wrote its empty manifest" : "");
+        goto done;
+    }
     {
         size_t Tr, Tc, ntr, ntc;
         double ps;
@@ -565,10 +595,15 @@ int main(int argc, char **argv)
         }
         case CMD_COUNT:
             break;
+        case CMD_MERGE:
+            st = merge_run(&o, o.merge_dir);
+            break;
         case CMD_RUN:
             /* Workers are this executable, found through /proc so that a
              * relative argv[0] or a changed directory does not matter. */
-            st = cmd_run(&o, "/proc/self/exe");
+            st = cli_default_shard(&o);
+            if (!st)
+                st = cmd_run(&o, "/proc/self/exe");
             break;
         }
     }

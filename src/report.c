@@ -46,8 +46,12 @@ void report_workload(FILE *f, const job *j)
     const pc_conv_params *p = &o->conv;
     char mem[32];
     fprintf(f, "parconv %s: %zu kernel%s of %zux%zu on a %zux%zu matrix\n",
-            PC_VERSION, j->count, j->count == 1 ? "" : "s", j->krows, j->kcols,
+            PC_VERSION, j->total, j->total == 1 ? "" : "s", j->krows, j->kcols,
             j->rows, j->cols);
+    if (j->shard_n > 1)
+        fprintf(f, "  shard      %zu of %zu (%s): kernels %zu, %zu, ... (%zu of "
+                   "them)\n", j->shard_i, j->shard_n, j->shard_from, j->shard_i,
+                j->shard_i + j->shard_n, j->count);
     fprintf(f, "  matrix     %s\n", input_kind(o->matrix_path));
     fprintf(f, "  kernels    %s\n", input_kind(o->bank_path));
     if (!o->matrix_path || !o->bank_path)
@@ -220,7 +224,7 @@ void json_workload(FILE *f, const job *j, const char *in)
 {
     const cli_options *o = j->o;
     fprintf(f, "{\n%s  \"rows\": %zu, \"cols\": %zu, \"count\": %zu,\n", in,
-            j->rows, j->cols, j->count);
+            j->rows, j->cols, j->total);
     fprintf(f, "%s  \"krows\": %zu, \"kcols\": %zu,\n", in, j->krows, j->kcols);
     fprintf(f, "%s  \"mode\": \"%s\", \"boundary\": \"%s\", \"fillvalue\": ", in,
             pc_mode_name(o->conv.mode), pc_boundary_name(o->conv.boundary));

@@ -67,11 +67,11 @@ static void first_difference(const char *x, const char *y, char *out, size_t n)
              x + strspn(x, " "), (int)(ly > 80 ? 80 : ly), y + strspn(y, " "));
 }
 
-int resume_read(const char *dir, resume_info *ri)
+int resume_read(const char *dir, const char *name, resume_info *ri)
 {
     memset(ri, 0, sizeof *ri);
     char path[4096];
-    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     size_t len;
     ri->text = slurp(path, &len);
     if (!ri->text)
@@ -98,19 +98,20 @@ void resume_free(resume_info *ri)
 
 /* Is DIR/conv_NNNNN.npy exactly what kernel k's results should be, with
  * checksum sum? */
-static bool file_ok(const job *j, size_t k, uint64_t sum)
+bool npy_file_ok(const char *dir, size_t g, pc_dtype dt, size_t orows,
+                 size_t ocols, uint64_t sum)
 {
     char path[4096], want[256];
-    snprintf(path, sizeof path, "%s/conv_%05zu.npy", j->o->outdir, k);
-    size_t shape[2] = {j->orows, j->ocols};
-    size_t esz = pc_dtype_size(j->o->conv.dtype);
-    size_t hlen = pc_npy_header(j->o->conv.dtype, 2, shape, want, sizeof want);
-    size_t row = j->ocols * esz, plane = j->orows * row;
+    snprintf(path, sizeof path, "%s/conv_%05zu.npy", dir, g);
+    size_t shape[2] = {orows, ocols};
+    size_t esz = pc_dtype_size(dt);
+    size_t hlen = pc_npy_header(dt, 2, shape, want, sizeof want);
+    size_t row = ocols * esz, plane = orows * row;
     size_t len;
     char *data = slurp(path, &len);
     bool ok = data && hlen && len == hlen + plane &&
               memcmp(data, want, hlen) == 0 &&
-              pc_plane_checksum(data + hlen, j->orows, row) == sum;
+              pc_plane_checksum(data + hlen, orows, row) == sum;
     free(data);
     return ok;
 }
@@ -138,16 +139,19 @@ int resume_check(const job *j, const resume_info *ri, bool *done,
         return st;
     *ndone = 0;
     for (const char *p = strstr(ri->text, "\"kernels\": ["); p && *p;) {
-        size_t k;
+        size_t g, k;
         char hex[17];
         const char *e = strstr(p, "{\"index\": ");
         if (!e)
             break;
+        /* Global kernel numbers; this run's k is g = shard_i + k*shard_n. */
         if (sscanf(e, "{\"index\": %zu, \"file\": \"conv_%*[0-9].npy\", "
-                      "\"checksum\": \"%16[0-9a-f]\"}", &k, hex) == 2 &&
-            k < j->count) {
+                      "\"checksum\": \"%16[0-9a-f]\"}", &g, hex) == 2 &&
+            g >= j->shard_i && (g - j->shard_i) % j->shard_n == 0 &&
+            (k = (g - j->shard_i) / j->shard_n) < j->count) {
             uint64_t sum = strtoull(hex, NULL, 16);
-            if (!done[k] && file_ok(j, k, sum)) {
+            if (!done[k] && npy_file_ok(j->o->outdir, g, j->o->conv.dtype,
+                                        j->orows, j->ocols, sum)) {
                 done[k] = true;
                 sums[k] = sum;
                 ++*ndone;

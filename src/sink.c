@@ -55,7 +55,7 @@ void sink_clean_temps(const char *dir)
         size_t n = strlen(e->d_name);
         if (n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0 &&
             (strncmp(e->d_name, ".conv_", 6) == 0 ||
-             strncmp(e->d_name, ".manifest.json.", 15) == 0) &&
+             strncmp(e->d_name, ".manifest.", 10) == 0) &&
             (size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) <
                 sizeof path)
             unlink(path);
@@ -94,6 +94,15 @@ static void sync_dir(const char *dir)
     }
 }
 
+void manifest_name(const job *j, char *buf, size_t n)
+{
+    if (j->shard_n > 1)
+        snprintf(buf, n, "manifest.shard-%zu-of-%zu.json", j->shard_i,
+                 j->shard_n);
+    else
+        snprintf(buf, n, "manifest.json");
+}
+
 void manifest_workload(FILE *f, const job *j)
 {
     json_workload(f, j, "  ");
@@ -103,10 +112,12 @@ int sink_manifest(const job *j, const uint64_t *sums, const bool *done)
 {
     const char *dir = j->o->outdir;
     char path[4096], tmp[4200];
-    int st = join(path, sizeof path, dir, "manifest.json");
+    char name[96];
+    manifest_name(j, name, sizeof name);
+    int st = join(path, sizeof path, dir, name);
     if (st)
         return st;
-    snprintf(tmp, sizeof tmp, "%s/.manifest.json.%ld.tmp", dir, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", dir, name, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f)
         return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(errno));
@@ -120,6 +131,8 @@ int sink_manifest(const job *j, const uint64_t *sums, const bool *done)
     fprintf(f, ",\n  \"fft_tile\": [%zu, %zu],\n", j->fft_P, j->fft_Q);
     fprintf(f, "  \"dtype\": \"%s\",\n  \"shape\": [%zu, %zu],\n",
             pc_dtype_name(j->o->conv.dtype), j->orows, j->ocols);
+    if (j->shard_n > 1)
+        fprintf(f, "  \"shard\": [%zu, %zu],\n", j->shard_i, j->shard_n);
     fprintf(f, "  \"complete\": %s,\n  \"kernels_done\": %zu,\n",
             n == j->count ? "true" : "false", n);
     if (n == j->count)
@@ -131,7 +144,7 @@ int sink_manifest(const job *j, const uint64_t *sums, const bool *done)
         if (done[k])
             fprintf(f, "%s\n    {\"index\": %zu, \"file\": \"conv_%05zu.npy\", "
                        "\"checksum\": \"%016" PRIx64 "\"}",
-                    w++ ? "," : "", k, k, sums[k]);
+                    w++ ? "," : "", job_global(j, k), job_global(j, k), sums[k]);
     fputs("\n  ]\n}\n", f);
     if (fflush(f) != 0 || ferror(f)) {
         int e = errno;
@@ -160,7 +173,7 @@ int sink_write_batch(const job *j, const pc_arena *arena, size_t k0, size_t k1,
         if (skip && skip[k])
             continue;
         char name[32], path[4096], tmp[4200];
-        snprintf(name, sizeof name, "conv_%05zu.npy", k);
+        snprintf(name, sizeof name, "conv_%05zu.npy", job_global(j, k));
         int st = join(path, sizeof path, dir, name);
         if (st)
             return st;
