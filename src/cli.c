@@ -16,6 +16,7 @@ static const char help_text[] =
 "       parconv peak [--dtype D] [--isa I] [-t T]   the FMA ceiling\n"
 "       parconv calibrate [--dtype D] [--isa I] [--calibration FILE]\n"
 "       parconv merge DIR                 combine sharded results\n"
+"       parconv sweep threads [--max T] [--runs R] [--csv F] [--json F]\n"
 "       parconv sweep ksize --from A --to B [--step S] [--runs R]\n"
 "                       [--csv FILE] [--json FILE] [-n N] [-k K] [-S s]\n"
 "       parconv -h, --help | -V, --version\n"
@@ -129,6 +130,10 @@ static const char help_text[] =
 "       workload (-n [500], -k [16], one strategy -S [omp], median of --runs\n"
 "       [3]), shows what auto chose and its loss, the crossover, and writes\n"
 "       CSV/JSON for scripts/plot_crossover.py.\n"
+"sweep threads: the workload (-n -k -s --method --dtype as for run) with\n"
+"       1..T workers (--max [online CPUs]) for omp and procs, median of --runs\n"
+"       [3]: seconds, speedup, parallel efficiency, GFLOP/s; CSV/JSON for\n"
+"       scripts/plot_scaling.py.\n"
 "demo:  two POSIX threads that sleep S seconds [2.5]: 'sleep' lets them\n"
 "       overlap (about S in all), 'lock' puts a mutex around the sleep (about\n"
 "       2S), as in the Python threading lesson parconv grew from.\n"
@@ -174,6 +179,7 @@ enum {
     O_MAX_MEM,
     O_SHARD,
     O_FFT_SIZE,
+    O_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -211,6 +217,7 @@ static const struct option long_opts[] = {
     {"max-mem", required_argument, NULL, O_MAX_MEM},
     {"shard", required_argument, NULL, O_SHARD},
     {"fft-size", required_argument, NULL, O_FFT_SIZE},
+    {"max", required_argument, NULL, O_MAX},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -228,8 +235,10 @@ static const char short_opts[] = ":n:k:s:m:b:S:p:t:o:qhV";
 static unsigned allowed_in(int opt)
 {
     switch (opt) {
-    case 's': case 'o':
+    case 'o':
         return RUN | GEN;
+    case 's':
+        return RUN | GEN | SWEEP;
     case 'n': case 'k': case O_RANGE: case O_SEED: case 'q':
         return RUN | GEN | SWEEP;
     case O_DTYPE:
@@ -240,12 +249,14 @@ static unsigned allowed_in(int opt)
         return RUN | PEAK | SWEEP;
     case O_CALIBRATION:
         return RUN | CALIBRATE | SWEEP;
-    case O_FROM: case O_TO: case O_STEP: case O_RUNS: case O_CSV:
+    case O_FROM: case O_TO: case O_STEP: case O_RUNS: case O_CSV: case O_MAX:
         return SWEEP;
     case O_MAX_MEM:
         return RUN | GEN;
     case O_SHARD: case O_FFT_SIZE:
         return RUN;
+    case O_METHOD:
+        return RUN | SWEEP;
     case O_JSON: case 'S': case 'p': case O_MODE: case O_BOUNDARY:
     case O_FILLVALUE: case O_FFT_PLAN: case O_WISDOM:
         return RUN | SWEEP;
@@ -422,13 +433,18 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
                             "'parconv merge DIR'");
         }
     }
-    if (o->cmd == CMD_SWEEP) {
+    if (o->cmd == CMD_SWEEP && argc > 2 && strcmp(argv[2], "threads") == 0) {
+        /* The default workload; every worker count timed a few times. */
+        first = 3;
+        o->sweep_threads = true;
+        o->sweep_runs = 3;
+    } else if (o->cmd == CMD_SWEEP) {
         if (argc > 2 && strcmp(argv[2], "ksize") == 0)
             first = 3;
         else if (!(argc > 2 && (strcmp(argv[2], "--help") == 0 ||
                                 strcmp(argv[2], "-h") == 0)))
             return pc_error(PC_EUSAGE, "sweep: say what to sweep: 'sweep "
-                            "ksize --from A --to B'");
+                            "ksize --from A --to B' or 'sweep threads'");
         /* A lighter workload than run's: every size is timed six times. */
         o->rows = o->cols = 500;
         o->count = 16;
@@ -588,6 +604,12 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
         case O_FROM:
             st = parse_count("--from", optarg, 4096, &o->sweep_from);
             break;
+        case O_MAX: {
+            size_t n;
+            st = parse_count("--max", optarg, 256, &n);
+            o->sweep_max = (unsigned)n;
+            break;
+        }
         case O_TO:
             st = parse_count("--to", optarg, 4096, &o->sweep_to);
             break;
@@ -706,12 +728,18 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
     if (o->cmd == CMD_GEN && (o->matrix_path || o->bank_path))
         return pc_error(PC_EUSAGE, "gen generates its inputs; --matrix and "
                         "--bank do not apply");
-    if (o->cmd == CMD_SWEEP && (!o->sweep_from || !o->sweep_to))
+    if (o->cmd == CMD_SWEEP && o->sweep_threads &&
+        (o->sweep_from || o->sweep_to || o->sweep_step != 0))
+        return pc_error(PC_EUSAGE, "sweep threads takes --max, not --from, "
+                        "--to or --step");
+    if (o->cmd == CMD_SWEEP && !o->sweep_threads && o->sweep_max)
+        return pc_error(PC_EUSAGE, "--max goes with 'sweep threads'");
+    if (o->cmd == CMD_SWEEP && !o->sweep_threads && (!o->sweep_from || !o->sweep_to))
         return pc_error(PC_EUSAGE, "sweep ksize needs --from A and --to B");
-    if (o->cmd == CMD_SWEEP && o->sweep_from > o->sweep_to)
+    if (o->cmd == CMD_SWEEP && !o->sweep_threads && o->sweep_from > o->sweep_to)
         return pc_error(PC_EUSAGE, "sweep ksize: --from %zu is above --to %zu",
                         o->sweep_from, o->sweep_to);
-    if (o->cmd == CMD_SWEEP && o->nstrategies != 1)
+    if (o->cmd == CMD_SWEEP && !o->sweep_threads && o->nstrategies != 1)
         return pc_error(PC_EUSAGE, "sweep times one strategy: give -S with "
                         "one name");
     if (o->cmd == CMD_DEMO && !o->demo)

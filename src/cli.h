@@ -40,6 +40,8 @@ typedef struct {
     const char *merge_dir;
     const char *calibration; /* cost-model file; NULL: the default one */
     size_t sweep_from, sweep_to, sweep_step;
+    bool sweep_threads;
+    unsigned sweep_max;
     int sweep_runs;
     const char *csv_path;
     const char *demo; /* "sleep" or "lock" */
@@ -113,6 +115,9 @@ int cli_default_shard(cli_options *o);
 /* merge.c: parconv merge DIR. */
 int merge_run(const cli_options *o, const char *dir);
 
+/* The OpenMP runtime's settings (omp_get_*), one line. */
+void omp_settings(char *buf, size_t n);
+
 /* GFLOP/s of a run over its compute time (after start-up), and that as a
  * fraction of the ceiling. */
 double job_gflops(const job *j, const job_run *r);
@@ -178,6 +183,7 @@ int calibrate_run(const cli_options *o);
 int calibration_load(cli_options *o, const char **from);
 /* sweep.c: parconv sweep ksize. */
 int sweep_run(const cli_options *o, unsigned workers);
+int sweep_threads_run(const cli_options *o, unsigned tmax);
 /* peak: the FMA ceiling per core and for the threads used. */
 int peak_run(const cli_options *o, unsigned threads, const char *from);
 

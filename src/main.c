@@ -589,7 +589,10 @@ int main(int argc, char **argv)
                 cli_default_procs(&n, &from);
             if (!st)
                 st = calibration_load(&o, &model);
-            if (!st)
+            if (!st && o.sweep_threads)
+                st = sweep_threads_run(&o, o.sweep_max ? o.sweep_max
+                                                       : pc_online_cpus());
+            else if (!st)
                 st = sweep_run(&o, o.threads ? o.threads : n);
             break;
         }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,18 @@ const char *human_bytes(double bytes, char *buf, size_t n)
 static const char *input_kind(const char *path)
 {
     return path ? path : "generated";
+}
+
+/* The OpenMP runtime's own view, not only the environment's. */
+static const char *const bind_names[] = {"false", "true", "primary", "close",
+                                         "spread"};
+void omp_settings(char *buf, size_t n)
+{
+    int b = (int)omp_get_proc_bind();
+    snprintf(buf, n, "omp_get_max_threads %d, proc_bind %s, places %d, "
+             "dynamic %s, thread_limit %d", omp_get_max_threads(),
+             b >= 0 && b < 5 ? bind_names[b] : "?", omp_get_num_places(),
+             omp_get_dynamic() ? "true" : "false", omp_get_thread_limit());
 }
 
 double job_gflops(const job *j, const job_run *r)
@@ -106,6 +119,27 @@ void report_workload(FILE *f, const job *j)
             any = 1;
         }
     fprintf(f, "%s\n", any ? "" : " no OMP_* variables set");
+    char omp[160];
+    omp_settings(omp, sizeof omp);
+    fprintf(f, "  runtime    %s\n", omp);
+    const char *jobid = getenv("SLURM_JOB_ID");
+    if (jobid) {
+        const char *arr = getenv("SLURM_ARRAY_JOB_ID"),
+                   *task = getenv("SLURM_ARRAY_TASK_ID"),
+                   *cpt = getenv("SLURM_CPUS_PER_TASK"),
+                   *node = getenv("SLURMD_NODENAME");
+        fprintf(f, "  slurm      job %s", jobid);
+        if (arr && task)
+            fprintf(f, " (array job %s, task %s)", arr, task);
+        if (getenv("SLURM_PROCID") && getenv("SLURM_NTASKS"))
+            fprintf(f, ", task %s of %s", getenv("SLURM_PROCID"),
+                    getenv("SLURM_NTASKS"));
+        if (cpt)
+            fprintf(f, ", %s CPUs per task", cpt);
+        if (node)
+            fprintf(f, ", node %s", node);
+        fputc('\n', f);
+    }
     fprintf(f, "  memory     about %s; set-up %.5fs (padding, kernels, FMA "
                "ceiling%s)\n",
             human_bytes(j->mem_estimate, mem, sizeof mem), j->setup_seconds,
@@ -276,7 +310,36 @@ int report_json(FILE *f, const char *path, const job *j)
     }
     double ed, ef;
     pc_plan_estimates(j->plan, &ed, &ef);
-    fprintf(f, "}},\n  \"model\": {\"direct_seconds\": %.6g, \"fft_seconds\": "
+    int bind = (int)omp_get_proc_bind();
+    fprintf(f, "},\n    \"omp\": {\"max_threads\": %d, \"proc_bind\": \"%s\", "
+               "\"num_places\": %d, \"dynamic\": %s, \"thread_limit\": %d},\n"
+               "    \"slurm\": ", omp_get_max_threads(),
+            bind >= 0 && bind < 5 ? bind_names[bind] : "?", omp_get_num_places(),
+            omp_get_dynamic() ? "true" : "false", omp_get_thread_limit());
+    if (getenv("SLURM_JOB_ID")) {
+        static const char *const vars[] = {
+            "SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
+            "SLURM_ARRAY_TASK_COUNT", "SLURM_PROCID", "SLURM_NTASKS",
+            "SLURM_CPUS_PER_TASK", "SLURMD_NODENAME"};
+        fputc('{', f);
+        int m = 0;
+        for (size_t v = 0; v < sizeof vars / sizeof *vars; v++)
+            if (getenv(vars[v])) {
+                fputs(m++ ? ", " : "", f);
+                json_string(f, vars[v]);
+                fputs(": ", f);
+                json_string(f, getenv(vars[v]));
+            }
+        fputc('}', f);
+    } else {
+        fputs("null", f);
+    }
+    fprintf(f, ",\n    \"shard\": ");
+    if (j->shard_n > 1)
+        fprintf(f, "[%zu, %zu]", j->shard_i, j->shard_n);
+    else
+        fputs("null", f);
+    fprintf(f, "},\n  \"model\": {\"direct_seconds\": %.6g, \"fft_seconds\": "
                "%.6g, \"constants\": ", ed, ef);
     json_string(f, j->model_from);
     fputs("},\n  \"fft\": ", f);

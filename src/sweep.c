@@ -185,3 +185,115 @@ int sweep_run(const cli_options *o, unsigned workers)
     pc_matrix_free(&m);
     return st;
 }
+
+/* parconv sweep threads: the workload with 1..T threads (omp) and 1..T
+ * processes (procs), median of several runs each: seconds, speedup over
+ * one worker of the same strategy, parallel efficiency, GFLOP/s. */
+int sweep_threads_run(const cli_options *o, unsigned tmax)
+{
+    pc_matrix m = {0};
+    pc_bank b = {0};
+    pc_plan *plan = NULL;
+    uint64_t *sums = NULL;
+    int st = pc_matrix_alloc(&m, o->rows, o->cols);
+    if (!st)
+        st = pc_bank_alloc(&b, o->count, o->krows, o->kcols);
+    if (!st)
+        st = pc_generate(&o->gen, o->rows, o->cols, &m, &b);
+    if (!st)
+        st = pc_plan_create(&plan, &o->conv, &m, &b);
+    if (!st && !(sums = calloc(o->count, sizeof *sums)))
+        st = pc_error(PC_ENOMEM, "cannot allocate checksums");
+    pc_matrix_free(&m);
+    pc_bank_free(&b);
+    static const pc_strategy strats[] = {PC_OMP, PC_PROCS};
+    enum { NS = 2 };
+    double *secs = calloc((size_t)NS * tmax, sizeof *secs);
+    if (!st && !secs)
+        st = pc_error(PC_ENOMEM, "cannot allocate the sweep");
+    double flops = st ? 0 : pc_plan_flops(plan) * (double)o->count;
+    FILE *text = o->json_path && strcmp(o->json_path, "-") == 0 ? stderr : stdout;
+    if (!st && !o->quiet)
+        fprintf(text, "sweep threads 1..%u: %zu kernels of %zux%zu on %zux%zu, "
+                "%s, method %s, median of %d runs\n%-8s %7s %10s %9s %11s "
+                "%9s\n", tmax, o->count, o->krows, o->kcols, o->rows, o->cols,
+                pc_dtype_name(o->conv.dtype),
+                pc_method_name(pc_plan_method(plan)), o->sweep_runs,
+                "strategy", "workers", "seconds", "speedup", "efficiency",
+                "GFLOP/s");
+    for (int si = 0; !st && si < NS; si++)
+        for (unsigned t = 1; !st && t <= tmax; t++) {
+            double r[9];
+            for (int rep = 0; !st && rep < o->sweep_runs; rep++) {
+                pc_run_params rp = {.strategy = strats[si], .workers = t,
+                                    .worker_exe = "/proc/self/exe",
+                                    .sums = sums};
+                pc_run_result res;
+                st = pc_run(plan, &rp, &res);
+                r[rep] = res.seconds - res.startup;
+            }
+            if (st)
+                break;
+            qsort(r, (size_t)o->sweep_runs, sizeof *r, cmp_double);
+            double t1, tt = secs[si * tmax + t - 1] = r[o->sweep_runs / 2];
+            t1 = secs[si * tmax];
+            if (!o->quiet)
+                fprintf(text, "%-8s %7u %10.5f %8.2fx %10.1f%% %9.2f\n",
+                        pc_strategy_name(strats[si]), t, tt, t1 / tt,
+                        100 * t1 / tt / t, flops / tt / 1e9);
+        }
+    if (!st && o->csv_path) {
+        FILE *f = fopen(o->csv_path, "w");
+        if (!f)
+            st = pc_error(PC_EIO, "cannot write '%s'", o->csv_path);
+        else {
+            fprintf(f, "strategy,workers,seconds,speedup,efficiency,gflops\n");
+            for (int si = 0; si < NS; si++)
+                for (unsigned t = 1; t <= tmax; t++) {
+                    double tt = secs[si * tmax + t - 1], t1 = secs[si * tmax];
+                    fprintf(f, "%s,%u,%.6f,%.4f,%.4f,%.3f\n",
+                            pc_strategy_name(strats[si]), t, tt, t1 / tt,
+                            t1 / tt / t, flops / tt / 1e9);
+                }
+            if (ferror(f) | fclose(f))
+                st = pc_error(PC_EIO, "cannot write '%s'", o->csv_path);
+        }
+    }
+    if (!st && o->json_path) {
+        FILE *f = strcmp(o->json_path, "-") == 0 ? stdout : fopen(o->json_path, "w");
+        if (!f)
+            st = pc_error(PC_EIO, "cannot write '%s'", o->json_path);
+        else {
+            char omp[160];
+            omp_settings(omp, sizeof omp);
+            fprintf(f, "{\n  \"version\": \"%s\", \"sweep\": \"threads\",\n"
+                       "  \"rows\": %zu, \"cols\": %zu, \"count\": %zu, "
+                       "\"krows\": %zu, \"kcols\": %zu, \"dtype\": \"%s\", "
+                       "\"method\": \"%s\", \"runs\": %d, \"online_cpus\": %u, "
+                       "\"physical_cores\": %u,\n  \"omp_runtime\": ",
+                    PC_VERSION, o->rows, o->cols, o->count, o->krows, o->kcols,
+                    pc_dtype_name(o->conv.dtype),
+                    pc_method_name(pc_plan_method(plan)), o->sweep_runs,
+                    pc_online_cpus(), pc_physical_cores());
+            json_string(f, omp);
+            fputs(",\n  \"points\": [", f);
+            int n = 0;
+            for (int si = 0; si < NS; si++)
+                for (unsigned t = 1; t <= tmax; t++) {
+                    double tt = secs[si * tmax + t - 1], t1 = secs[si * tmax];
+                    fprintf(f, "%s\n    {\"strategy\": \"%s\", \"workers\": %u, "
+                               "\"seconds\": %.6f, \"speedup\": %.4f, "
+                               "\"efficiency\": %.4f, \"gflops\": %.3f}",
+                            n++ ? "," : "", pc_strategy_name(strats[si]), t, tt,
+                            t1 / tt, t1 / tt / t, flops / tt / 1e9);
+                }
+            fputs("\n  ]\n}\n", f);
+            if (f != stdout && (ferror(f) | fclose(f)))
+                st = pc_error(PC_EIO, "cannot write '%s'", o->json_path);
+        }
+    }
+    free(secs);
+    free(sums);
+    pc_plan_destroy(plan);
+    return st;
+}
