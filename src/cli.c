@@ -544,6 +544,7 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
             v = pc_method_parse(optarg);
             st = parse_choice("--method", optarg, v, "direct, fft, auto");
             o->conv.method = (pc_method)v;
+            o->given |= G_METHOD;
             break;
         case 'S':
             st = parse_strategies(optarg, o);
@@ -732,6 +733,12 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
         (o->sweep_from || o->sweep_to || o->sweep_step != 0))
         return pc_error(PC_EUSAGE, "sweep threads takes --max, not --from, "
                         "--to or --step");
+    if (o->cmd == CMD_SWEEP && !o->sweep_threads && (o->given & G_METHOD))
+        return pc_error(PC_EUSAGE, "sweep ksize times both methods: --method "
+                        "does not apply");
+    if (o->cmd == CMD_SWEEP && !o->sweep_threads && (o->given & G_KSIZE))
+        return pc_error(PC_EUSAGE, "sweep ksize varies the kernel size: "
+                        "--ksize does not apply");
     if (o->cmd == CMD_SWEEP && !o->sweep_threads && o->sweep_max)
         return pc_error(PC_EUSAGE, "--max goes with 'sweep threads'");
     if (o->cmd == CMD_SWEEP && !o->sweep_threads && (!o->sweep_from || !o->sweep_to))

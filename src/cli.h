@@ -16,6 +16,7 @@ enum cli_given {
     G_SIZE = 1 << 0,
     G_COUNT = 1 << 1,
     G_KSIZE = 1 << 2,
+    G_METHOD = 1 << 3,
 };
 
 typedef struct {
