@@ -37,6 +37,9 @@ pc_build() {
 
 PC_BUILD_PACKAGES=(gcc libc6-dev meson ninja-build pkg-config libfftw3-dev libgsl-dev)
 PC_TEST_PACKAGES=(python3 python3-numpy python3-scipy)
+# tests/fuzz/run.sh (scripts/test.sh): clang with libFuzzer and its
+# sanitizer runtimes.
+PC_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 # Shared set-up for bench.sh and bench_fft.sh, called from the script's own
 # shell (not a subshell: it sets the globals below, changes directory and

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian), builds, and runs every test suite
 # twice: in the release build, and in a build with AddressSanitizer and
-# UndefinedBehaviorSanitizer. Ends with the line "N passed, N failed".
+# UndefinedBehaviorSanitizer; then fuzzes the .npy reader for 60 s
+# (tests/fuzz/run.sh) and runs the strategies test for the threads strategy
+# under ThreadSanitizer, each counted as one test. Ends with the line
+# "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
@@ -39,6 +42,38 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 run_suite build-sanitize -Db_sanitize=address,undefined -Dbuildtype=debugoptimized \
     -Db_lundef=false
+
+# One more test: passes if the command exits 0.
+run_one() {
+    local name=$1
+    shift
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        pc_log "$name failed"
+        failed=$((failed + 1))
+    fi
+}
+
+fuzz() {
+    pc_install "${PC_FUZZ_PACKAGES[@]}" || return 1
+    tests/fuzz/run.sh 60
+}
+run_one fuzz-npy fuzz
+
+# Only the threads strategy (and serial, the reference): libgomp is not
+# instrumented, so the omp strategy gives false reports. GCC instruments the
+# resolvers of target_clones functions (pc_hash), which the dynamic loader
+# runs before TSan is set up, so the program would crash at start; without
+# the function entry/exit hooks they stay plain (reports then show one frame
+# per access instead of a stack).
+tsan() {
+    pc_build build-tsan -Db_sanitize=thread -Dbuildtype=debugoptimized \
+        -Dc_args=--param=tsan-instrument-func-entry-exit=0 || return 1
+    TSAN_OPTIONS=${TSAN_OPTIONS:+$TSAN_OPTIONS:}halt_on_error=1 \
+        meson test -C build-tsan --print-errorlogs strategies --test-args threads
+}
+run_one tsan-threads tsan
 
 line="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
