@@ -242,7 +242,7 @@ typedef struct {
     /* Only kernels [k0, k1) (k1 = 0: all). With an arena, kernel k's plane
      * is then at arena->base + (k - k0) * pc_plan_out_bytes(plan). */
     size_t k0, k1;
-    /* procs: a worker that has not finished after worker_timeout seconds
+    /* procs: a worker that makes no progress for worker_timeout seconds
      * (0: no limit) is killed as hung; a failed worker's share is given to
      * a new worker up to `retries` times before the run fails. */
     double worker_timeout;
@@ -254,7 +254,8 @@ typedef struct {
     double startup;       /* from the start until the last worker began */
     unsigned workers;     /* workers actually used */
     unsigned retried;     /* procs: workers restarted */
-    char warning[256];    /* procs: what the last restarted worker did */
+    char warning[1024];   /* procs: what each restarted worker did, a line
+                             each */
 } pc_run_result;
 
 /* The FMA ceiling: GFLOP/s of a register-only multiply-add loop of the

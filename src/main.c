@@ -304,11 +304,14 @@ static int run_strategy(job *j, int i, const char *self, pc_arena *arena,
         if (res.workers > r->workers)
             r->workers = res.workers;
         r->kernels += k1 - k0;
-        if (res.retried) {
-            r->retried += res.retried;
-            fprintf(stderr, "parconv: warning: %s; its share was computed again "
-                    "by a new worker (%u of %u retries used)\n", res.warning,
-                    r->retried, o->retries);
+        /* A warning line for each restarted worker. */
+        for (char *line = res.warning, *end; res.retried && *line;
+             line = *end ? end + 1 : end) {
+            end = line + strcspn(line, "\n");
+            r->retried++;
+            fprintf(stderr, "parconv: warning: %.*s; its share was computed "
+                    "again by a new worker (%u of %u retries used)\n",
+                    (int)(end - line), line, r->retried, o->retries);
         }
         if (writer) {
             double tw = pc_now();

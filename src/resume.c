@@ -55,16 +55,21 @@ static char *workload_block(const char *text)
     return strndup(a, (size_t)(b + 4 - a));
 }
 
+/* The first line where the two workload texts part, for the message. */
 static void first_difference(const char *x, const char *y, char *out, size_t n)
 {
+    const char *x0 = x, *y0 = y;
     while (*x && *x == *y)
         x++, y++;
-    /* Back to the start of the line. */
-    while (x > out && x[-1] != '\n' && *x != '{')
+    /* Back to the start of the line, or of the field on a line of several. */
+    while (x > x0 && x[-1] != '\n' && !(x[-1] == ' ' && x - 2 >= x0 && x[-2] == ','))
         x--, y--;
-    size_t lx = strcspn(x, "\n"), ly = strcspn(y, "\n");
+    (void)y0;
+    x += strspn(x, " ");
+    y += strspn(y, " ");
+    size_t lx = strcspn(x, ",\n"), ly = strcspn(y, ",\n");
     snprintf(out, n, "it has '%.*s', this run '%.*s'", (int)(lx > 80 ? 80 : lx),
-             x + strspn(x, " "), (int)(ly > 80 ? 80 : ly), y + strspn(y, " "));
+             x, (int)(ly > 80 ? 80 : ly), y);
 }
 
 int resume_read(const char *dir, const char *name, resume_info *ri)

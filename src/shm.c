@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 int pc_shm_map(const char *name, size_t bytes, int *fd_out, void **base)
@@ -18,14 +19,27 @@ int pc_shm_map(const char *name, size_t bytes, int *fd_out, void **base)
     close(fd);
     if (high < 0)
         return pc_error(PC_ESYS, "fcntl(F_DUPFD): %s", strerror(errno));
-    /* fallocate takes the pages in one call; page by page, each first
-     * touch is a fault that costs microseconds in a virtual machine. */
-    if (ftruncate(high, (off_t)bytes) != 0 ||
-        (fallocate(high, 0, 0, (off_t)bytes) != 0 && errno != EOPNOTSUPP)) {
-        int e = errno;
+    /* A memfd is a file, so a file-size limit (ulimit -f) would apply to
+     * this memory too: lift the soft limit to the hard one while sizing it,
+     * and put it back for the files the run writes. fallocate takes the
+     * pages in one call; page by page, each first touch is a fault that
+     * costs microseconds in a virtual machine. */
+    struct rlimit fsize;
+    int have_lim = getrlimit(RLIMIT_FSIZE, &fsize) == 0;
+    if (have_lim && fsize.rlim_cur != fsize.rlim_max) {
+        struct rlimit up = {fsize.rlim_max, fsize.rlim_max};
+        setrlimit(RLIMIT_FSIZE, &up);
+    }
+    int bad = ftruncate(high, (off_t)bytes) != 0 ||
+              (fallocate(high, 0, 0, (off_t)bytes) != 0 && errno != EOPNOTSUPP);
+    int why = errno;
+    if (have_lim)
+        setrlimit(RLIMIT_FSIZE, &fsize);
+    if (bad) {
         close(high);
-        return pc_error(PC_ENOMEM, "cannot size a %zu-byte shared mapping: %s",
-                        bytes, strerror(e));
+        return pc_error(PC_ENOMEM, "cannot size a %zu-byte shared mapping: %s%s",
+                        bytes, strerror(why), why == EFBIG ? " (the file-size "
+                        "limit, ulimit -f, is below it)" : "");
     }
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_POPULATE, high, 0);

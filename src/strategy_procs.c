@@ -31,18 +31,28 @@ extern char **environ;
 #define ARENA_FD 4
 #define RUN_FD 5
 
-/* The per-run mapping: row checksums, then each worker's start time. */
+/* The per-run mapping: row checksums, then each worker's start time,
+ * then each worker's count of units done (its heartbeat). */
 static size_t run_bytes(const pc_plan *plan, unsigned workers)
 {
     return plan->count * plan->orows * sizeof(uint64_t) +
-           workers * sizeof(double);
+           workers * (sizeof(double) + sizeof(uint64_t));
+}
+
+static volatile uint64_t *heartbeats(char *run, const pc_plan *plan,
+                                     unsigned workers)
+{
+    return (volatile uint64_t *)(run + plan->count * plan->orows *
+                                           sizeof(uint64_t) +
+                                 workers * sizeof(double));
 }
 
 typedef struct {
     pid_t pid;
     int pidfd; /* readable when the process ends; -1 if the kernel has none */
     int done;
-    double started;
+    double started;     /* when it was spawned, or last made progress */
+    uint64_t beat;      /* its heartbeat when last looked at */
 } child;
 
 static void sleep_ms(long ms)
@@ -124,6 +134,7 @@ static int spawn_one(spawner *sp, child *c, unsigned i)
     c->pidfd = open_pidfd(c->pid);
     c->done = 0;
     c->started = pc_now();
+    c->beat = 0;
     return PC_OK;
 }
 
@@ -133,7 +144,7 @@ static int spawn_one(spawner *sp, child *c, unsigned i)
  * fails, so a bad worker never leaves the run waiting on its siblings. */
 static int wait_all(child *c, unsigned n, const pc_plan *plan,
                     const pc_sink *sink, spawner *sp, double timeout,
-                    unsigned retries)
+                    unsigned retries, volatile uint64_t *beats)
 {
     unsigned left = n;
     long nap = 1;
@@ -144,6 +155,12 @@ static int wait_all(child *c, unsigned n, const pc_plan *plan,
                 continue;
             int ws = 0;
             pid_t r = waitpid(c[i].pid, &ws, WNOHANG);
+            /* Hung: no unit of work finished for the whole time-out (a
+             * long share is fine as long as it moves). */
+            if (beats[i] != c[i].beat) {
+                c[i].beat = beats[i];
+                c[i].started = pc_now();
+            }
             bool hung = r == 0 && timeout > 0 &&
                         pc_now() - c[i].started > timeout;
             if (r == 0 && !hung)
@@ -159,7 +176,7 @@ static int wait_all(child *c, unsigned n, const pc_plan *plan,
             pc_units_of(plan, sink, i, n, &u0, &u1);
             if (hung)
                 st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d, "
-                              "units %zu-%zu) hung: no result after %gs", i, n,
+                              "units %zu-%zu) hung: no progress for %gs", i, n,
                               (int)c[i].pid, u0, u1 - 1, timeout);
             else if (r < 0)
                 st = pc_error(PC_EWORKER, "procs worker %u of %u (pid %d): "
@@ -182,8 +199,12 @@ static int wait_all(child *c, unsigned n, const pc_plan *plan,
                 /* Its share again, from scratch: the results are the same
                  * bits whoever computes them. */
                 sink->res->retried++;
-                snprintf(sink->res->warning, sizeof sink->res->warning, "%s",
-                         pc_errmsg());
+                /* One line per restart. */
+                size_t used = strlen(sink->res->warning);
+                snprintf(sink->res->warning + used,
+                         sizeof sink->res->warning - used, "%s%s",
+                         used ? "\n" : "", pc_errmsg());
+                beats[i] = 0;
                 int e = spawn_one(sp, &c[i], i);
                 if (e == PC_OK)
                     continue;
@@ -252,7 +273,7 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
             goto done;
         }
     st = wait_all(kids, workers, plan, sink, &sp, rp->worker_timeout,
-                  rp->retries);
+                  rp->retries, heartbeats(run, plan, workers));
     if (!st) {
         memcpy(sink->rowhash, run, hashes);
         memcpy(started, run + hashes, workers * sizeof(double));
@@ -346,6 +367,11 @@ int pc_worker_main(int argc, char **argv)
     pc_units_of(&pl, &sink, ui, (unsigned)n, &r0, &r1);
     double *started = (double *)(run + pl.count * pl.orows * sizeof(uint64_t));
     started[ui] = pc_now();
-    pc_exec_units(&pl, r0, r1, &sink, scratch);
+    /* A few units at a time, each step a heartbeat for --worker-timeout. */
+    volatile uint64_t *beat = heartbeats(run, &pl, (unsigned)n) + ui;
+    for (size_t u = r0; u < r1; u += 8) {
+        pc_exec_units(&pl, u, u + 8 < r1 ? u + 8 : r1, &sink, scratch);
+        ++*beat;
+    }
     return 0;
 }
