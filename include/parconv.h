@@ -247,6 +247,10 @@ typedef struct {
      * a new worker up to `retries` times before the run fails. */
     double worker_timeout;
     unsigned retries;
+    /* If set, becoming non-zero (a signal handler's flag) stops the run
+     * within a few rows of work; pc_run then returns PC_EINTERRUPTED and
+     * the results of this run are incomplete. */
+    const volatile int *cancel;
 } pc_run_params;
 
 typedef struct {

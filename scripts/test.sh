@@ -32,14 +32,19 @@ run_suite() {
         return
     fi
     rm -f "$build/meson-logs/testlog.json"
-    meson test -C "$build" --print-errorlogs --num-processes 2
+    meson test -C "$build" --print-errorlogs --num-processes 2 "${suite_args[@]}"
     tally "$build"
 }
 
+suite_args=()
 run_suite build
 # Leaks are reported too; the sanitizers stop the program at the first error.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# The fault-injection suites (signals, disk full, a real Slurm) exercise the
+# same code as the release run does and take minutes under the sanitizers:
+# they run once, above.
+suite_args=(--no-suite robust --no-suite slurm)
 run_suite build-sanitize -Db_sanitize=address,undefined -Dbuildtype=debugoptimized \
     -Db_lundef=false
 

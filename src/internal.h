@@ -109,6 +109,7 @@ typedef struct {
     uint64_t *rowhash;
     size_t k0, k1;   /* the kernels to compute; arena slot of k is k - k0 */
     pc_run_result *res; /* procs: where restarts are told */
+    const volatile int *cancel; /* stop early when it becomes non-zero */
 } pc_sink;
 
 /* Work comes in units: output rows of every kernel (direct), or one tile
@@ -129,6 +130,19 @@ size_t pc_scratch_bytes(const pc_plan *plan);
 /* Units [u0, u1) of the plan's method. */
 void pc_exec_units(const pc_plan *plan, size_t u0, size_t u1,
                    const pc_sink *sink, void *scratch);
+/* A worker's share [u0, u1), a few units at a time so that a cancel is
+ * seen soon; false if it was cancelled. */
+static inline bool pc_exec_share(const pc_plan *plan, size_t u0, size_t u1,
+                                 const pc_sink *sink, void *scratch)
+{
+    for (size_t u = u0; u < u1; u += 8) {
+        if (sink->cancel && *sink->cancel)
+            return false;
+        pc_exec_units(plan, u, u + 8 < u1 ? u + 8 : u1, sink, scratch);
+    }
+    return true;
+}
+
 /* Direct: rows [r0, r1) of every kernel. */
 void pc_exec_rows(const pc_plan *plan, size_t r0, size_t r1,
                   const pc_sink *sink, void *scratch);

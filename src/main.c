@@ -208,8 +208,10 @@ static void verify(job *j)
             }
 }
 
-/* SIGTERM (Slurm's time limit) and SIGINT stop the run between batches. */
-static volatile sig_atomic_t stop_signal;
+/* SIGTERM (Slurm's time limit) and SIGINT stop the run: the batch under
+ * way is dropped (its kernels are computed again on --resume). An int
+ * written by a handler: what sig_atomic_t is on every Linux target. */
+static volatile int stop_signal;
 
 static void on_signal(int sig)
 {
@@ -295,10 +297,16 @@ static int run_strategy(job *j, int i, const char *self, pc_arena *arena,
             .k1 = k1,
             .worker_timeout = o->worker_timeout,
             .retries = o->retries > r->retried ? o->retries - r->retried : 0,
+            .cancel = &stop_signal,
         };
         pc_run_result res;
-        if ((st = pc_run(j->plan, &rp, &res)))
+        if ((st = pc_run(j->plan, &rp, &res))) {
+            /* A signal stops the batch at once; what is complete is
+             * already in the manifest. */
+            if (st == PC_EINTERRUPTED)
+                st = PC_OK;
             break;
+        }
         r->seconds += res.seconds;
         r->startup += res.startup;
         if (res.workers > r->workers)

@@ -30,7 +30,7 @@ int pc_run(const pc_plan *plan, const pc_run_params *rp, pc_run_result *res)
     res->retried = 0;
     res->warning[0] = 0;
     pc_sink sink = {.arena = rp->arena ? rp->arena->base : NULL, .k0 = k0,
-                    .k1 = k1, .res = res};
+                    .k1 = k1, .res = res, .cancel = rp->cancel};
     /* More workers than units of work would idle. */
     if (workers > pc_plan_units(plan, &sink))
         workers = (unsigned)pc_plan_units(plan, &sink);
@@ -45,6 +45,8 @@ int pc_run(const pc_plan *plan, const pc_run_params *rp, pc_run_result *res)
 
     double t0 = pc_now();
     int st = strategies[rp->strategy](plan, rp, &sink, workers, started);
+    if (!st && rp->cancel && *rp->cancel)
+        st = pc_error(PC_EINTERRUPTED, "interrupted");
     res->seconds = pc_now() - t0;
     res->workers = workers;
     res->startup = 0;

@@ -19,7 +19,7 @@ int pc_strategy_omp(const pc_plan *plan, const pc_run_params *rp,
             pc_units_of(plan, sink, w, workers, &r0, &r1);
             started[w] = pc_now();
             if (scratch)
-                pc_exec_units(plan, r0, r1, sink, scratch);
+                pc_exec_share(plan, r0, r1, sink, scratch);
         }
         pc_free(scratch);
     }

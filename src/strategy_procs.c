@@ -150,6 +150,11 @@ static int wait_all(child *c, unsigned n, const pc_plan *plan,
     long nap = 1;
     while (left) {
         int progressed = 0;
+        if (sink->cancel && *sink->cancel) {
+            /* Nothing of an interrupted batch is kept: stop at once. */
+            kill_all(c, n);
+            return pc_error(PC_EINTERRUPTED, "interrupted");
+        }
         for (unsigned i = 0; i < n; i++) {
             if (c[i].done)
                 continue;

@@ -10,7 +10,7 @@ int pc_strategy_serial(const pc_plan *plan, const pc_run_params *rp,
     if (!scratch)
         return pc_error(PC_ENOMEM, "cannot allocate an output row buffer");
     started[0] = pc_now();
-    pc_exec_units(plan, 0, pc_plan_units(plan, sink), sink, scratch);
+    pc_exec_share(plan, 0, pc_plan_units(plan, sink), sink, scratch);
     pc_free(scratch);
     return PC_OK;
 }

@@ -26,7 +26,7 @@ static void *work(void *arg)
     size_t r0, r1;
     pc_units_of(j->plan, j->sink, j->index, j->count, &r0, &r1);
     j->started[j->index] = pc_now();
-    pc_exec_units(j->plan, r0, r1, j->sink, scratch);
+    pc_exec_share(j->plan, r0, r1, j->sink, scratch);
     pc_free(scratch);
     j->status = PC_OK;
     return NULL;
