@@ -118,6 +118,10 @@ int pc_generate(const pc_gen_params *g, size_t rows, size_t cols,
  * kernel) of any supported dtype, converted to double. */
 int pc_npy_read_matrix(const char *path, pc_matrix *m);
 int pc_npy_read_bank(const char *path, pc_bank *b);
+/* The same, refusing (PC_EINPUT) before allocating an array whose doubles
+ * would take more than max bytes (0: no limit). */
+int pc_npy_read_matrix_max(const char *path, pc_matrix *m, double max);
+int pc_npy_read_bank_max(const char *path, pc_bank *b, double max);
 
 /* Writes a C-ordered array of ndim dimensions (1..3) as .npy version 1.0.
  * data holds doubles or floats as dtype says. */

@@ -48,16 +48,20 @@ static int load_inputs(job *j)
 {
     const cli_options *o = j->o;
     int st;
-    /* A file that cannot be read is bad input, like a malformed one. */
+    /* A file that cannot be read is bad input, like a malformed one. No
+     * input may take more than the memory the run may use. */
+    double limit = (double)pc_available_memory();
+    if (o->max_mem > 0 && (limit <= 0 || o->max_mem < limit))
+        limit = o->max_mem;
     if (o->matrix_path) {
-        if ((st = pc_npy_read_matrix(o->matrix_path, &j->m)))
+        if ((st = pc_npy_read_matrix_max(o->matrix_path, &j->m, limit)))
             return st == PC_EIO ? PC_EINPUT : st;
         if ((st = check_given(o, G_SIZE, "--size", o->rows, o->cols, j->m.rows,
                               j->m.cols, o->matrix_path)))
             return st;
     }
     if (o->bank_path) {
-        if ((st = pc_npy_read_bank(o->bank_path, &j->b)))
+        if ((st = pc_npy_read_bank_max(o->bank_path, &j->b, limit)))
             return st == PC_EIO ? PC_EINPUT : st;
         if ((o->given & G_COUNT) && o->count != j->b.count)
             return pc_error(PC_EUSAGE, "--count %zu does not match %s, which "

@@ -748,6 +748,13 @@ done:
 
 int pc_npy_read_matrix(const char *path, pc_matrix *m)
 {
+    return pc_npy_read_matrix_max(path, m, 0);
+}
+
+static int check_max(const char *path, const struct npy_info *in, double max);
+
+int pc_npy_read_matrix_max(const char *path, pc_matrix *m, double max)
+{
     struct npy_info info;
     FILE *f;
     int rc;
@@ -756,6 +763,8 @@ int pc_npy_read_matrix(const char *path, pc_matrix *m)
     rc = npy_open(path, 2, 2, &f, &info);
     if (rc)
         return rc;
+    if ((rc = check_max(path, &info, max)))
+        goto done;
     rc = pc_matrix_alloc(m, info.shape[0], info.shape[1]);
     if (rc) {
         rc = pc_error(rc, "%s: cannot allocate a %zux%zu matrix", path,
@@ -774,6 +783,25 @@ done:
 
 int pc_npy_read_bank(const char *path, pc_bank *b)
 {
+    return pc_npy_read_bank_max(path, b, 0);
+}
+
+/* Refuses an array whose doubles would take more than max bytes (0: no
+ * limit), before allocating: a pipe's header can promise anything. */
+static int check_max(const char *path, const struct npy_info *in, double max)
+{
+    double n = 8;
+    for (int k = 0; k < in->ndim; k++)
+        n *= (double)in->shape[k];
+    if (max > 0 && n > max)
+        return pc_error(PC_EINPUT, "%s: its %.3g GB as doubles are more memory "
+                        "than this run may use (%.3g GB)", path, n / 1e9,
+                        max / 1e9);
+    return PC_OK;
+}
+
+int pc_npy_read_bank_max(const char *path, pc_bank *b, double max)
+{
     struct npy_info info;
     FILE *f;
     int rc;
@@ -782,6 +810,8 @@ int pc_npy_read_bank(const char *path, pc_bank *b)
     rc = npy_open(path, 2, 3, &f, &info);
     if (rc)
         return rc;
+    if ((rc = check_max(path, &info, max)))
+        goto done;
     /* A 2-D array is one kernel; its elements are in the same order. */
     size_t count = info.ndim == 3 ? info.shape[0] : 1;
     size_t rows = info.shape[info.ndim - 2], cols = info.shape[info.ndim - 1];
