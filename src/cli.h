@@ -144,8 +144,9 @@ int sink_prepare(const char *dir);
 void manifest_workload(FILE *f, const job *j);
 /* manifest.json, or manifest.shard-I-of-N.json for a shard. */
 void manifest_name(const job *j, char *buf, size_t n);
-/* Removes what a killed run left half-written (.conv_*.tmp and the like). */
-void sink_clean_temps(const char *dir);
+/* Removes what a killed run of this shard left half-written (its own
+ * .conv_*.tmp and manifest temporaries; other shards' are left alone). */
+void sink_clean_temps(const char *dir, size_t shard_i, size_t shard_n);
 int sink_manifest(const job *j, const uint64_t *sums, const bool *done);
 int sink_write_batch(const job *j, const pc_arena *arena, size_t k0, size_t k1,
                      const bool *skip);

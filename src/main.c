@@ -423,7 +423,7 @@ static int cmd_run(const cli_options *o, const char *self)
     if (o->outdir) {
         if ((st = sink_prepare(o->outdir)))
             goto done;
-        sink_clean_temps(o->outdir);
+        sink_clean_temps(o->outdir, o->shard_i, o->shard_n);
     }
     if (o->json_path) {
         json = strcmp(o->json_path, "-") == 0 ? stdout : fopen(o->json_path, "w");

@@ -44,18 +44,37 @@ static int join(char *buf, size_t n, const char *dir, const char *name)
     return PC_OK;
 }
 
-void sink_clean_temps(const char *dir)
+/* Removes the temporary files an earlier, killed run of this shard left
+ * (".conv_NNNNN.npy.PID.tmp" of its own kernels, ".MANIFEST.PID.tmp" of its
+ * own manifest). Other shards may be writing into the same DIR right now:
+ * their files are not touched. shard_n 0 is the whole bank. */
+void sink_clean_temps(const char *dir, size_t shard_i, size_t shard_n)
 {
     DIR *d = opendir(dir);
     if (!d)
         return;
+    char own[128];
+    if (shard_n > 1)
+        snprintf(own, sizeof own, ".manifest.shard-%zu-of-%zu.json.", shard_i,
+                 shard_n);
+    else
+        snprintf(own, sizeof own, ".manifest.json.");
     struct dirent *e;
     char path[4096];
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
-        if (n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0 &&
-            (strncmp(e->d_name, ".conv_", 6) == 0 ||
-             strncmp(e->d_name, ".manifest.", 10) == 0) &&
+        if (n <= 4 || strcmp(e->d_name + n - 4, ".tmp") != 0)
+            continue;
+        bool mine = false;
+        if (strncmp(e->d_name, ".conv_", 6) == 0) {
+            char *end;
+            unsigned long long k = strtoull(e->d_name + 6, &end, 10);
+            mine = end != e->d_name + 6 && *end == '.' &&
+                   (shard_n <= 1 || k % shard_n == shard_i);
+        } else {
+            mine = strncmp(e->d_name, own, strlen(own)) == 0;
+        }
+        if (mine &&
             (size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) <
                 sizeof path)
             unlink(path);
