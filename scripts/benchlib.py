@@ -147,3 +147,19 @@ def report_checks(reports):
         "mismatches": [r["mismatch"] for r in reports if not r["verified"]],
         "checksums": sorted({run["checksum"] for r in reports for run in r["runs"]}),
     }
+
+
+def read_json(path, fail):
+    """A JSON file's contents; every problem is one line through fail()
+    (which does not return), as the plot scripts report them."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        fail(f"no such file: '{path}'")
+    except IsADirectoryError:
+        fail(f"'{path}' is a directory, not a sweep JSON file")
+    except OSError as e:
+        fail(f"cannot read '{path}': {e.strerror}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        fail(f"'{path}' is not valid JSON: {e}")

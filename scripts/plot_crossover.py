@@ -13,10 +13,11 @@ Exit status: 0 success, 2 missing or invalid input (one line on stderr),
 """
 
 import argparse
-import json
 import math
 import os
 import sys
+
+import benchlib  # scripts/: shared with the benchmarks
 
 PROG = "plot_crossover"
 
@@ -37,17 +38,7 @@ def positive_number(x):
 
 def load_sweep(path):
     """The sweep JSON, checked; every problem is one line and exit 2."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        fail(f"no such file: '{path}'")
-    except IsADirectoryError:
-        fail(f"'{path}' is a directory, not a sweep JSON file")
-    except OSError as e:
-        fail(f"cannot read '{path}': {e.strerror}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        fail(f"'{path}' is not valid JSON: {e}")
+    data = benchlib.read_json(path, fail)
     if not isinstance(data, dict) or not isinstance(data.get("points"), list):
         fail(f"'{path}' is not a parconv sweep JSON (no \"points\" list; "
              "write one with 'parconv sweep ksize ... --json FILE')")

@@ -24,17 +24,9 @@
 # It reports timings and never asserts them: shared machines are noisy.
 set -euo pipefail
 
-out=${SCALING_OUT:-}
-if [ "${1:-}" = --out ]; then
-    [ $# -ge 2 ] || { echo "scaling.sh: --out needs a directory" >&2; exit 2; }
-    out=$2
-    shift 2
-fi
-case $out in
-'') ;;
-/*) ;;
-*) out=$PWD/$out ;;
-esac
+. "$(dirname "$0")/setup.sh"
+pc_out_arg scaling.sh "${SCALING_OUT:-}" "$@"
+shift "$pc_shift"
 cd "$(dirname "$0")/.."
 default_out=
 if [ -z "$out" ]; then
@@ -42,7 +34,6 @@ if [ -z "$out" ]; then
     default_out=1
 fi
 
-. scripts/setup.sh
 
 # parconv refuses an option given twice, so --runs 5 is added only when the
 # arguments do not set it; what the script sets itself is refused.

@@ -75,3 +75,22 @@ pc_bench_setup() {
     bin=$work/parconv-bin
     cp build/src/parconv "$bin"
 }
+
+# The scripts that take "[--out DIR] [parconv options...]": sets out to
+# --out DIR (made absolute), else to the default given, and pc_shift to how
+# many arguments the caller should shift away.
+pc_out_arg() {
+    local name=$1 default=$2
+    shift 2
+    out=$default
+    pc_shift=0
+    if [ "${1:-}" = --out ]; then
+        [ $# -ge 2 ] || { echo "$name: --out needs a directory" >&2; exit 2; }
+        out=$2
+        pc_shift=2
+    fi
+    case $out in
+    '' | /*) ;;
+    *) out=$PWD/$out ;;
+    esac
+}

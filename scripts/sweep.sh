@@ -16,21 +16,12 @@
 # It reports timings and never asserts them: shared machines are noisy.
 set -euo pipefail
 
-out=${SWEEP_OUT:-}
-if [ "${1:-}" = --out ]; then
-    [ $# -ge 2 ] || { echo "sweep.sh: --out needs a directory" >&2; exit 2; }
-    out=$2
-    shift 2
-fi
-case $out in
-'') ;;
-/*) ;;
-*) out=$PWD/$out ;;
-esac
+. "$(dirname "$0")/setup.sh"
+pc_out_arg sweep.sh "${SWEEP_OUT:-}" "$@"
+shift "$pc_shift"
 cd "$(dirname "$0")/.."
 [ -n "$out" ] || out=$PWD/sweep-results
 
-. scripts/setup.sh
 pc_install "${PC_BUILD_PACKAGES[@]}" python3-matplotlib python3-numpy
 pc_build build
 
