@@ -163,3 +163,15 @@ def read_json(path, fail):
         fail(f"cannot read '{path}': {e.strerror}")
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         fail(f"'{path}' is not valid JSON: {e}")
+
+
+def save_figure(fig, out, fail):
+    """Writes a matplotlib figure, closes it and prints the path; a file
+    that cannot be written is one line through fail() with status 1."""
+    import matplotlib.pyplot as plt
+    try:
+        fig.savefig(out)
+    except OSError as e:
+        fail(f"cannot write '{out}': {e.strerror or e}", status=1)
+    plt.close(fig)
+    print(out)

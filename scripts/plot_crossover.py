@@ -234,12 +234,7 @@ def main():
               ncol=2 if has_est else 1)
 
     fig.tight_layout()
-    try:
-        fig.savefig(out)
-    except OSError as e:
-        fail(f"cannot write '{out}': {e.strerror or e}", status=1)
-    plt.close(fig)
-    print(out)
+    benchlib.save_figure(fig, out, fail)
 
 
 if __name__ == "__main__":

@@ -292,12 +292,7 @@ def main():
         n.set_in_layout(False)
     fig.tight_layout()
     fit_right(fig, ax, notes, xtext)
-    try:
-        fig.savefig(out)
-    except OSError as e:
-        fail(f"cannot write '{out}': {e.strerror or e}", status=1)
-    plt.close(fig)
-    print(out)
+    benchlib.save_figure(fig, out, fail)
 
 
 if __name__ == "__main__":
