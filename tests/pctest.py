@@ -84,3 +84,16 @@ def summary():
     failed)."""
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def slow_calibration(scratch):
+    """Writes a calibration file with cost constants about 50 times the
+    built-in ones, so that parconv cuts runs into many small batches (the
+    fault tests interrupt runs between batches); returns its path."""
+    path = os.path.join(scratch, "slow.cal")
+    with open(path, "w") as f:
+        f.write("# 50x the built-in constants: small batches\n")
+        for dt in ("f64", "f32"):
+            for isa in ("avx512", "avx2", "generic"):
+                f.write(f"{dt} {isa} direct 1e-9 fft 3e-8\n")
+    return path

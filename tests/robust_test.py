@@ -1148,12 +1148,7 @@ def main():
     noconf = os.path.join(SCRATCH, "noconfig")
     os.makedirs(noconf, exist_ok=True)
     ENV = pctest.clean_env(PARCONV_CALIBRATION=None, XDG_CONFIG_HOME=noconf)
-    CAL = os.path.join(SCRATCH, "slow.cal")
-    with open(CAL, "w") as f:
-        f.write("# 50x the built-in constants: small batches\n")
-        for dt in ("f64", "f32"):
-            for isa in ("avx512", "avx2", "generic"):
-                f.write(f"{dt} {isa} direct 1e-9 fft 3e-8\n")
+    CAL = pctest.slow_calibration(SCRATCH)
     try:
         case("reference run, direct (16 batches)", t_reference, "direct")
         case("reference run, fft", t_reference, "fft")

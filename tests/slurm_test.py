@@ -479,12 +479,7 @@ def main():
     # No OMP_*/SLURM_* from the caller (this may itself run in a job).
     ENV = pctest.clean_env(PARCONV_CALIBRATION=None, XDG_CONFIG_HOME=noconf,
                            SLURM_CONF=None)
-    CAL = os.path.join(SCRATCH, "slow.cal")
-    with open(CAL, "w") as f:
-        f.write("# 50x the built-in constants: small batches\n")
-        for dt in ("f64", "f32"):
-            for isa in ("avx512", "avx2", "generic"):
-                f.write(f"{dt} {isa} direct 1e-9 fft 3e-8\n")
+    CAL = pctest.slow_calibration(SCRATCH)
 
     st = sh([SLURM_LOCAL, "status"], timeout=60)
     was_up = st.returncode == 0
