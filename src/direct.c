@@ -112,15 +112,25 @@ void pc_exec_rows(const pc_plan *pl, size_t r0, size_t r1, const pc_sink *sink,
                         pc_hash(rows[kk], row_bytes);
         }
     }
+    /* The kernels left over: a few at a time along the row, in chunks as
+     * even as multi_max allows. */
     size_t first = pl->first_single > sink->k0 ? pl->first_single : sink->k0;
-    for (size_t k = first; k < sink->k1; k++)
+    size_t left = sink->k1 > first ? sink->k1 - first : 0;
+    const size_t M = (size_t)pl->fns->multi_max;
+    for (size_t k = first; left;) {
+        size_t chunks = (left + M - 1) / M, m = (left + chunks - 1) / chunks;
         for (size_t i = r0; i < r1; i++) {
-            char *row = sink->arena
-                            ? sink->arena + (k - sink->k0) * plane + i * row_bytes
-                            : scratch;
-            pl->fns->single(pl, k, i, row);
-            sink->rowhash[k * pl->orows + i] = pc_hash(row, row_bytes);
+            for (size_t kk = 0; kk < m; kk++)
+                rows[kk] = sink->arena ? sink->arena + (k + kk - sink->k0) * plane +
+                                             i * row_bytes
+                                       : (char *)scratch + kk * srow;
+            pl->fns->multi(pl, k, (int)m, i, rows);
+            for (size_t kk = 0; kk < m; kk++)
+                sink->rowhash[(k + kk) * pl->orows + i] = pc_hash(rows[kk], row_bytes);
         }
+        k += m;
+        left -= m;
+    }
 }
 
 int pc_plan_execute(const pc_plan *pl, size_t k, void *out)
@@ -137,8 +147,10 @@ void pc_direct_execute(const pc_plan *pl, size_t k, void *out)
 {
     const size_t row_bytes = pl->ocols * pc_dtype_size(pl->p.dtype);
     if (k >= pl->first_single) {
-        for (size_t i = 0; i < pl->orows; i++)
-            pl->fns->single(pl, k, i, (char *)out + i * row_bytes);
+        for (size_t i = 0; i < pl->orows; i++) {
+            void *row = (char *)out + i * row_bytes;
+            pl->fns->multi(pl, k, 1, i, &row);
+        }
         return;
     }
     /* The set kernel computes the whole set; only k's row is stored. */

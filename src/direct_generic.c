@@ -3,6 +3,7 @@
 #include "internal.h"
 
 /* 16 vector registers: 2 x 4 accumulators. */
+#define PC_VREGS 16
 #define PC_SET_X 4
 
 #define PC_VB 16

@@ -16,8 +16,9 @@
  *   so loads stay well below the FMA rate. At the end the G x X vectors are
  *   turned around so that each kernel's X pixels are stored contiguously.
  *
- * single: one kernel, vectorised along the row (X vectors of consecutive
- *   pixels), for kernels left over when the bank is not a multiple of VL.
+ * multi: up to MULTI_M kernels, vectorised along the row (X vectors of
+ *   consecutive pixels each), for kernels left over when the bank is not a
+ *   multiple of VL.
  *
  * Assumptions: padded rows have at least PC_SPARE readable columns beyond
  * ocols+kw-1, so the last block may read past the row end (the results of
@@ -174,40 +175,99 @@ static void PC_FN(set1)(const pc_plan *pl, size_t set, size_t i, void *const *ro
     PC_FN(set_row)(pl, set, i, rows, 1);
 }
 
-/* Vectors per block in the single kernel: enough independent accumulators
- * to hide the FMA latency. */
-#define SINGLE_XV 8
+/* multi: M kernels (1..MULTI_M) at once, vectorised along the row: X
+ * vectors of consecutive output pixels per kernel, every source vector
+ * loaded once and multiplied into M accumulators, one broadcast weight per
+ * kernel and tap. No transpose: each kernel's pixels are already
+ * contiguous. It takes the kernels left over when the bank is not a
+ * multiple of VL (at most VL-1, so a set would waste lanes). X is as many
+ * vectors as the registers hold next to the M weights and a source vector,
+ * at most 8; PC_VREGS is the size of the register file. */
+#define MULTI_M 4
+#ifndef PC_VREGS
+#define PC_VREGS 32
+#endif
+#define MULTI_X(M) ((PC_VREGS - 2 - (M)) / (M) < 8 ? (PC_VREGS - 2 - (M)) / (M) : 8)
 
-static void PC_FN(single)(const pc_plan *pl, size_t kidx, size_t i, void *row)
+/* One block of X vectors (n <= X*VL pixels wanted) of M kernels. */
+static inline __attribute__((always_inline)) void
+PC_FN(multi_block)(const PC_T *const *kf, size_t kh, size_t kw, size_t stride,
+                   const PC_T *src0, PC_T *const *out, size_t n, const int M,
+                   const int X)
 {
     typedef PC_FN(vec) vec;
     typedef PC_FN(uvec) uvec;
-    const size_t kh = pl->krows, kw = pl->kcols, ocols = pl->ocols;
-    const size_t stride = pl->pstride;
-    const PC_T *kf = (const PC_T *)pl->kern + kidx * kh * kw;
-    const PC_T *pad = (const PC_T *)pl->pad + i * stride;
-    PC_T *out = row;
-
-    for (size_t j0 = 0; j0 < ocols; j0 += SINGLE_XV * VL) {
-        vec acc[SINGLE_XV];
-        for (int x = 0; x < SINGLE_XV; x++)
-            acc[x] = (vec){0};
-        for (size_t p = 0; p < kh; p++) {
-            const PC_T *src = pad + p * stride + j0;
-            for (size_t q = 0; q < kw; q++) {
-                const PC_T w = kf[p * kw + q];
-                for (int x = 0; x < SINGLE_XV; x++)
-                    acc[x] += *(const uvec *)(src + q + (size_t)x * VL) * w;
+    vec acc[MULTI_M][8];
+    for (int m = 0; m < M; m++)
+        for (int x = 0; x < X; x++)
+            acc[m][x] = (vec){0};
+    for (size_t p = 0; p < kh; p++) {
+        const PC_T *src = src0 + p * stride;
+        for (size_t q = 0; q < kw; q++) {
+            PC_T w[MULTI_M];
+            for (int m = 0; m < M; m++)
+                w[m] = kf[m][p * kw + q];
+            for (int x = 0; x < X; x++) {
+                const vec v = *(const uvec *)(src + q + (size_t)x * VL);
+                for (int m = 0; m < M; m++)
+                    acc[m][x] += v * w[m];
             }
         }
-        size_t n = ocols - j0;
-        if (n >= SINGLE_XV * VL) {
-            for (int x = 0; x < SINGLE_XV; x++)
-                *(uvec *)(out + j0 + (size_t)x * VL) = acc[x];
-        } else {
-            for (size_t t = 0; t < n; t++)
-                out[j0 + t] = acc[t / VL][t % VL];
+    }
+    for (int m = 0; m < M; m++)
+        for (int x = 0; x < X; x++) {
+            const size_t j = (size_t)x * VL;
+            if (j + VL <= n)
+                *(uvec *)(out[m] + j) = acc[m][x];
+            else if (j < n)
+                __builtin_memcpy(out[m] + j, &acc[m][x], (n - j) * sizeof(PC_T));
         }
+}
+
+static inline __attribute__((always_inline)) void
+PC_FN(multi_row)(const pc_plan *pl, size_t k, size_t i, void *const *rows,
+                 const int M)
+{
+    const int X = MULTI_X(M);
+    const size_t kh = pl->krows, kw = pl->kcols, ocols = pl->ocols;
+    const size_t stride = pl->pstride;
+    const PC_T *pad = (const PC_T *)pl->pad + i * stride;
+    const PC_T *kf[MULTI_M];
+    PC_T *out[MULTI_M];
+    for (int m = 0; m < M; m++) {
+        kf[m] = (const PC_T *)pl->kern + (k + (size_t)m) * kh * kw;
+        out[m] = rows[m];
+    }
+    const size_t B = (size_t)X * VL;
+    size_t j0 = 0;
+    for (; j0 + B <= ocols; j0 += B) {
+        PC_T *o[MULTI_M];
+        for (int m = 0; m < M; m++)
+            o[m] = out[m] + j0;
+        PC_FN(multi_block)(kf, kh, kw, stride, pad + j0, o, B, M, X);
+    }
+    if (j0 == ocols)
+        return;
+    /* The tail: only the vectors it needs. */
+    const size_t n = ocols - j0;
+    PC_T *o[MULTI_M];
+    for (int m = 0; m < M; m++)
+        o[m] = out[m] + j0;
+#define TAIL(c)                                                                    case c:                                                                            PC_FN(multi_block)(kf, kh, kw, stride, pad + j0, o, n, M,                                         c < X ? c : X);                                             break;
+    switch ((n + VL - 1) / VL) {
+        TAIL(1) TAIL(2) TAIL(3) TAIL(4) TAIL(5) TAIL(6) TAIL(7) TAIL(8)
+    }
+#undef TAIL
+}
+
+static void PC_FN(multi)(const pc_plan *pl, size_t k, int m, size_t i,
+                         void *const *rows)
+{
+    switch (m) {
+    case 1: PC_FN(multi_row)(pl, k, i, rows, 1); break;
+    case 2: PC_FN(multi_row)(pl, k, i, rows, 2); break;
+    case 3: PC_FN(multi_row)(pl, k, i, rows, 3); break;
+    default: PC_FN(multi_row)(pl, k, i, rows, 4); break;
     }
 }
 
@@ -238,7 +298,8 @@ static double PC_FN(fma_loop)(long iters, double seed, double *sink)
 const pc_direct_fns PC_FN(fns) = {
     .set2 = PC_FN(set2),
     .set1 = PC_FN(set1),
-    .single = PC_FN(single),
+    .multi = PC_FN(multi),
+    .multi_max = MULTI_M,
     .fma_loop = PC_FN(fma_loop),
     .lanes = VL,
 };
@@ -246,5 +307,6 @@ const pc_direct_fns PC_FN(fns) = {
 #undef VL
 #undef SET_X
 #undef TB
-#undef SINGLE_XV
+#undef MULTI_M
+#undef MULTI_X
 #undef PEAK_ACC

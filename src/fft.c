@@ -585,8 +585,10 @@ int pc_plan_fft_error(const pc_plan *pl, double *rel_err)
             break;
         /* The one-kernel direct path: the error check needs the value,
          * not the bits of the batch path. */
-        for (size_t i = 0; i < pl->orows; i++)
-            pl->fns->single(pl, sample[s], i, (char *)b + i * pl->ocols * esz);
+        for (size_t i = 0; i < pl->orows; i++) {
+            void *row = (char *)b + i * pl->ocols * esz;
+            pl->fns->multi(pl, sample[s], 1, i, &row);
+        }
         double maxref = 0, maxerr = 0;
         for (size_t i = 0; i < n; i++) {
             double x = pl->p.dtype == PC_F32 ? ((float *)a)[i] : ((double *)a)[i];

@@ -7,19 +7,21 @@
 #include <stdbool.h>
 
 /* Readable zero columns after each padded row, so vector loads of the last
- * block of a row may run past its end (direct_tmpl.h reads at most 127). */
-#define PC_SPARE 144
+ * block of a row may run past its end (direct_tmpl.h reads at most one
+ * vector less one element past it: 15 floats). */
+#define PC_SPARE 32
 
 /* The direct kernels of one ISA and dtype (direct_tmpl.h). rows[kk] is
  * output row i of kernel set*2*lanes + kk, or NULL for "not wanted". */
 typedef struct {
     void (*set2)(const pc_plan *pl, size_t set, size_t i, void *const *rows);
     void (*set1)(const pc_plan *pl, size_t set, size_t i, void *const *rows);
-    void (*single)(const pc_plan *pl, size_t k, size_t i, void *row);
+    /* Kernels k..k+m-1 (1 <= m <= multi_max), rows[0..m-1] all wanted. */
+    void (*multi)(const pc_plan *pl, size_t k, int m, size_t i, void *const *rows);
     /* Register-only FMA loop for the ceiling: returns the flops done, its
      * result added to *sink so nothing is optimised away. */
     double (*fma_loop)(long iters, double seed, double *sink);
-    int lanes;
+    int lanes, multi_max;
 } pc_direct_fns;
 
 /* Per ISA and dtype; NULL where not built or not supported (direct.c). */

@@ -192,5 +192,14 @@ int main(void)
                  (pc_boundary)((n / 3) % 3), (pc_dtype)((n / 9) % 2),
                  n % 4 ? -1.5 : 0, n % 5 == 0);
     }
+    /* Rows wider than the widest block (8 vectors of 16 floats), so the
+     * whole blocks and the tails of every width both run. */
+    for (int n = 0; n < 36; n++) {
+        size_t M = t_between(1, 5), N = t_between(90, 300);
+        size_t kh = t_between(1, 6), kw = t_between(1, 12);
+        size_t K = counts[t_between(0, sizeof counts / sizeof *counts - 1)];
+        one_case(M, N, K, kh, kw, (pc_mode)(n % 3), PC_FILL,
+                 (pc_dtype)((n / 3) % 2), 0, n % 2);
+    }
     return t_summary("test_conv");
 }
