@@ -259,7 +259,9 @@ typedef struct {
 
 typedef struct {
     double seconds;       /* wall time of the whole strategy */
-    double startup;       /* from the start until the last worker began */
+    double compute;       /* the longest any one worker spent computing */
+    double startup;       /* the rest of seconds: starting workers, waiting
+                             for them to stop */
     unsigned workers;     /* workers actually used */
     unsigned retried;     /* procs: workers restarted */
     char warning[1024];   /* procs: what each restarted worker did, a line

@@ -64,7 +64,9 @@ typedef struct {
     size_t kernels;   /* computed in this run (fewer after --resume) */
     unsigned retried; /* procs workers restarted */
     double seconds;   /* the whole strategy, as "Executed in" says */
-    double startup;   /* until the last worker began computing */
+    double compute;   /* the critical worker's compute time (summed over
+                         batches) */
+    double startup;   /* the rest of seconds: starting and stopping */
     double peak;      /* the FMA ceiling for this many workers, GFLOP/s */
     uint64_t checksum;
     uint64_t *sums; /* per kernel */

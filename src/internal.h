@@ -169,11 +169,12 @@ void pc_fft_exec_units(const pc_plan *plan, size_t u0, size_t u1,
                        const pc_sink *sink, void *scratch);
 int pc_fft_execute(const pc_plan *plan, size_t k, void *out);
 
-/* Strategies: one file each, one signature (strategy_*.c). started[w]
- * receives pc_now() when worker w begins computing. */
+/* Strategies: one file each, one signature (strategy_*.c). times[2w]
+ * receives pc_now() when worker w begins computing, times[2w+1] when it
+ * has finished. */
 typedef int (*pc_strategy_fn)(const pc_plan *plan, const pc_run_params *rp,
                               const pc_sink *sink, unsigned workers,
-                              double *started);
+                              double *times);
 int pc_strategy_serial(const pc_plan *, const pc_run_params *, const pc_sink *,
                        unsigned, double *);
 int pc_strategy_procs(const pc_plan *, const pc_run_params *, const pc_sink *,

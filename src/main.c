@@ -312,6 +312,7 @@ static int run_strategy(job *j, int i, const char *self, pc_arena *arena,
             break;
         }
         r->seconds += res.seconds;
+        r->compute += res.compute;
         r->startup += res.startup;
         if (res.workers > r->workers)
             r->workers = res.workers;

@@ -44,7 +44,7 @@ void omp_settings(char *buf, size_t n)
 double job_gflops(const job *j, const job_run *r)
 {
     double flops = pc_plan_flops(j->plan) * (double)r->kernels;
-    double t = r->seconds - r->startup;
+    double t = r->compute;
     return t > 0 ? flops / t / 1e9 : 0;
 }
 
@@ -173,8 +173,8 @@ static const job_run *serial_run(const job *j)
 void report_summary(FILE *f, const job *j)
 {
     const job_run *ser = serial_run(j);
-    fprintf(f, "%-9s %-7s %7s %10s %9s %9s %7s %8s  %s\n", "strategy",
-            "method", "workers", "seconds", "start-up", "GFLOP/s", "%peak",
+    fprintf(f, "%-9s %-7s %7s %10s %10s %9s %7s %8s  %s\n", "strategy",
+            "method", "workers", "seconds", "start/stop", "GFLOP/s", "%peak",
             "speedup", "checksum");
     for (int i = 0; i < j->nruns; i++) {
         const job_run *r = &j->runs[i];
@@ -184,13 +184,13 @@ void report_summary(FILE *f, const job *j)
         char pct[16] = "-";
         if (r->peak > 0)
             snprintf(pct, sizeof pct, "%.1f%%", job_pct_peak(j, r));
-        fprintf(f, "%-9s %-7s %7u %10.5f %9.5f %9.2f %7s %8s  %016" PRIx64
+        fprintf(f, "%-9s %-7s %7u %10.5f %10.5f %9.2f %7s %8s  %016" PRIx64
                    "\n", pc_strategy_name(r->strategy),
                 pc_method_name(pc_plan_method(j->plan)), r->workers, r->seconds,
                 r->startup, job_gflops(j, r), pct, speed, r->checksum);
     }
     if (j->nruns && j->runs[0].peak > 0) {
-        fprintf(f, "GFLOP/s over the time after start-up; %%peak against the %s "
+        fprintf(f, "GFLOP/s over the compute time (the longest any worker computed); %%peak against the %s "
                    "FMA ceiling measured for the same number of workers (",
                 pc_isa_name(pc_plan_isa(j->plan)));
         for (int i = 0; i < j->nruns; i++) {
@@ -366,7 +366,7 @@ int report_json(FILE *f, const char *path, const job *j)
                    "\"peak_gflops\": ",
                 i ? "," : "", pc_strategy_name(r->strategy),
                 pc_method_name(pc_plan_method(j->plan)), r->workers, r->seconds,
-                r->startup, r->seconds - r->startup, job_gflops(j, r));
+                r->startup, r->compute, job_gflops(j, r));
         if (r->peak > 0)
             fprintf(f, "%.4f, \"pct_peak\": %.2f", r->peak, job_pct_peak(j, r));
         else

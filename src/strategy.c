@@ -36,28 +36,33 @@ int pc_run(const pc_plan *plan, const pc_run_params *rp, pc_run_result *res)
         workers = (unsigned)pc_plan_units(plan, &sink);
     /* Zeroed (touched) here, so its page faults are not timed. */
     sink.rowhash = pc_alloc(plan->count * plan->orows * sizeof *sink.rowhash);
-    double *started = calloc(workers, sizeof *started);
-    if (!sink.rowhash || !started) {
+    double *times = calloc(2 * (size_t)workers, sizeof *times);
+    if (!sink.rowhash || !times) {
         pc_free(sink.rowhash);
-        free(started);
+        free(times);
         return pc_error(PC_ENOMEM, "cannot allocate the row checksums");
     }
 
     double t0 = pc_now();
-    int st = strategies[rp->strategy](plan, rp, &sink, workers, started);
+    int st = strategies[rp->strategy](plan, rp, &sink, workers, times);
     if (!st && rp->cancel && *rp->cancel)
         st = pc_error(PC_EINTERRUPTED, "interrupted");
     res->seconds = pc_now() - t0;
     res->workers = workers;
-    res->startup = 0;
+    /* Compute time is the critical worker's: start-up (spawning, mapping)
+     * and stopping (joining, reaping) are the rest of the wall time. */
+    res->compute = 0;
     for (unsigned w = 0; w < workers; w++)
-        if (started[w] - t0 > res->startup)
-            res->startup = started[w] - t0;
+        if (times[2 * w + 1] - times[2 * w] > res->compute)
+            res->compute = times[2 * w + 1] - times[2 * w];
+    if (res->compute > res->seconds)
+        res->compute = res->seconds;
+    res->startup = res->seconds - res->compute;
     if (!st)
         for (size_t k = k0; k < k1; k++)
             rp->sums[k] = pc_hash_combine(sink.rowhash + k * plan->orows,
                                           plan->orows);
     pc_free(sink.rowhash);
-    free(started);
+    free(times);
     return st;
 }

@@ -3,7 +3,7 @@
 #include "internal.h"
 
 int pc_strategy_omp(const pc_plan *plan, const pc_run_params *rp,
-                    const pc_sink *sink, unsigned workers, double *started)
+                    const pc_sink *sink, unsigned workers, double *times)
 {
     (void)rp;
     int failed = 0;
@@ -17,9 +17,10 @@ int pc_strategy_omp(const pc_plan *plan, const pc_run_params *rp,
         for (unsigned w = 0; w < workers; w++) {
             size_t r0, r1;
             pc_units_of(plan, sink, w, workers, &r0, &r1);
-            started[w] = pc_now();
+            times[2 * w] = pc_now();
             if (scratch)
                 pc_exec_share(plan, r0, r1, sink, scratch);
+            times[2 * w + 1] = pc_now();
         }
         pc_free(scratch);
     }

@@ -31,12 +31,12 @@ extern char **environ;
 #define ARENA_FD 4
 #define RUN_FD 5
 
-/* The per-run mapping: row checksums, then each worker's start time,
- * then each worker's count of units done (its heartbeat). */
+/* The per-run mapping: row checksums, then each worker's start and end
+ * times, then each worker's count of units done (its heartbeat). */
 static size_t run_bytes(const pc_plan *plan, unsigned workers)
 {
     return plan->count * plan->orows * sizeof(uint64_t) +
-           workers * (sizeof(double) + sizeof(uint64_t));
+           workers * (2 * sizeof(double) + sizeof(uint64_t));
 }
 
 static volatile uint64_t *heartbeats(char *run, const pc_plan *plan,
@@ -44,7 +44,7 @@ static volatile uint64_t *heartbeats(char *run, const pc_plan *plan,
 {
     return (volatile uint64_t *)(run + plan->count * plan->orows *
                                            sizeof(uint64_t) +
-                                 workers * sizeof(double));
+                                 workers * 2 * sizeof(double));
 }
 
 typedef struct {
@@ -227,7 +227,7 @@ static int wait_all(child *c, unsigned n, const pc_plan *plan,
 }
 
 int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
-                      const pc_sink *sink, unsigned workers, double *started)
+                      const pc_sink *sink, unsigned workers, double *times)
 {
     if (!rp->worker_exe)
         return pc_error(PC_EUSAGE, "procs needs the path of the parconv "
@@ -281,7 +281,7 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
                   rp->retries, heartbeats(run, plan, workers));
     if (!st) {
         memcpy(sink->rowhash, run, hashes);
-        memcpy(started, run + hashes, workers * sizeof(double));
+        memcpy(times, run + hashes, workers * 2 * sizeof(double));
     }
 
 done:
@@ -370,13 +370,14 @@ int pc_worker_main(int argc, char **argv)
         return worker_fail(ui, "cannot allocate a row buffer");
     size_t r0, r1;
     pc_units_of(&pl, &sink, ui, (unsigned)n, &r0, &r1);
-    double *started = (double *)(run + pl.count * pl.orows * sizeof(uint64_t));
-    started[ui] = pc_now();
+    double *times = (double *)(run + pl.count * pl.orows * sizeof(uint64_t));
+    times[2 * ui] = pc_now();
     /* A few units at a time, each step a heartbeat for --worker-timeout. */
     volatile uint64_t *beat = heartbeats(run, &pl, (unsigned)n) + ui;
     for (size_t u = r0; u < r1; u += 8) {
         pc_exec_units(&pl, u, u + 8 < r1 ? u + 8 : r1, &sink, scratch);
         ++*beat;
     }
+    times[2 * ui + 1] = pc_now();
     return 0;
 }

@@ -11,7 +11,7 @@ typedef struct {
     const pc_plan *plan;
     const pc_sink *sink;
     unsigned index, count;
-    double *started;
+    double *times;
     int status;
 } job;
 
@@ -25,15 +25,16 @@ static void *work(void *arg)
     }
     size_t r0, r1;
     pc_units_of(j->plan, j->sink, j->index, j->count, &r0, &r1);
-    j->started[j->index] = pc_now();
+    j->times[2 * j->index] = pc_now();
     pc_exec_share(j->plan, r0, r1, j->sink, scratch);
+    j->times[2 * j->index + 1] = pc_now();
     pc_free(scratch);
     j->status = PC_OK;
     return NULL;
 }
 
 int pc_strategy_threads(const pc_plan *plan, const pc_run_params *rp,
-                        const pc_sink *sink, unsigned workers, double *started)
+                        const pc_sink *sink, unsigned workers, double *times)
 {
     (void)rp;
     job *jobs = calloc(workers, sizeof *jobs);
@@ -45,7 +46,7 @@ int pc_strategy_threads(const pc_plan *plan, const pc_run_params *rp,
         goto done;
     }
     for (; n < workers; n++) {
-        jobs[n] = (job){plan, sink, n, workers, started, PC_OK};
+        jobs[n] = (job){plan, sink, n, workers, times, PC_OK};
         int e = pthread_create(&tids[n], NULL, work, &jobs[n]);
         if (e) {
             st = pc_error(PC_ESYS, "cannot start thread %u of %u: %s", n,

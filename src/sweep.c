@@ -41,7 +41,7 @@ static int time_method(const cli_options *o, const pc_matrix *m,
         pc_run_result res;
         st = sums ? pc_run(plan, &rp, &res)
                   : pc_error(PC_ENOMEM, "cannot allocate checksums");
-        t[r] = (res.seconds - res.startup) / (double)b->count;
+        t[r] = res.compute / (double)b->count;
     }
     if (!st) {
         qsort(t, (size_t)runs, sizeof *t, cmp_double);
@@ -230,7 +230,7 @@ int sweep_threads_run(const cli_options *o, unsigned tmax)
                                     .sums = sums};
                 pc_run_result res;
                 st = pc_run(plan, &rp, &res);
-                r[rep] = res.seconds - res.startup;
+                r[rep] = res.compute;
             }
             if (st)
                 break;

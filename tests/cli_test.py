@@ -414,7 +414,7 @@ def t_text_report():
                        out, re.M)
     expect([b[0] for b in boxes] == ["serial", "procs", "threads", "omp"],
            f"boxes {boxes}")
-    expect(re.search(r"^strategy\s+method\s+workers\s+seconds\s+start-up\s+"
+    expect(re.search(r"^strategy\s+method\s+workers\s+seconds\s+start/stop\s+"
                      r"GFLOP/s\s+%peak\s+speedup\s+checksum$", out, re.M),
            "no summary table header")
     # strategy, workers, seconds, GFLOP/s, speedup, checksum (start-up and
