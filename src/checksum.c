@@ -24,31 +24,59 @@ static uint64_t avalanche(uint64_t h)
 }
 
 /* Integer sums give the same result on every ISA; the clones only make
- * the lanes wider where the CPU allows. */
+ * the lanes wider where the CPU allows. Two sets of eight lanes take
+ * alternate 64-byte blocks, so the add chains overlap; the tail, under 64
+ * bytes, goes word by word into two scalar sums (no copy through memory).
+ * At the end the sums are combined with odd constants, one multiply each
+ * and independent of the others, then n is mixed in and xxHash64's
+ * avalanche spreads every bit: folding the sums one after the other
+ * through an avalanche each cost as much as the whole loop. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 uint64_t pc_hash(const void *data, size_t n)
 {
-    enum { LANES = 8 };
+    enum { LANES = 8, SUMS = 4 * LANES };
     const unsigned char *p = data;
-    uint64_t a[LANES] = {0}, b[LANES] = {0};
+    uint64_t s[SUMS] = {0}; /* a0, b0, a1, b1: LANES each */
+    uint64_t *a0 = s, *b0 = s + LANES, *a1 = s + 2 * LANES, *b1 = s + 3 * LANES;
     size_t i = 0;
-    for (; i + 8 * LANES <= n; i += 8 * LANES) {
+    for (; i + 128 <= n; i += 128) {
+        uint64_t w0[LANES], w1[LANES];
+        memcpy(w0, p + i, sizeof w0);
+        memcpy(w1, p + i + 64, sizeof w1);
+        for (int l = 0; l < LANES; l++) {
+            a0[l] += w0[l];
+            b0[l] += a0[l];
+            a1[l] += w1[l];
+            b1[l] += a1[l];
+        }
+    }
+    if (i + 64 <= n) {
         uint64_t w[LANES];
         memcpy(w, p + i, sizeof w);
         for (int l = 0; l < LANES; l++) {
-            a[l] += w[l];
-            b[l] += a[l];
+            a0[l] += w[l];
+            b0[l] += a0[l];
         }
+        i += 64;
     }
-    uint64_t h = P1 ^ (uint64_t)n;
-    for (int l = 0; l < LANES; l++)
-        h = (h ^ avalanche(a[l] + (uint64_t)l)) * P1 + (b[l] ^ (h >> 29));
-    /* The tail, byte by byte. */
-    for (; i < n; i++)
-        h = (h ^ p[i]) * P1;
-    return avalanche(h);
+    uint64_t ta = 0, tb = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, sizeof w);
+        ta += w;
+        tb += ta;
+    }
+    uint64_t last = 0;
+    for (size_t b = 0; i + b < n; b++)
+        last |= (uint64_t)p[i + b] << (8 * b);
+    ta += last;
+    tb += ta;
+    uint64_t h = ta * P1 + tb * P2;
+    for (int j = 0; j < SUMS; j++)
+        h += s[j] * (P3 + 2 * P1 * (uint64_t)j); /* odd: P3 is */
+    return avalanche(avalanche(h) ^ (P2 * (uint64_t)n + P3));
 }
 
 uint64_t pc_hash_combine(const uint64_t *sums, size_t n)
