@@ -71,6 +71,14 @@ size_t pc_plan_units(const pc_plan *plan, const pc_sink *sink)
     return plan->method == PC_FFT ? pc_fft_units(plan, sink) : plan->orows;
 }
 
+size_t pc_exec_step_end(const pc_plan *plan, size_t u, size_t u1)
+{
+    /* FFT units are group-major, ntr tile rows per group. */
+    size_t step = plan->method == PC_FFT ? plan->fft.ntr : 8;
+    size_t e = (u / step + 1) * step;
+    return e < u1 ? e : u1;
+}
+
 void pc_exec_units(const pc_plan *plan, size_t u0, size_t u1,
                    const pc_sink *sink, void *scratch)
 {

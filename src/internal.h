@@ -132,15 +132,22 @@ size_t pc_scratch_bytes(const pc_plan *plan);
 /* Units [u0, u1) of the plan's method. */
 void pc_exec_units(const pc_plan *plan, size_t u0, size_t u1,
                    const pc_sink *sink, void *scratch);
-/* A worker's share [u0, u1), a few units at a time so that a cancel is
- * seen soon; false if it was cancelled. */
+/* Where the step of a worker's share that starts at unit u ends: 8 rows
+ * for direct (the input rows they read stay in cache across the kernel
+ * sets); for FFT the rest of the kernel group, whose spectra a step
+ * computes once. */
+size_t pc_exec_step_end(const pc_plan *plan, size_t u, size_t u1);
+
+/* A worker's share [u0, u1), a step at a time so that a cancel is seen
+ * soon; false if it was cancelled. */
 static inline bool pc_exec_share(const pc_plan *plan, size_t u0, size_t u1,
                                  const pc_sink *sink, void *scratch)
 {
-    for (size_t u = u0; u < u1; u += 8) {
+    for (size_t u = u0, e; u < u1; u = e) {
         if (sink->cancel && *sink->cancel)
             return false;
-        pc_exec_units(plan, u, u + 8 < u1 ? u + 8 : u1, sink, scratch);
+        e = pc_exec_step_end(plan, u, u1);
+        pc_exec_units(plan, u, e, sink, scratch);
     }
     return true;
 }

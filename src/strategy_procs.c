@@ -374,8 +374,9 @@ int pc_worker_main(int argc, char **argv)
     times[2 * ui] = pc_now();
     /* A few units at a time, each step a heartbeat for --worker-timeout. */
     volatile uint64_t *beat = heartbeats(run, &pl, (unsigned)n) + ui;
-    for (size_t u = r0; u < r1; u += 8) {
-        pc_exec_units(&pl, u, u + 8 < r1 ? u + 8 : r1, &sink, scratch);
+    for (size_t u = r0, e; u < r1; u = e) {
+        e = pc_exec_step_end(&pl, u, r1);
+        pc_exec_units(&pl, u, e, &sink, scratch);
         ++*beat;
     }
     times[2 * ui + 1] = pc_now();
