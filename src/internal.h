@@ -52,7 +52,7 @@ struct pc_plan {
     size_t pstride;           /* elements between padded rows */
     size_t lanes;             /* kernels per vector */
     size_t nsets2, nsets1;    /* sets of 2*lanes and of lanes kernels */
-    size_t first_single;      /* kernels from here on use the single kernel */
+    size_t first_single;      /* kernels from here on go through the multi kernel */
     void *pad;                /* prows x pstride, dtype */
     void *kern;               /* count x krows x kcols, flipped, dtype */
     void *kpack;              /* sets: [set][p][q][group][lane], dtype */
