@@ -72,17 +72,14 @@ struct pc_plan {
 };
 
 /* The head of a plan's shared mapping: everything a worker process needs
- * to rebuild a view of the plan. Same executable on both sides, so the
- * layout needs no versioning beyond the size check. */
+ * to rebuild a view of the plan: the plan itself, its process-local parts
+ * (pointers, FFTW plans, descriptor) cleared, and where each array lies.
+ * Same executable on both sides, so the layout needs no versioning beyond
+ * the size check. */
 typedef struct {
     char magic[8];
     size_t header_bytes;
-    pc_conv_params p;
-    pc_isa isa;
-    size_t rows, cols, count, krows, kcols, orows, ocols, prows, pcols, pstride;
-    pc_method method;
-    double est_direct, est_fft;
-    pc_fft fft;               /* plans not valid in another process */
+    struct pc_plan plan;
     size_t pad_off, kern_off, kpack_off, spectra_off, wisdom_off, total;
 } pc_plan_header;
 

@@ -293,24 +293,16 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
 
     memcpy(h.magic, PLAN_MAGIC, sizeof PLAN_MAGIC);
     h.header_bytes = sizeof h;
-    h.p = pl->p;
-    h.p.wisdom = NULL; /* a pointer means nothing in another process */
-    h.isa = pl->isa;
-    h.method = pl->method;
-    h.est_direct = pl->est_direct;
-    h.est_fft = pl->est_fft;
-    h.fft = pl->fft;
-    h.fft.r2c = h.fft.c2r = NULL;
-    h.rows = pl->rows;
-    h.cols = pl->cols;
-    h.count = pl->count;
-    h.krows = pl->krows;
-    h.kcols = pl->kcols;
-    h.orows = pl->orows;
-    h.ocols = pl->ocols;
-    h.prows = pl->prows;
-    h.pcols = pl->pcols;
-    h.pstride = pl->pstride;
+    /* A pointer, a plan or a descriptor means nothing in another process. */
+    h.plan = *pl;
+    h.plan.p.wisdom = NULL;
+    h.plan.pad = h.plan.kern = h.plan.kpack = h.plan.spectra = NULL;
+    h.plan.fns = NULL;
+    h.plan.fft.r2c = h.plan.fft.c2r = NULL;
+    h.plan.wisdom = NULL;
+    h.plan.blob = NULL;
+    h.plan.blob_fd = -1;
+    h.plan.owns = false;
     memcpy(pl->blob, &h, sizeof h);
     *out = pl;
     return PC_OK;
@@ -398,29 +390,13 @@ int pc_plan_view(pc_plan *pl, char *blob, size_t bytes)
     if (memcmp(h.magic, PLAN_MAGIC, sizeof PLAN_MAGIC) != 0 ||
         h.header_bytes != sizeof h || h.total != bytes)
         return pc_error(PC_EINPUT, "the plan mapping is not from this parconv");
-    pl->p = h.p;
-    pl->isa = h.isa;
-    pl->rows = h.rows;
-    pl->cols = h.cols;
-    pl->count = h.count;
-    pl->krows = h.krows;
-    pl->kcols = h.kcols;
-    pl->orows = h.orows;
-    pl->ocols = h.ocols;
-    pl->prows = h.prows;
-    pl->pcols = h.pcols;
-    pl->pstride = h.pstride;
+    *pl = h.plan;
     pl->blob = blob;
     pl->blob_bytes = bytes;
     pl->pad = blob + h.pad_off;
     pl->kern = blob + h.kern_off;
     pl->kpack = blob + h.kpack_off;
     pl->spectra = blob + h.spectra_off;
-    pl->method = h.method;
-    pl->est_direct = h.est_direct;
-    pl->est_fft = h.est_fft;
-    pl->fft = h.fft;
-    pl->owns = false;
     int st = pc_plan_bind(pl);
     if (!st && pl->method == PC_FFT) {
         /* This process makes its own FFTW plans, from the parent's wisdom
