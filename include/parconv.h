@@ -11,6 +11,7 @@
 #ifndef PARCONV_H
 #define PARCONV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -221,15 +222,19 @@ uint64_t pc_plane_checksum(const void *plane, size_t rows, size_t row_bytes);
 
 /* ---- strategies --------------------------------------------------------- */
 
-/* Memory for every kernel's output plane, shared with procs workers
- * (a memfd mapped MAP_SHARED). */
+/* Memory for every kernel's output plane, its pages taken at creation.
+ * shared: procs workers can map it too (a memfd, fd >= 0); only a shared
+ * arena can be given to procs. Otherwise private memory (fd -1), in huge
+ * pages where the kernel allows, which the other strategies write faster:
+ * each process pays for its first touch of every 4 KB page of a shared
+ * mapping. */
 typedef struct {
     void *base;
     size_t bytes;
     int fd;
 } pc_arena;
 
-int pc_arena_create(pc_arena *a, size_t bytes);
+int pc_arena_create(pc_arena *a, size_t bytes, bool shared);
 void pc_arena_destroy(pc_arena *a);
 
 typedef struct {

@@ -3,8 +3,11 @@
  * direct_tmpl.h. */
 #include "internal.h"
 
+#include <errno.h>
 #include <omp.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 extern const pc_direct_fns pc_generic_f64_fns, pc_generic_f32_fns;
 #ifdef PC_HAVE_X86_KERNELS
@@ -61,9 +64,10 @@ size_t pc_scratch_bytes(const pc_plan *plan)
 {
     if (plan->method == PC_FFT)
         return pc_fft_scratch_bytes(plan);
-    /* One row per kernel of a set, each rounded to 64 bytes. */
+    /* A step's rows per kernel of a set, each rounded to 64 bytes (only
+     * a procs worker with an arena uses more than the first row). */
     size_t row = (plan->ocols * pc_dtype_size(plan->p.dtype) + 63) & ~(size_t)63;
-    return 2 * plan->lanes * row;
+    return PC_STEP_ROWS * 2 * plan->lanes * row;
 }
 
 size_t pc_plan_units(const pc_plan *plan, const pc_sink *sink)
@@ -74,7 +78,7 @@ size_t pc_plan_units(const pc_plan *plan, const pc_sink *sink)
 size_t pc_exec_step_end(const pc_plan *plan, size_t u, size_t u1)
 {
     /* FFT units are group-major, ntr tile rows per group. */
-    size_t step = plan->method == PC_FFT ? plan->fft.ntr : 8;
+    size_t step = plan->method == PC_FFT ? plan->fft.ntr : PC_STEP_ROWS;
     size_t e = (u / step + 1) * step;
     return e < u1 ? e : u1;
 }
@@ -88,6 +92,56 @@ void pc_exec_units(const pc_plan *plan, size_t u0, size_t u1,
         pc_exec_rows(plan, u0, u1, sink, scratch);
 }
 
+void pc_plan_touch(const pc_plan *pl, size_t u0, size_t u1)
+{
+    const size_t esz = pc_dtype_size(pl->p.dtype);
+    pc_touch(pl->kern, pc_plan_kern_bytes(pl), false);
+    if (pl->method == PC_FFT) {
+        pc_touch(pl->spectra, pc_fft_spectra_bytes(&pl->fft, pl->p.dtype), false);
+        return;
+    }
+    pc_touch(pl->kpack, pc_plan_kpack_bytes(pl), false);
+    /* Output rows [u0, u1) read padded rows [u0, u1 + krows - 1). */
+    size_t end = u1 + pl->krows - 1 < pl->prows ? u1 + pl->krows - 1 : pl->prows;
+    if (u0 < end)
+        pc_touch((char *)pl->pad + u0 * pl->pstride * esz,
+                 (end - u0) * pl->pstride * esz, false);
+}
+
+void pc_sink_put(const pc_sink *sink, size_t k, size_t i, size_t n,
+                 size_t row_bytes, size_t plane, const void *src, size_t stride)
+{
+    /* Rows [i, i+n) are contiguous in the file: one pwritev (one lock of
+     * the file) for all of them. */
+    struct iovec iov[PC_STEP_ROWS];
+    const char *p = src;
+    off_t at = (off_t)((k - sink->k0) * plane + i * row_bytes);
+    while (n && !*sink->put_errno) {
+        int cnt = 0;
+        size_t bytes = 0;
+        if (stride == row_bytes) { /* one block */
+            iov[cnt++] = (struct iovec){(void *)p, n * row_bytes};
+            bytes = n * row_bytes;
+        } else {
+            for (; cnt < PC_STEP_ROWS && (size_t)cnt < n; cnt++)
+                iov[cnt] = (struct iovec){(void *)(p + (size_t)cnt * stride), row_bytes};
+            bytes = (size_t)cnt * row_bytes;
+        }
+        ssize_t w = pwritev(sink->arena_fd, iov, cnt, at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w != (ssize_t)bytes) {
+            /* A short write to a file already sized: treat as failure. */
+            *sink->put_errno = w < 0 ? errno : EIO;
+            return;
+        }
+        size_t rows = bytes / row_bytes;
+        p += stride == row_bytes ? bytes : rows * stride;
+        at += (off_t)bytes;
+        n -= rows;
+    }
+}
+
 void pc_exec_rows(const pc_plan *pl, size_t r0, size_t r1, const pc_sink *sink,
                   void *scratch)
 {
@@ -97,6 +151,9 @@ void pc_exec_rows(const pc_plan *pl, size_t r0, size_t r1, const pc_sink *sink,
     const size_t srow = (row_bytes + 63) & ~(size_t)63;
     const size_t S = 2 * pl->lanes;
     void *rows[128];
+    /* A procs worker with an arena: a step's rows of each kernel are kept
+     * (row t of kernel kk at scratch row t*S + kk) and written together. */
+    const bool put = sink->arena_fd >= 0 && r1 - r0 <= PC_STEP_ROWS;
 
     /* Only kernels [sink->k0, sink->k1): sets that straddle the range are
      * computed whole, with the rows outside it not kept. */
@@ -111,7 +168,8 @@ void pc_exec_rows(const pc_plan *pl, size_t r0, size_t r1, const pc_sink *sink,
                 rows[kk] = k < sink->k0 || k >= sink->k1 ? NULL
                            : sink->arena ? sink->arena + (k - sink->k0) * plane +
                                                i * row_bytes
-                                         : (char *)scratch + kk * srow;
+                                         : (char *)scratch + (put ? (i - r0) * S + kk
+                                                                  : kk) * srow;
             }
             (two ? pl->fns->set2 : pl->fns->set1)(pl, s, i, rows);
             for (size_t kk = 0; kk < nk; kk++)
@@ -119,6 +177,10 @@ void pc_exec_rows(const pc_plan *pl, size_t r0, size_t r1, const pc_sink *sink,
                     sink->rowhash[(k0 + kk) * pl->orows + i] =
                         pc_hash(rows[kk], row_bytes);
         }
+        for (size_t kk = 0; put && kk < nk; kk++)
+            if (k0 + kk >= sink->k0 && k0 + kk < sink->k1)
+                pc_sink_put(sink, k0 + kk, r0, r1 - r0, row_bytes, plane,
+                            (char *)scratch + kk * srow, S * srow);
     }
     /* The kernels left over: a few at a time along the row, in chunks as
      * even as multi_max allows. */
@@ -131,11 +193,15 @@ void pc_exec_rows(const pc_plan *pl, size_t r0, size_t r1, const pc_sink *sink,
             for (size_t kk = 0; kk < m; kk++)
                 rows[kk] = sink->arena ? sink->arena + (k + kk - sink->k0) * plane +
                                              i * row_bytes
-                                       : (char *)scratch + kk * srow;
+                                       : (char *)scratch + (put ? (i - r0) * S + kk
+                                                                : kk) * srow;
             pl->fns->multi(pl, k, (int)m, i, rows);
             for (size_t kk = 0; kk < m; kk++)
                 sink->rowhash[(k + kk) * pl->orows + i] = pc_hash(rows[kk], row_bytes);
         }
+        for (size_t kk = 0; put && kk < m; kk++)
+            pc_sink_put(sink, k + kk, r0, r1 - r0, row_bytes, plane,
+                        (char *)scratch + kk * srow, S * srow);
         k += m;
         left -= m;
     }

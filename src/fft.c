@@ -543,10 +543,13 @@ void pc_fft_exec_units(const pc_plan *pl, size_t u0, size_t u1,
                            nc * esz);
             }
         }
-        for (size_t kk = 0; kk < nk; kk++)
+        for (size_t kk = 0; kk < nk; kk++) {
             for (size_t r = 0; r < nr; r++)
                 sink->rowhash[(k0 + kk) * pl->orows + i0 + r] =
                     pc_hash(dst[kk] + r * row_bytes, row_bytes);
+            if (sink->arena_fd >= 0 && !sink->one_plane)
+                pc_sink_put(sink, k0 + kk, i0, nr, row_bytes, plane, dst[kk], row_bytes);
+        }
     }
 }
 
@@ -556,7 +559,7 @@ int pc_fft_execute(const pc_plan *pl, size_t k, void *out)
     uint64_t *hashes = malloc(pl->count * pl->orows * sizeof *hashes);
     int st = PC_OK;
     if (scratch && hashes) {
-        pc_sink sink = {.one_plane = out, .one_k = k, .rowhash = hashes,
+        pc_sink sink = {.arena_fd = -1, .one_plane = out, .one_k = k, .rowhash = hashes,
                         .k0 = k, .k1 = k + 1};
         pc_fft_exec_units(pl, 0, pl->fft.ntr, &sink, scratch);
     } else {

@@ -99,10 +99,13 @@ int pc_plan_bind(pc_plan *plan);
 
 /* Where results go. rowhash[k * orows + i] receives the checksum of row
  * i of kernel k; with an arena the rows are also kept there (kernel k at
- * arena + (k - k0) * plane); one_plane, if set, takes the rows of kernel
- * one_k, the only one computed (FFT). */
+ * arena + (k - k0) * plane), or, in a procs worker, written into the
+ * arena's memfd at that offset (arena_fd; see pc_sink_put); one_plane, if
+ * set, takes the rows of kernel one_k, the only one computed (FFT). */
 typedef struct {
     char *arena;
+    int arena_fd;       /* >= 0: rows go to this file instead of arena */
+    int *put_errno;     /* with arena_fd: set when a write fails */
     char *one_plane;
     size_t one_k;
     uint64_t *rowhash;
@@ -129,6 +132,19 @@ size_t pc_scratch_bytes(const pc_plan *plan);
 /* Units [u0, u1) of the plan's method. */
 void pc_exec_units(const pc_plan *plan, size_t u0, size_t u1,
                    const pc_sink *sink, void *scratch);
+/* Reads one byte of each page of the plan that units [u0, u1) read, so a
+ * worker process takes those pages before it starts the clock. */
+void pc_plan_touch(const pc_plan *plan, size_t u0, size_t u1);
+
+/* With sink->arena_fd: rows [i, i+n) of kernel k, stride bytes apart at
+ * src, into the arena file (n <= PC_STEP_ROWS unless stride is
+ * row_bytes). */
+void pc_sink_put(const pc_sink *sink, size_t k, size_t i, size_t n,
+                 size_t row_bytes, size_t plane, const void *src, size_t stride);
+
+/* Direct output rows per step of a worker's share. */
+#define PC_STEP_ROWS 8
+
 /* Where the step of a worker's share that starts at unit u ends: 8 rows
  * for direct (the input rows they read stay in cache across the kernel
  * sets); for FFT the rest of the kernel group, whose spectra a step
@@ -200,6 +216,11 @@ static inline bool pc_add_ok(size_t a, size_t b, size_t *r)
 
 /* 64-byte aligned, zeroed memory. */
 void *pc_alloc(size_t bytes);
+/* Takes every page of [p, p+bytes) for this process now (a write each),
+ * so that the first touches are not paid inside a timed region. */
+void pc_prefault(void *p, size_t bytes);
+/* Touches one byte of each page, reading it or writing it back. */
+void pc_touch(void *p, size_t bytes, bool write);
 void pc_free(void *p);
 
 #endif

@@ -487,9 +487,11 @@ static int cmd_run(const cli_options *o, const char *self)
     unsigned most = j.threads > j.procs ? j.threads : j.procs;
     j.batch = batch_size(&j, most);
     if (o->outdir) {
-        /* Planes for one batch; their pages are allocated and mapped here
-         * (fallocate and MAP_POPULATE), so page faults are set-up. */
-        if ((st = pc_arena_create(&arena, j.batch * plane)))
+        /* Planes for one batch, written by the first strategy; their pages
+         * are taken here, so page faults are set-up. Shared only if that
+         * strategy is procs: private memory is written faster. */
+        if ((st = pc_arena_create(&arena, j.batch * plane,
+                                  o->strategies[0] == PC_PROCS)))
             goto done;
     }
     /* The ceiling for each strategy's worker count, measured now: it is

@@ -54,16 +54,40 @@ int pc_shm_map(const char *name, size_t bytes, int *fd_out, void **base)
     return PC_OK;
 }
 
-int pc_arena_create(pc_arena *a, size_t bytes)
+int pc_arena_create(pc_arena *a, size_t bytes, bool shared)
 {
     a->base = NULL;
     a->bytes = bytes ? bytes : 1;
     a->fd = -1;
-    return pc_shm_map("parconv-arena", a->bytes, &a->fd, &a->base);
+    if (!shared) {
+        a->base = pc_alloc(a->bytes);
+        return a->base ? PC_OK
+                       : pc_error(PC_ENOMEM, "cannot allocate %zu bytes of "
+                                             "output planes", a->bytes);
+    }
+    int st = pc_shm_map("parconv-arena", a->bytes, &a->fd, &a->base);
+    if (st)
+        return st;
+    /* MAP_POPULATE is not enough (see pc_prefault): write each page once,
+     * on every thread, so this process's first touches are set-up. */
+    const size_t chunk = (size_t)2 << 20;
+    const long n = (long)((a->bytes + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < n; c++) {
+        size_t off = (size_t)c * chunk;
+        pc_touch((char *)a->base + off, a->bytes - off < chunk ? a->bytes - off : chunk,
+                 true);
+    }
+    return PC_OK;
 }
 
 void pc_arena_destroy(pc_arena *a)
 {
+    if (a->fd < 0) {
+        pc_free(a->base);
+        a->base = NULL;
+        return;
+    }
     if (a->base)
         munmap(a->base, a->bytes);
     if (a->fd >= 0)

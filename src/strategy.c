@@ -29,7 +29,7 @@ int pc_run(const pc_plan *plan, const pc_run_params *rp, pc_run_result *res)
         workers = 1;
     res->retried = 0;
     res->warning[0] = 0;
-    pc_sink sink = {.arena = rp->arena ? rp->arena->base : NULL, .k0 = k0,
+    pc_sink sink = {.arena = rp->arena ? rp->arena->base : NULL, .arena_fd = -1, .k0 = k0,
                     .k1 = k1, .res = res, .cancel = rp->cancel};
     /* More workers than units of work would idle. */
     if (workers > pc_plan_units(plan, &sink))

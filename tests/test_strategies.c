@@ -46,9 +46,12 @@ static void workload1(size_t M, size_t N, size_t K, size_t kh, size_t kw,
         return;
     size_t plane = pc_plan_out_bytes(plan);
     uint64_t *ref = calloc(K, 8), *sums = calloc(K, 8);
-    pc_arena ref_arena, arena;
-    pc_arena_create(&ref_arena, K * plane);
-    pc_arena_create(&arena, K * plane);
+    /* The reference in private memory; the strategies write a shared
+     * arena (any of them) and a private one (all but procs). */
+    pc_arena ref_arena, shared, private_;
+    pc_arena_create(&ref_arena, K * plane, false);
+    pc_arena_create(&shared, K * plane, true);
+    pc_arena_create(&private_, K * plane, false);
     pc_run_result res;
     pc_run_params rp = {.strategy = PC_SERIAL, .sums = ref, .arena = &ref_arena};
     CHECK(pc_run(plan, &rp, &res) == 0, "serial: %s", pc_errmsg());
@@ -72,14 +75,20 @@ static void workload1(size_t M, size_t N, size_t K, size_t kh, size_t kw,
     for (int s = PC_PROCS; s < PC_NSTRATEGIES; s++)
         if (WANTED(s))
         for (size_t c = 0; c < sizeof counts / sizeof *counts; c++)
-            for (int with_arena = 0; with_arena < 2; with_arena++) {
+            for (int with_arena = 0; with_arena < 3; with_arena++) {
+                pc_arena *arena = with_arena == 2 ? &private_ : &shared;
                 memset(sums, 0, K * 8);
-                memset(arena.base, 0x5A, arena.bytes); /* poison */
+                memset(arena->base, 0x5A, arena->bytes); /* poison */
                 rp = (pc_run_params){.strategy = (pc_strategy)s,
                                      .workers = counts[c], .worker_exe = exe,
                                      .sums = sums,
-                                     .arena = with_arena ? &arena : NULL};
+                                     .arena = with_arena ? arena : NULL};
                 st = pc_run(plan, &rp, &res);
+                if (with_arena == 2 && s == PC_PROCS) {
+                    CHECK(st == PC_EUSAGE && strstr(pc_errmsg(), "shared"),
+                          "procs given a private arena: %d %s", st, pc_errmsg());
+                    continue;
+                }
                 CHECK(st == 0, "%s x%u: %s", pc_strategy_name(s), counts[c],
                       pc_errmsg());
                 /* Direct work is split by rows: more workers than rows
@@ -98,12 +107,13 @@ static void workload1(size_t M, size_t N, size_t K, size_t kh, size_t kw,
                       with_arena, M, N, kh, kw, pc_mode_name(mode),
                       pc_boundary_name(b), pc_dtype_name(dt));
                 if (with_arena)
-                    CHECK(memcmp(arena.base, ref_arena.base, K * plane) == 0,
+                    CHECK(memcmp(arena->base, ref_arena.base, K * plane) == 0,
                           "%s x%u: planes differ from serial",
                           pc_strategy_name(s), counts[c]);
             }
     pc_arena_destroy(&ref_arena);
-    pc_arena_destroy(&arena);
+    pc_arena_destroy(&shared);
+    pc_arena_destroy(&private_);
     free(ref);
     free(sums);
     pc_plan_destroy(plan);
@@ -131,8 +141,8 @@ static void kernel_range(void)
         size_t plane = pc_plan_out_bytes(plan);
         uint64_t all[45], part[45];
         pc_arena whole, some;
-        pc_arena_create(&whole, 45 * plane);
-        pc_arena_create(&some, 45 * plane);
+        pc_arena_create(&whole, 45 * plane, false);
+        pc_arena_create(&some, 45 * plane, true);
         pc_run_params rp = {.strategy = PC_SERIAL, .sums = all, .arena = &whole};
         pc_run_result res;
         pc_run(plan, &rp, &res);
