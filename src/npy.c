@@ -918,8 +918,14 @@ int pc_npy_write(const char *path, pc_dtype dtype, int ndim,
     errno = 0;
     if (fwrite(hdr, 1, hsize, f) != hsize)
         goto write_error;
-    /* '<f8'/'<f4' are little-endian whatever the host: store each element
-     * byte by byte (compilers turn this into plain copies on x86). */
+    /* '<f8'/'<f4' are little-endian whatever the host. On a little-endian
+     * one the bytes go out as they are, in one write; elsewhere each
+     * element is stored byte by byte through a buffer. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (bytes && fwrite(src, 1, bytes, f) != bytes)
+        goto write_error;
+    done = bytes;
+#endif
     while (done < bytes) {
         size_t n = bytes - done < sizeof chunk ? bytes - done : sizeof chunk;
         for (size_t i = 0; i < n; i += size) {
