@@ -152,8 +152,16 @@ void pc_exec_rows(const pc_plan *pl, size_t r0, size_t r1, const pc_sink *sink,
     const size_t S = 2 * pl->lanes;
     void *rows[128];
     /* A procs worker with an arena: a step's rows of each kernel are kept
-     * (row t of kernel kk at scratch row t*S + kk) and written together. */
-    const bool put = sink->arena_fd >= 0 && r1 - r0 <= PC_STEP_ROWS;
+     * (row t of kernel kk at scratch row t*S + kk) and written together;
+     * a longer range goes a step at a time. */
+    const bool put = sink->arena_fd >= 0;
+    if (put && r1 - r0 > PC_STEP_ROWS) {
+        for (size_t u = r0, e; u < r1; u = e) {
+            e = pc_exec_step_end(pl, u, r1);
+            pc_exec_rows(pl, u, e, sink, scratch);
+        }
+        return;
+    }
 
     /* Only kernels [sink->k0, sink->k1): sets that straddle the range are
      * computed whole, with the rows outside it not kept. */
