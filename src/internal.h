@@ -217,8 +217,9 @@ static inline bool pc_add_ok(size_t a, size_t b, size_t *r)
 /* 64-byte aligned, zeroed memory. */
 void *pc_alloc(size_t bytes);
 /* Takes every page of [p, p+bytes) for this process now (a write each),
- * so that the first touches are not paid inside a timed region. */
-void pc_prefault(void *p, size_t bytes);
+ * so that the first touches are not paid inside a timed region; -1 if
+ * the memory is not there. */
+int pc_prefault(void *p, size_t bytes);
 /* Touches one byte of each page, reading it or writing it back. */
 void pc_touch(void *p, size_t bytes, bool write);
 void pc_free(void *p);
