@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -54,6 +55,42 @@ int pc_shm_map(const char *name, size_t bytes, int *fd_out, void **base)
     return PC_OK;
 }
 
+typedef struct {
+    char *base;
+    size_t bytes;
+} touch_job;
+
+static void *touch_one(void *arg)
+{
+    touch_job *t = arg;
+    pc_touch(t->base, t->bytes, true);
+    return NULL;
+}
+
+/* Plain threads, not OpenMP: this is library code that any strategy's
+ * set-up may call. Whatever thread cannot start, the caller does. */
+static void touch_parallel(char *base, size_t bytes)
+{
+    enum { MAXT = 16 };
+    unsigned n = pc_online_cpus();
+    n = n < 1 ? 1 : n > MAXT ? MAXT : n;
+    pthread_t tid[MAXT];
+    touch_job job[MAXT];
+    bool started[MAXT] = {false};
+    size_t share = (bytes / n + 4095) & ~(size_t)4095;
+    for (unsigned t = 0; t < n; t++) {
+        size_t off = t * share < bytes ? t * share : bytes;
+        job[t] = (touch_job){base + off, bytes - off < share ? bytes - off : share};
+        started[t] = t > 0 && pthread_create(&tid[t], NULL, touch_one, &job[t]) == 0;
+    }
+    for (unsigned t = 0; t < n; t++)
+        if (!started[t])
+            touch_one(&job[t]);
+    for (unsigned t = 0; t < n; t++)
+        if (started[t])
+            pthread_join(tid[t], NULL);
+}
+
 int pc_arena_create(pc_arena *a, size_t bytes, bool shared)
 {
     a->base = NULL;
@@ -69,15 +106,8 @@ int pc_arena_create(pc_arena *a, size_t bytes, bool shared)
     if (st)
         return st;
     /* MAP_POPULATE is not enough (see pc_prefault): write each page once,
-     * on every thread, so this process's first touches are set-up. */
-    const size_t chunk = (size_t)2 << 20;
-    const long n = (long)((a->bytes + chunk - 1) / chunk);
-#pragma omp parallel for schedule(static)
-    for (long c = 0; c < n; c++) {
-        size_t off = (size_t)c * chunk;
-        pc_touch((char *)a->base + off, a->bytes - off < chunk ? a->bytes - off : chunk,
-                 true);
-    }
+     * a thread per CPU, so this process's first touches are set-up. */
+    touch_parallel(a->base, a->bytes);
     return PC_OK;
 }
 
