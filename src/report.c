@@ -203,7 +203,7 @@ void report_summary(FILE *f, const job *j)
         }
         fprintf(f, " GFLOP/s)\n");
     } else {
-        fprintf(f, "GFLOP/s over the time after start-up; %%peak not measured "
+        fprintf(f, "GFLOP/s over the compute time (the longest any worker computed); %%peak not measured "
                    "for runs under 1 GFLOP\n");
     }
     if (j->verified)
