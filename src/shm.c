@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -55,42 +54,6 @@ int pc_shm_map(const char *name, size_t bytes, int *fd_out, void **base)
     return PC_OK;
 }
 
-typedef struct {
-    char *base;
-    size_t bytes;
-} touch_job;
-
-static void *touch_one(void *arg)
-{
-    touch_job *t = arg;
-    pc_touch(t->base, t->bytes, true);
-    return NULL;
-}
-
-/* Plain threads, not OpenMP: this is library code that any strategy's
- * set-up may call. Whatever thread cannot start, the caller does. */
-static void touch_parallel(char *base, size_t bytes)
-{
-    enum { MAXT = 16 };
-    unsigned n = pc_online_cpus();
-    n = n < 1 ? 1 : n > MAXT ? MAXT : n;
-    pthread_t tid[MAXT];
-    touch_job job[MAXT];
-    bool started[MAXT] = {false};
-    size_t share = (bytes / n + 4095) & ~(size_t)4095;
-    for (unsigned t = 0; t < n; t++) {
-        size_t off = t * share < bytes ? t * share : bytes;
-        job[t] = (touch_job){base + off, bytes - off < share ? bytes - off : share};
-        started[t] = t > 0 && pthread_create(&tid[t], NULL, touch_one, &job[t]) == 0;
-    }
-    for (unsigned t = 0; t < n; t++)
-        if (!started[t])
-            touch_one(&job[t]);
-    for (unsigned t = 0; t < n; t++)
-        if (started[t])
-            pthread_join(tid[t], NULL);
-}
-
 int pc_arena_create(pc_arena *a, size_t bytes, bool shared)
 {
     a->base = NULL;
@@ -102,13 +65,9 @@ int pc_arena_create(pc_arena *a, size_t bytes, bool shared)
                        : pc_error(PC_ENOMEM, "cannot allocate %zu bytes of "
                                              "output planes", a->bytes);
     }
-    int st = pc_shm_map("parconv-arena", a->bytes, &a->fd, &a->base);
-    if (st)
-        return st;
-    /* MAP_POPULATE is not enough (see pc_prefault): write each page once,
-     * a thread per CPU, so this process's first touches are set-up. */
-    touch_parallel(a->base, a->bytes);
-    return PC_OK;
+    /* procs workers write it through its file (pc_sink_put), so no
+     * process's compute pays for first touches of its pages. */
+    return pc_shm_map("parconv-arena", a->bytes, &a->fd, &a->base);
 }
 
 void pc_arena_destroy(pc_arena *a)
