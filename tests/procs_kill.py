@@ -137,21 +137,29 @@ def wait_gone(pids, parent_pid=None, timeout=GONE_TIMEOUT):
         time.sleep(0.02)
 
 
-def cleanup():
-    """Kills, by pid, whatever this script started that still runs."""
-    for pid, t, p in started:
-        if p is not None:
-            if p.poll() is None:
-                p.kill()
-            try:
-                p.communicate(timeout=10)
-            except Exception:
-                pass
-        elif t is not None and alive(pid, t):
+def kill_all(popens, pids):
+    """Kills what a test started that still runs: the Popen objects (then
+    reaped) and, by pid, the other processes ((pid, starttime) pairs; a
+    starttime of None was never seen alive)."""
+    for p in popens:
+        if p.poll() is None:
+            p.kill()
+        try:
+            p.communicate(timeout=10)
+        except Exception:
+            pass
+    for pid, t in pids:
+        if t is not None and alive(pid, t):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def cleanup():
+    """Kills whatever this script started that still runs."""
+    kill_all([p for _, _, p in started if p is not None],
+             [(pid, t) for pid, t, p in started if p is None])
     started.clear()
 
 

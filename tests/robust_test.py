@@ -49,7 +49,7 @@ import scipy.signal
 import pctest
 from pctest import expect
 # /proc helpers (state, parent, start time; the worker flag).
-from procs_kill import alive, stat, workers_of
+from procs_kill import alive, kill_all, stat, workers_of
 
 TIMEOUT = 60
 EXE = None
@@ -111,20 +111,8 @@ class Skip(Exception):
 
 
 def cleanup():
-    for p in LIVE:
-        if p.poll() is None:
-            p.kill()
-        try:
-            p.communicate(timeout=10)
-        except Exception:
-            pass
+    kill_all(LIVE, SEEN.items())
     LIVE.clear()
-    for pid, t in SEEN.items():
-        if alive(pid, t):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     SEEN.clear()
 
 
