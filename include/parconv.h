@@ -264,9 +264,9 @@ typedef struct {
 
 typedef struct {
     double seconds;       /* wall time of the whole strategy */
-    double compute;       /* the longest any one worker spent computing */
-    double startup;       /* the rest of seconds: starting workers, waiting
-                             for them to stop */
+    double compute;       /* the longest any one worker spent computing;
+                             the rest of seconds is starting workers and
+                             waiting for them to stop */
     unsigned workers;     /* workers actually used */
     unsigned retried;     /* procs: workers restarted */
     char warning[1024];   /* procs: what each restarted worker did, a line

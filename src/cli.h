@@ -65,8 +65,7 @@ typedef struct {
     unsigned retried; /* procs workers restarted */
     double seconds;   /* the whole strategy, as "Executed in" says */
     double compute;   /* the critical worker's compute time (summed over
-                         batches) */
-    double startup;   /* the rest of seconds: starting and stopping */
+                         batches); the rest of seconds is start/stop */
     double peak;      /* the FMA ceiling for this many workers, GFLOP/s */
     uint64_t checksum;
     uint64_t *sums; /* per kernel */

@@ -313,7 +313,6 @@ static int run_strategy(job *j, int i, const char *self, pc_arena *arena,
         }
         r->seconds += res.seconds;
         r->compute += res.compute;
-        r->startup += res.startup;
         if (res.workers > r->workers)
             r->workers = res.workers;
         r->kernels += k1 - k0;

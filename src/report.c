@@ -187,7 +187,7 @@ void report_summary(FILE *f, const job *j)
         fprintf(f, "%-9s %-7s %7u %10.5f %10.5f %9.2f %7s %8s  %016" PRIx64
                    "\n", pc_strategy_name(r->strategy),
                 pc_method_name(pc_plan_method(j->plan)), r->workers, r->seconds,
-                r->startup, job_gflops(j, r), pct, speed, r->checksum);
+                r->seconds - r->compute, job_gflops(j, r), pct, speed, r->checksum);
     }
     if (j->nruns && j->runs[0].peak > 0) {
         fprintf(f, "GFLOP/s over the compute time (the longest any worker computed); %%peak against the %s "
@@ -366,7 +366,7 @@ int report_json(FILE *f, const char *path, const job *j)
                    "\"peak_gflops\": ",
                 i ? "," : "", pc_strategy_name(r->strategy),
                 pc_method_name(pc_plan_method(j->plan)), r->workers, r->seconds,
-                r->startup, r->compute, job_gflops(j, r));
+                r->seconds - r->compute, r->compute, job_gflops(j, r));
         if (r->peak > 0)
             fprintf(f, "%.4f, \"pct_peak\": %.2f", r->peak, job_pct_peak(j, r));
         else

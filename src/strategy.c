@@ -57,7 +57,6 @@ int pc_run(const pc_plan *plan, const pc_run_params *rp, pc_run_result *res)
             res->compute = times[2 * w + 1] - times[2 * w];
     if (res->compute > res->seconds)
         res->compute = res->seconds;
-    res->startup = res->seconds - res->compute;
     if (!st)
         for (size_t k = k0; k < k1; k++)
             rp->sums[k] = pc_hash_combine(sink.rowhash + k * plan->orows,
