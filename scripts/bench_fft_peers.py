@@ -185,7 +185,7 @@ def main():
     ap.add_argument("--direct-runs", type=int, default=2)
     ap.add_argument("--peer-runs", type=int, default=3)
     ap.add_argument("--scipy-kernels", type=int, default=40)
-    ap.add_argument("--parconv-bin", default="build/src/parconv")
+    ap.add_argument("--parconv-bin", default="build/tools/parconv")
     args = ap.parse_args()
 
     ncpu, load_start, started, pc_version = benchlib.start(args.parconv_bin)

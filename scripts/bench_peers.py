@@ -296,7 +296,7 @@ def main():
     ap.add_argument("--peer-runs", type=int, default=3)
     ap.add_argument("--scipy-kernels", type=int, default=20)
     ap.add_argument("--cv-kernels", type=int, default=100)
-    ap.add_argument("--parconv-bin", default="build/src/parconv")
+    ap.add_argument("--parconv-bin", default="build/tools/parconv")
     args = ap.parse_args()
 
     ncpu, load_start, started, pc_version = benchlib.start(args.parconv_bin)

@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 pc_install "${PC_BUILD_PACKAGES[@]}"
 pc_build build
-exec build/src/parconv "$@"
+exec build/tools/parconv "$@"

@@ -70,7 +70,7 @@ trap 'rm -rf "$work"' EXIT
 # same program even if build/ is rebuilt meanwhile (procs workers re-execute
 # /proc/self/exe, so the copy is self-contained).
 bin=$work/parconv-bin
-cp build/src/parconv "$bin"
+cp build/tools/parconv "$bin"
 
 methods=(direct fft)
 # Run 1 of both methods, then run 2 of both: the two runs of a method are

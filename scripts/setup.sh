@@ -73,7 +73,7 @@ pc_bench_setup() {
     # the same program even if build/ is rebuilt meanwhile (procs workers
     # re-execute /proc/self/exe, so the copy is self-contained).
     bin=$work/parconv-bin
-    cp build/src/parconv "$bin"
+    cp build/tools/parconv "$bin"
 }
 
 # The scripts that take "[--out DIR] [parconv options...]": sets out to

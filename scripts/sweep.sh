@@ -31,7 +31,7 @@ trap 'rm -rf "$work"' EXIT
 # A private copy of the binary just built, so that the whole sweep measures
 # one program even if build/ is rebuilt meanwhile.
 bin=$work/parconv-bin
-cp build/src/parconv "$bin"
+cp build/tools/parconv "$bin"
 
 # The range defaults to 3..65 step 2; parconv refuses an option given twice,
 # so a default is added only when the arguments do not set it. The CSV and
