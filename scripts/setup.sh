@@ -1,5 +1,6 @@
-# Shared set-up for run.sh and test.sh (sourced, not run): install the
-# Debian packages that are missing, then configure and build into $BUILD.
+# Shared set-up for run.sh and test.sh, and for the scripts in bench/ and
+# slurm/ (sourced, not run): install the Debian packages that are missing,
+# then configure and build into $BUILD.
 # Usage: pc_setup BUILD_DIR [extra packages...] [-- meson options...]
 
 pc_log() { printf '[parconv] %s\n' "$*" >&2; }
@@ -41,7 +42,7 @@ PC_TEST_PACKAGES=(python3 python3-numpy python3-scipy)
 # sanitizer runtimes.
 PC_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
-# Shared set-up for bench.sh and bench_fft.sh, called from the script's own
+# Shared set-up for bench/bench.sh and bench/bench_fft.sh, called from the script's own
 # shell (not a subshell: it sets the globals below, changes directory and
 # sets an EXIT trap) before it has changed directory.
 # Usage: pc_bench_setup NAME OUT [extra packages...]

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""The job scripts in scripts/ on a real (single-node) Slurm: results of
+"""The job scripts in slurm/ on a real (single-node) Slurm: results of
 every way of running parconv under Slurm are byte for byte those of one
 plain run.
 
 Usage: slurm_test.py PARCONV_PATH SCRATCH_DIR
 
-Needs root: it brings up the local Slurm with scripts/slurm-local.sh start
+Needs root: it brings up the local Slurm with slurm/slurm-local.sh start
 (and stops it at the end, unless it was running already). Without root, or
 when Slurm cannot start, it prints a 'skip' line and exits 77 (meson's
 "skipped").
@@ -46,8 +46,8 @@ from pctest import expect
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SCRIPTS = os.path.join(ROOT, "scripts")
-SLURM_LOCAL = os.path.join(SCRIPTS, "slurm-local.sh")
+SLURM_DIR = os.path.join(ROOT, "slurm")
+SLURM_LOCAL = os.path.join(SLURM_DIR, "slurm-local.sh")
 
 EXE = None
 SCRATCH = None
@@ -218,7 +218,7 @@ def plain_run(d, args, timeout=120):
 
 def t_single():
     out = os.path.join(CASE_DIR, "out")
-    script = os.path.join(SCRIPTS, "parconv.sbatch")
+    script = os.path.join(SLURM_DIR, "parconv.sbatch")
     rc, msg = sbatch_wait(["-c", "2"], script, job_env(out, W + ["-q"]), 90)
     expect(rc == 0, f"sbatch --wait parconv.sbatch: exit {rc}: {msg.strip()}")
     same_as(REF, out)
@@ -240,10 +240,11 @@ def t_single():
 
 
 def submit_array(out, array_opt, args):
-    """scripts/parconv-array-submit.sh with WAIT=1: (array id, merge id)."""
+    """slurm/parconv-array-submit.sh with WAIT=1: (array id, merge id)."""
     env = job_env(out, args, WAIT="1", MERGE_SBATCH_ARGS=f"-J {NAME}")
-    cmd = ["timeout", "120", os.path.join(SCRIPTS, "parconv-array-submit.sh"),
-           array_opt, "-c", "1", "-J", NAME]
+    cmd = ["timeout", "120",
+           os.path.join(SLURM_DIR, "parconv-array-submit.sh"), array_opt,
+           "-c", "1", "-J", NAME]
     r = sh(cmd, timeout=130, env=env, cwd=CASE_DIR)
     expect(r.returncode != 124, "parconv-array-submit.sh: no end within 120s")
     expect(r.returncode == 0, f"parconv-array-submit.sh {array_opt}: exit "
@@ -280,7 +281,7 @@ def t_array(array_opt, n):
 
 def t_srun():
     out = os.path.join(CASE_DIR, "out")
-    script = os.path.join(SCRIPTS, "parconv-srun.sh")
+    script = os.path.join(SLURM_DIR, "parconv-srun.sh")
     # The node has 2 CPUs: 3 tasks need --overcommit (srun takes it from
     # the job, SLURM_OVERCOMMIT).
     rc, msg = sbatch_wait(["-n", "3", "--overcommit"], script,
@@ -332,7 +333,7 @@ def interrupt_batch_shell(out, env):
     """Submits parconv.sbatch (sbatch --wait in the background), waits
     until it has done some kernels, sends SIGTERM to the batch shell only;
     returns (the sbatch Popen, job id)."""
-    script = os.path.join(SCRIPTS, "parconv.sbatch")
+    script = os.path.join(SLURM_DIR, "parconv.sbatch")
     p = subprocess.Popen(["timeout", "150", "sbatch", "--wait", "-J", NAME,
                           "-c", "2", script], cwd=CASE_DIR, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -377,8 +378,8 @@ def t_interrupt_resume():
            f"manifest after the interrupt: complete {m and m.get('complete')}"
            f", kernels_done {m and m.get('kernels_done')}")
     log(f"interrupted at {m['kernels_done']} of {K_LONG}; resubmitting")
-    rc, msg = sbatch_wait(["-c", "2"], os.path.join(SCRIPTS, "parconv.sbatch"),
-                          env, 120)
+    rc, msg = sbatch_wait(["-c", "2"],
+                          os.path.join(SLURM_DIR, "parconv.sbatch"), env, 120)
     expect(rc == 0, f"resubmission: exit {rc}: {msg.strip()}")
     same_as(REF_LONG, out)
 
@@ -444,7 +445,7 @@ def t_time_limit():
     env = job_env(out, W_TL + ["--calibration", CAL])
     t = time.monotonic()
     rc, msg = sbatch_wait(["-c", "1", "--time=1", "--signal=B:TERM@55"],
-                          os.path.join(SCRIPTS, "parconv.sbatch"), env, 110)
+                          os.path.join(SLURM_DIR, "parconv.sbatch"), env, 110)
     text = read_out("parconv-")
     m = manifest(out)
     log(f"the job ended after {time.monotonic() - t:.0f}s, "
@@ -473,7 +474,7 @@ def main():
     EXE, SCRATCH = pctest.arguments(
         "usage: slurm_test.py PARCONV_PATH SCRATCH_DIR")
     if os.geteuid() != 0:
-        skip("needs root (scripts/slurm-local.sh starts the Slurm daemons)")
+        skip("needs root (slurm/slurm-local.sh starts the Slurm daemons)")
     noconf = os.path.join(SCRATCH, "noconfig")
     os.makedirs(noconf, exist_ok=True)
     # No OMP_*/SLURM_* from the caller (this may itself run in a job).
@@ -492,7 +493,7 @@ def main():
             started = True  # whatever it left half-started is stopped too
             if r.returncode != 0:
                 print(r.stderr.rstrip())
-                skip(f"scripts/slurm-local.sh start failed "
+                skip(f"slurm/slurm-local.sh start failed "
                      f"(exit {r.returncode})")
             print("     " + (r.stdout.strip() or r.stderr.strip()
                              ).splitlines()[-1])

@@ -5,9 +5,9 @@
 # checks and combines them. The tasks may land on several nodes (OUT must
 # then be on a shared filesystem).
 #
-#   sbatch -n 3 scripts/parconv-srun.sh           as a batch job
-#   salloc -n 3 scripts/parconv-srun.sh           inside an allocation
-#   (or inside an interactive allocation: scripts/parconv-srun.sh)
+#   sbatch -n 3 slurm/parconv-srun.sh           as a batch job
+#   salloc -n 3 slurm/parconv-srun.sh           inside an allocation
+#   (or inside an interactive allocation: slurm/parconv-srun.sh)
 #
 # What to edit (or give on the sbatch/salloc command line):
 #   --ntasks          N, the number of shards (here 3)

@@ -6,7 +6,7 @@ with the ideal speedup (y = x) and the parallel efficiency at the highest
 worker count written beside each line. The title gives the workload and the
 OpenMP runtime's settings. Writes a PNG.
 
-Usage: scripts/plot_scaling.py SWEEP.json [SWEEP.json ...] [-o OUT.png]
+Usage: bench/plot_scaling.py SWEEP.json [SWEEP.json ...] [-o OUT.png]
 
 OUT.png defaults to the first JSON's path with the suffix .png; a last
 argument ending in .png is taken as OUT.png too. Lines of one file share a
@@ -21,7 +21,7 @@ import math
 import os
 import sys
 
-import benchlib  # scripts/: shared with the benchmarks
+import benchlib  # bench/: shared with the benchmarks
 
 PROG = "plot_scaling"
 

@@ -26,7 +26,7 @@
 set -euo pipefail
 
 # shellcheck source=scripts/setup.sh
-. "$(dirname "$0")/setup.sh"
+. "$(dirname "$0")/../scripts/setup.sh"
 # $out, then from the top of the tree: install, build, $work and $bin.
 pc_bench_setup bench_fft "${1:-}"
 
@@ -81,7 +81,7 @@ done
 # and scipy. OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on some machines for
 # old OpenBLAS builds) are unset for these timings only.
 pc_log "peers: scipy fftconvolve and oaconvolve over a process pool ($scipy_kernels kernels)"
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 scripts/bench_fft_peers.py \
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/bench_fft_peers.py \
     --inputs "$work/in" --direct-inputs "$work/direct-in" \
     --verify-inputs "$work/verify-in" \
     --verify-fft "$work/verify-fft" --verify-direct "$work/verify-direct" \

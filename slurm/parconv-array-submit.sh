@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Submits scripts/parconv-array.sbatch (the shards) and then
-# scripts/parconv-merge.sbatch with --dependency=afterok on the array, so the
+# Submits slurm/parconv-array.sbatch (the shards) and then
+# slurm/parconv-merge.sbatch with --dependency=afterok on the array, so the
 # merge runs when every shard has succeeded. Prints the two job ids (sbatch
 # --parsable), one a line: the array's, then the merge job's.
 #
 #   OUT=/scratch/$USER/run1 PARCONV_ARGS='-n 4000 -k 1000 -s 15' \
-#       scripts/parconv-array-submit.sh [--array=0-15 -c 8 ...]
+#       slurm/parconv-array-submit.sh [--array=0-15 -c 8 ...]
 #
 # Arguments are sbatch options for the array job (they win over its
 # #SBATCH lines: --array, --cpus-per-task, --time, --partition, --output).
@@ -21,7 +21,7 @@
 #
 # If a shard fails, the merge job is cancelled (--kill-on-invalid-dep=yes)
 # rather than left pending: resume that shard (see parconv-array.sbatch),
-# then run `parconv merge OUT` or `OUT=... sbatch scripts/parconv-merge.sbatch`.
+# then run `parconv merge OUT` or `OUT=... sbatch slurm/parconv-merge.sbatch`.
 set -u
 
 here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The Python half of scripts/bench.sh: times the peers a user would pick
+"""The Python half of bench/bench.sh: times the peers a user would pick
 instead of parconv on the same inputs, gathers the medians of parconv's JSON
 reports, prints a table per dtype and writes everything as JSON.
 
@@ -302,7 +302,7 @@ def main():
     ncpu, load_start, started, pc_version = benchlib.start(args.parconv_bin)
 
     result = {
-        **benchlib.result_head("parconv scripts/bench.sh", ncpu, load_start, pc_version),
+        **benchlib.result_head("parconv bench/bench.sh", ncpu, load_start, pc_version),
         "settings": {"parconv_runs": args.runs, "peer_runs": args.peer_runs,
                      "scipy_kernels": args.scipy_kernels, "cv_kernels": args.cv_kernels},
         "notes": [

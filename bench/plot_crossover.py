@@ -4,7 +4,7 @@ against kernel size for the direct and the FFT method, what `--method auto`
 chose at each size, the measured crossover and (dashed) the cost model's
 estimates. Writes a PNG.
 
-Usage: scripts/plot_crossover.py SWEEP.json [OUT.png] [--no-estimates]
+Usage: bench/plot_crossover.py SWEEP.json [OUT.png] [--no-estimates]
 
 OUT.png defaults to SWEEP.json with the suffix .png. Needs matplotlib
 (Debian: python3-matplotlib); draws with the Agg backend, no display needed.
@@ -17,7 +17,7 @@ import math
 import os
 import sys
 
-import benchlib  # scripts/: shared with the benchmarks
+import benchlib  # bench/: shared with the benchmarks
 
 PROG = "plot_crossover"
 

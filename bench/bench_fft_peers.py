@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The Python half of scripts/bench_fft.sh: times scipy's FFT convolutions
+"""The Python half of bench/bench_fft.sh: times scipy's FFT convolutions
 over a process pool on the inputs parconv used, checks parconv's -o outputs
 against scipy's results, gathers the medians of parconv's JSON reports,
 prints a table with the ratios and writes everything as JSON.
@@ -331,7 +331,7 @@ def main():
         print("NOT VERIFIED: " + json.dumps({"inputs": prefixes_ok,
                                              "checks": [c for c in checks if not c["ok"]]}))
 
-    result = benchlib.result_head("parconv scripts/bench_fft.sh", ncpu, load_start, pc_version)
+    result = benchlib.result_head("parconv bench/bench_fft.sh", ncpu, load_start, pc_version)
     result["machine"]["loadavg_end"] = os.getloadavg()
     result.update({
         "settings": {"parconv_fft_runs": args.runs, "parconv_direct_runs": args.direct_runs,

@@ -19,7 +19,7 @@
 set -euo pipefail
 
 # shellcheck source=scripts/setup.sh
-. "$(dirname "$0")/setup.sh"
+. "$(dirname "$0")/../scripts/setup.sh"
 # $out, then from the top of the tree: install, build, $work and $bin.
 pc_bench_setup bench "${1:-}" python3-opencv
 
@@ -58,7 +58,7 @@ done
 # and OpenCV. OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on some machines for
 # old OpenBLAS builds) are unset for these timings only.
 pc_log "peers: scipy convolve2d over a process pool, OpenCV filter2D"
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 scripts/bench_peers.py \
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/bench_peers.py \
     --inputs "$work" --parconv "$work/parconv" --runs "$runs" \
     --peer-runs "$peer_runs" --scipy-kernels "$scipy_kernels" \
     --cv-kernels "$cv_kernels" --parconv-bin "$bin" --out "$out"

@@ -1,5 +1,5 @@
-"""What scripts/bench_peers.py and scripts/bench_fft_peers.py (the Python
-halves of scripts/bench.sh and scripts/bench_fft.sh) share: the medians of
+"""What bench/bench_peers.py and bench/bench_fft_peers.py (the Python
+halves of bench/bench.sh and bench/bench_fft.sh) share: the medians of
 parconv's JSON reports, the facts about the machine and the software that
 go into the results, and writing the results.
 """

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write the example kernel banks and the test image used with parconv.
 
-Usage: scripts/make_banks.py [OUTDIR]     (default: data/ next to scripts/)
+Usage: data/make_banks.py [OUTDIR]     (default: the folder it is in, data/)
 
 Every bank is a float64, C-ordered, little-endian .npy of shape (K, R, C),
 written with numpy.save.  The output is deterministic: no random numbers are
@@ -201,7 +201,7 @@ def main(argv):
         sys.stderr.write("usage: %s [OUTDIR]\n" % argv[0])
         return 2
     here = os.path.dirname(os.path.abspath(__file__))
-    out = argv[1] if len(argv) == 2 else os.path.join(os.path.dirname(here), "data")
+    out = argv[1] if len(argv) == 2 else here
     os.makedirs(out, exist_ok=True)
 
     banks = [
@@ -212,7 +212,7 @@ def main(argv):
                       "(k = 3*i_theta + i_lambda)", gabor),
         ("box_and_motion.npy", "box blurs and linear motion blurs", box_and_motion),
     ]
-    index = {"generator": "scripts/make_banks.py",
+    index = {"generator": "data/make_banks.py",
              "conventions": {
                  "x": "column offset, positive to the right",
                  "y": "row offset, positive UP (decreasing row index)",

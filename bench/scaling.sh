@@ -5,26 +5,26 @@
 # (omp and procs with 1..T workers, T = --max [online CPUs], the median of
 # the runs each) twice each, to see how well a measurement repeats: prints
 # the two runs' efficiencies side by side and the relative difference of
-# their seconds, and plots the first runs with scripts/plot_scaling.py.
+# their seconds, and plots the first runs with bench/plot_scaling.py.
 # Writes, in OUT:
 #   threads_direct_run1.csv, threads_direct_run1.json   one row per strategy
 #   threads_direct_run2.csv, threads_direct_run2.json   and worker count
 #   threads_fft_run1.csv, ... threads_fft_run2.json     (the same for fft)
 #   scaling.png   speedup vs workers of the first runs, with the ideal y = x
 #
-# Usage: scripts/scaling.sh [--out DIR] [parconv sweep threads options...]
+# Usage: bench/scaling.sh [--out DIR] [parconv sweep threads options...]
 #   OUT is --out DIR, else $SCALING_OUT, else scaling-results/ in the
 #   repository (with a .gitignore of its own that keeps it out of git); it
 #   is created if missing. The other arguments go to both `parconv sweep
 #   threads` runs; --runs given there replaces the default 5, e.g.
-#   scripts/scaling.sh -n 2000 -k 64 --max 8
-#   scripts/scaling.sh --out /tmp/scal --dtype f32 --runs 9
+#   bench/scaling.sh -n 2000 -k 64 --max 8
+#   bench/scaling.sh --out /tmp/scal --dtype f32 --runs 9
 # The method is the script's (both are run) and it names the CSV and JSON
 # itself: --method, --csv and --json are refused.
 # It reports timings and never asserts them: shared machines are noisy.
 set -euo pipefail
 
-. "$(dirname "$0")/setup.sh"
+. "$(dirname "$0")/../scripts/setup.sh"
 pc_out_arg scaling.sh "${SCALING_OUT:-}" "$@"
 shift "$pc_shift"
 cd "$(dirname "$0")/.."
@@ -62,7 +62,7 @@ pc_build build
 mkdir -p "$out"
 # The default OUT is inside the repository: keep it out of git.
 if [ -n "$default_out" ] && [ ! -e "$out/.gitignore" ]; then
-    printf '# scripts/scaling.sh output, not tracked\n*\n' >"$out/.gitignore"
+    printf '# bench/scaling.sh output, not tracked\n*\n' >"$out/.gitignore"
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/parconv-scaling.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -129,7 +129,7 @@ jsons=()
 for m in "${methods[@]}"; do
     jsons+=("$out/threads_${m}_run1.json")
 done
-/usr/bin/python3 scripts/plot_scaling.py "${jsons[@]}" -o "$out/scaling.png" >/dev/null
+/usr/bin/python3 bench/plot_scaling.py "${jsons[@]}" -o "$out/scaling.png" >/dev/null
 
 echo
 echo "tables: $out/threads_{direct,fft}_run{1,2}.csv"

@@ -2,21 +2,21 @@
 # The crossover study: installs what is missing (Debian), builds, runs
 #   parconv sweep ksize --from 3 --to 65 --step 2 (direct against FFT per
 #   kernel size, and what --method auto chose)
-# and plots it with scripts/plot_crossover.py. Writes, in OUT:
+# and plots it with bench/plot_crossover.py. Writes, in OUT:
 #   sweep_ksize.csv   one row per kernel size
 #   sweep_ksize.json  the same with the workload (plot_crossover.py's input)
 #   crossover.png     ms/kernel vs kernel size, auto's choice, the crossover
 #
-# Usage: scripts/sweep.sh [--out DIR] [parconv sweep options...]
+# Usage: bench/sweep.sh [--out DIR] [parconv sweep options...]
 #   OUT is --out DIR, else $SWEEP_OUT, else sweep-results/ in the repository;
 #   it is created if missing. The other arguments go to `parconv sweep ksize`;
 #   --from/--to/--step given there replace the defaults 3/65/2, e.g.
-#   scripts/sweep.sh -n 1000 -k 32 --dtype f32 --runs 5
-#   scripts/sweep.sh --to 33 -S threads
+#   bench/sweep.sh -n 1000 -k 32 --dtype f32 --runs 5
+#   bench/sweep.sh --to 33 -S threads
 # It reports timings and never asserts them: shared machines are noisy.
 set -euo pipefail
 
-. "$(dirname "$0")/setup.sh"
+. "$(dirname "$0")/../scripts/setup.sh"
 pc_out_arg sweep.sh "${SWEEP_OUT:-}" "$@"
 shift "$pc_shift"
 cd "$(dirname "$0")/.."
@@ -57,7 +57,7 @@ args=(sweep ksize "${range[@]}" --csv "$out/sweep_ksize.csv"
 pc_log "parconv ${args[*]}"
 "$bin" "${args[@]}"
 
-/usr/bin/python3 scripts/plot_crossover.py "$out/sweep_ksize.json" \
+/usr/bin/python3 bench/plot_crossover.py "$out/sweep_ksize.json" \
     "$out/crossover.png" >/dev/null
 
 echo
