@@ -176,8 +176,11 @@ int sink_write(const job *j, const pc_arena *arena);
 /* gen: DIR/matrix.npy and DIR/bank.npy in the chosen dtype. */
 int sink_inputs(const cli_options *o, const pc_matrix *m, const pc_bank *b);
 
-/* demo.c */
+/* demo.c: the demos; and the processes of `demo task` (argv[1] is
+ * DEMO_TASK_FLAG), which return their exit status. */
 int demo_run(const char *kind, double seconds);
+int demo_task_worker(int argc, char **argv);
+#define DEMO_TASK_FLAG "--pc-demo-task"
 /* calibrate.c: the cost model's constants, measured; and reading them. */
 int calibrate_run(const cli_options *o);
 /* Fills o->conv.cost_direct/cost_fft from the calibration file (the one

@@ -572,6 +572,8 @@ int main(int argc, char **argv)
      * parent waits. */
     if (argc > 1 && strcmp(argv[1], PC_WORKER_FLAG) == 0)
         _exit(pc_worker_main(argc, argv));
+    if (argc > 1 && strcmp(argv[1], DEMO_TASK_FLAG) == 0)
+        return demo_task_worker(argc, argv);
 
     cli_options o;
     bool exit_now;
