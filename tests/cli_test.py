@@ -15,9 +15,8 @@ import sys
 import numpy as np
 
 import pctest
-from pctest import case, clean_env, expect
+from pctest import case, clean_env, expect, fresh, ok_run, run, run_json
 
-TIMEOUT = 60
 EXE = None
 SCRATCH = None
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,34 +34,6 @@ SHORT_OPTS = {"n": "size", "k": "count", "s": "ksize", "m": "matrix",
 
 # A small workload for every run that computes something.
 SMALL = ["-n", "23x17", "-k", "5", "-s", "4x3"]
-
-
-def run(args, env=None, timeout=TIMEOUT, cwd=None):
-    return pctest.run(EXE, args, timeout, env=env or clean_env(),
-                      cwd=cwd or SCRATCH)
-
-
-def ok_run(args, env=None):
-    r = run(args, env=env)
-    if r.returncode != 0:
-        raise AssertionError(f"parconv {' '.join(args)}: exit "
-                             f"{r.returncode}, stderr {r.stderr.strip()!r}")
-    return r
-
-
-def fresh(name):
-    d = os.path.join(SCRATCH, name)
-    shutil.rmtree(d, ignore_errors=True)
-    return d
-
-
-def run_json(args, env=None):
-    r = ok_run(args + ["--json", "-"], env=env)
-    try:
-        return json.loads(r.stdout), r
-    except json.JSONDecodeError as e:
-        raise AssertionError(f"--json - stdout is not JSON ({e}): "
-                             f"{r.stdout[:300]!r}")
 
 
 # ---------------------------------------------------------------------------

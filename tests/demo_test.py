@@ -19,9 +19,6 @@ import sys
 import pctest
 from pctest import case, expect
 
-EXE = None
-SCRATCH = None
-
 DODO = "au dodo"
 REVEIL = "au réveil"
 
@@ -30,7 +27,7 @@ def demo(kind, seconds=None, timeout=30):
     args = ["demo", kind]
     if seconds is not None:
         args += ["--seconds", seconds]
-    r = pctest.run(EXE, args, timeout, text=False, cwd=SCRATCH)
+    r = pctest.run(args, timeout, text=False)
     expect(r.returncode == 0, f"exit {r.returncode}, stderr {r.stderr!r}")
     expect(r.stderr == b"", f"stderr not empty: {r.stderr!r}")
     try:
@@ -167,8 +164,7 @@ def t_zero():
 
 
 def main():
-    global EXE, SCRATCH
-    EXE, SCRATCH = pctest.arguments(
+    pctest.arguments(
         "usage: demo_test.py PARCONV_PATH SCRATCH_DIR")
     case("demo sleep --seconds 0.6: overlap", t_sleep, "0.6", 0.6)
     case("demo lock --seconds 0.6: serialised", t_lock, "0.6", 0.6)

@@ -23,15 +23,13 @@ import numpy as np
 import scipy.signal
 
 import pctest
-from pctest import case, expect
+from pctest import (FFT_TOL, case, expect, fresh, ok_run, refused,
+                    run_json)
 
-TIMEOUT = 60
 EXE = None
 SCRATCH = None
 HOME = None
 
-# |fft - ref| <= tol * max|ref| (fft_tolerance in src/main.c).
-FFT_TOL = {"f64": 1e-10, "f32": 1e-4}
 STRATEGIES = ["serial", "procs", "threads", "omp"]
 CAL_LINE = re.compile(r"^(f64|f32) (generic|avx2|avx512) direct (\S+) "
                       r"fft (\S+)$")
@@ -42,54 +40,6 @@ def env(**extra):
             "PARCONV_CALIBRATION": None}
     base.update(extra)
     return pctest.clean_env(**base)
-
-
-def run(args, env_=None):
-    return pctest.run(EXE, args, TIMEOUT, env=env_ or env(), cwd=SCRATCH)
-
-
-def ok_run(args, env_=None):
-    r = run(args, env_)
-    if r.returncode != 0:
-        raise AssertionError(f"parconv {' '.join(args)}: exit "
-                             f"{r.returncode}, stderr {r.stderr.strip()!r}")
-    return r
-
-
-def run_json(args, env_=None):
-    r = ok_run(args + ["--json", "-"], env_)
-    try:
-        return json.loads(r.stdout), r
-    except json.JSONDecodeError as e:
-        raise AssertionError(f"--json - stdout is not JSON ({e}): "
-                             f"{r.stdout[:300]!r}")
-
-
-def refused(args, codes, subs, env_=None):
-    """parconv args must exit with one of codes, print nothing on stdout
-    and one line on stderr, 'parconv: ...', that mentions every string in
-    subs (case-insensitive). Returns that line."""
-    r = run(args, env_)
-    what = f"parconv {' '.join(args)}"
-    expect(r.returncode in codes, f"{what}: exit {r.returncode}, expected "
-           f"{' or '.join(map(str, codes))} (stderr {r.stderr!r})")
-    lines = r.stderr.splitlines()
-    expect(len(lines) == 1, f"{what}: {len(lines)} stderr lines, expected 1: "
-           f"{r.stderr!r}")
-    expect(lines[0].startswith("parconv: "),
-           f"{what}: stderr does not start with 'parconv: ': {lines[0]!r}")
-    for s in subs:
-        expect(s.lower() in lines[0].lower(),
-               f"{what}: stderr does not mention {s!r}: {lines[0]!r}")
-    expect(r.stdout == "", f"{what}: stdout not empty: {r.stdout[:200]!r}")
-    return lines[0]
-
-
-def fresh(name):
-    d = os.path.join(SCRATCH, name)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    return d
 
 
 def best_isa():
@@ -247,7 +197,7 @@ def t_auto_method_given_is_kept():
 def t_auto_nan_direct():
     """NaN in the matrix with kernels that auto would do by FFT: auto
     computes directly, as scipy does, and says why."""
-    d = fresh("auto_nan")
+    d = fresh("auto_nan", make=True)
     rs = np.random.RandomState(3)
     m = rs.normal(size=(200, 190)) * 10
     m[50, 60] = np.nan
@@ -317,7 +267,7 @@ def read_bytes(p):
 
 
 def t_wisdom_create_and_reuse():
-    d = fresh("wisdom")
+    d = fresh("wisdom", make=True)
     w64 = os.path.join(d, "w64")
     j, r = run_json(WARGS + ["--wisdom", w64])
     expect(j["verified"] is True, "first run not verified")
@@ -347,7 +297,7 @@ def t_wisdom_create_and_reuse():
 
 
 def t_wisdom_wrong_dtype():
-    d = fresh("wisdom_dt")
+    d = fresh("wisdom_dt", make=True)
     w64, w32 = os.path.join(d, "w64"), os.path.join(d, "w32")
     ok_run(WARGS + ["--wisdom", w64, "-q"])
     ok_run(WARGS + ["--wisdom", w32, "--dtype", "f32", "-q"])
@@ -361,7 +311,7 @@ def t_wisdom_wrong_dtype():
 
 
 def t_wisdom_corrupt():
-    d = fresh("wisdom_bad")
+    d = fresh("wisdom_bad", make=True)
     for name, content in (
             ("garbage", b"this is not wisdom at all\n"),
             ("bad_body", b"(fftw-3.3.10 fftw_wisdom #x1 garbage ((( \n"),
@@ -375,7 +325,7 @@ def t_wisdom_corrupt():
 
 
 def t_wisdom_unusable_path():
-    d = fresh("wisdom_path")
+    d = fresh("wisdom_path", make=True)
     # A directory: it cannot be read as wisdom (nor written).
     refused(WARGS + ["--wisdom", d], (1, 2), [d])
     expect(os.path.isdir(d) and os.listdir(d) == [],
@@ -500,14 +450,14 @@ def t_calibration_default_places():
         f.write("f64 generic direct 5e-11 fft 5e-10\n")
     base = ["-n", "20", "-k", "1", "-s", "3", "-S", "serial", "--isa",
             "generic", "-q"]
-    j, _ = run_json(base, env(HOME=home))
+    j, _ = run_json(base, env=env(HOME=home))
     expect(j["model"]["constants"] == h, f"HOME file: constants "
            f"{j['model']['constants']!r}, expected {h!r}")
-    j, _ = run_json(base, env(HOME=home, PARCONV_CALIBRATION=a))
+    j, _ = run_json(base, env=env(HOME=home, PARCONV_CALIBRATION=a))
     expect(j["model"]["constants"] == a, f"PARCONV_CALIBRATION: constants "
            f"{j['model']['constants']!r}, expected {a!r}")
     j, _ = run_json(base + ["--calibration", b],
-                    env(HOME=home, PARCONV_CALIBRATION=a))
+                    env=env(HOME=home, PARCONV_CALIBRATION=a))
     expect(j["model"]["constants"] == b, f"--calibration: constants "
            f"{j['model']['constants']!r}, expected {b!r}")
 
@@ -557,13 +507,13 @@ def t_calibration_missing():
 def t_calibration_directory():
     """A directory named by --calibration is no calibration file: an error,
     not silently the built-in constants."""
-    d = fresh("cal_dir")
+    d = fresh("cal_dir", make=True)
     refused(["-n", "20", "-k", "1", "-s", "3", "-S", "serial",
              "--calibration", d], (2,), [d])
 
 
 def t_calibrate_unwritable():
-    d = fresh("cal_unwritable")
+    d = fresh("cal_unwritable", make=True)
     refused(["calibrate", "--calibration", d], (1, 2), [d])
 
 
@@ -571,7 +521,7 @@ def t_calibrate_unwritable():
 # (f) parconv sweep ksize
 
 def t_sweep():
-    d = fresh("sweep")
+    d = fresh("sweep", make=True)
     c, jp = os.path.join(d, "s.csv"), os.path.join(d, "s.json")
     r = ok_run(["sweep", "ksize", "--from", "3", "--to", "7", "--step", "2",
                 "-n", "40", "-k", "2", "--runs", "1", "--csv", c,
@@ -655,7 +605,7 @@ def t_fft_files_equal_direct(dtype_name, args, strategies):
     """The files come from the first strategy (so with procs first, from
     the workers' writes into the shared arena); the others are verified
     against it."""
-    d = fresh(f"files_{dtype_name}")
+    d = fresh(f"files_{dtype_name}", make=True)
     outs = {}
     for meth in ("direct", "fft"):
         out = os.path.join(d, meth)
@@ -692,7 +642,7 @@ def t_fft_many_workers():
 
 def t_fft_big_kernels(dtype_name, mode, boundary):
     """Kernels larger than the matrix, by FFT, against scipy."""
-    d = fresh(f"bigk_{dtype_name}_{mode}_{boundary}")
+    d = fresh(f"bigk_{dtype_name}_{mode}_{boundary}", make=True)
     dtype = np.float64 if dtype_name == "f64" else np.float32
     rs = np.random.RandomState(11)
     m = (rs.normal(size=(5, 6)) * 10).astype(dtype)
@@ -722,6 +672,7 @@ def main():
     HOME = os.path.join(SCRATCH, "home")
     shutil.rmtree(HOME, ignore_errors=True)
     os.makedirs(HOME)
+    pctest.ENV = env()
 
     case("fft, all strategies, f64 full", t_fft_all_strategies, "f64", [],
          "210x170", "13x9", 11)

@@ -36,8 +36,7 @@ TIMEOUT = 120
 
 
 class Runner:
-    def __init__(self, exe, scratch):
-        self.exe = exe
+    def __init__(self, scratch):
         self.scratch = scratch
         self.serial = 0
 
@@ -46,7 +45,7 @@ class Runner:
         return os.path.join(self.scratch, f'{self.serial:04d}_{stem}')
 
     def run(self, args):
-        return pctest.run(self.exe, args, TIMEOUT, stdin=subprocess.DEVNULL)
+        return pctest.run(args, TIMEOUT, stdin=subprocess.DEVNULL)
 
 
 def save(path, arr, version):
@@ -233,7 +232,7 @@ def main():
     shutil.rmtree(scratch, ignore_errors=True)
     os.mkdir(scratch)
 
-    r = Runner(exe, scratch)
+    r = Runner(scratch)
     one = os.path.join(scratch, 'one.npy')
     np.save(one, np.array([[1.0]]))
     rng = np.random.default_rng(20240601)

@@ -19,9 +19,9 @@ import sys
 import time
 
 import pctest
-from pctest import clean_env, expect
+from pctest import (WORKER_FLAG, alive, case, cmdline, expect, note_workers,
+                    spawn, wait_gone, workers_of)
 
-WORKER_FLAG = "--pc-worker"
 # Long enough to be killed mid-run (several seconds with 2 workers here);
 # the tests never wait for it to finish unless the program is broken.
 WORKLOAD = ["-n", "3000", "-k", "400", "--method", "direct"]
@@ -36,75 +36,18 @@ GONE_TIMEOUT = 5
 
 EXE = None
 SCRATCH = None
-started = []  # (pid, starttime) of every process seen, for the clean-up
-
-
-def case(name, fn, *a):
-    """A pctest case, after which whatever it started is killed."""
-    try:
-        pctest.case(name, fn, *a)
-    finally:
-        cleanup()
-
-
-def stat(pid):
-    """(state, ppid, starttime) of pid, or None if it does not exist."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    rest = s[s.rindex(")") + 2:].split()
-    return rest[0], int(rest[1]), int(rest[19])
-
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().split(b"\0")
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-
-
-def alive(pid, starttime):
-    """pid is still that process and has not exited (a zombie has)."""
-    st = stat(pid)
-    return st is not None and st[2] == starttime and st[0] != "Z"
-
-
-def workers_of(ppid):
-    """Live processes whose parent is ppid and whose command line has the
-    worker flag: {pid: starttime}."""
-    found = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        st = stat(int(d))
-        if st and st[1] == ppid and st[0] != "Z" and \
-                WORKER_FLAG.encode() in cmdline(int(d)):
-            found[int(d)] = st[2]
-    return found
 
 
 def start(extra=(), new_session=False, workload=None):
-    cmd = [EXE, "-S", "procs", "-p", "2"] + (workload or WORKLOAD) + \
-        ["-q"] + list(extra)
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=clean_env(), cwd=SCRATCH,
-                         start_new_session=new_session)
-    st = stat(p.pid)
-    started.append((p.pid, st[2] if st else None, p))
-    return p
+    return spawn(["-S", "procs", "-p", "2"] + (workload or WORKLOAD) +
+                 ["-q"] + list(extra), start_new_session=new_session)
 
 
 def wait_workers(p, n=2, timeout=10):
     """Waits until n workers of p run; returns {pid: starttime}."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        w = workers_of(p.pid)
-        for pid, t in w.items():
-            if (pid, t, None) not in started:
-                started.append((pid, t, None))
+        w = note_workers(p)
         if len(w) >= n:
             return w
         if p.poll() is not None:
@@ -116,51 +59,7 @@ def wait_workers(p, n=2, timeout=10):
 
 
 def finish(p):
-    try:
-        out, err = p.communicate(timeout=WAIT_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"parconv did not end within {WAIT_TIMEOUT}s "
-                             f"after a worker was killed")
-    return p.returncode, out, err
-
-
-def wait_gone(pids, parent_pid=None, timeout=GONE_TIMEOUT):
-    """Waits until none of pids ({pid: starttime}) is alive, nor any worker
-    whose parent is parent_pid. Returns the survivors (empty if none)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = {pid: t for pid, t in pids.items() if alive(pid, t)}
-        if parent_pid is not None:
-            left.update(workers_of(parent_pid))
-        if not left or time.monotonic() >= deadline:
-            return left
-        time.sleep(0.02)
-
-
-def kill_all(popens, pids):
-    """Kills what a test started that still runs: the Popen objects (then
-    reaped) and, by pid, the other processes ((pid, starttime) pairs; a
-    starttime of None was never seen alive)."""
-    for p in popens:
-        if p.poll() is None:
-            p.kill()
-        try:
-            p.communicate(timeout=10)
-        except Exception:
-            pass
-    for pid, t in pids:
-        if t is not None and alive(pid, t):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
-def cleanup():
-    """Kills whatever this script started that still runs."""
-    kill_all([p for _, _, p in started if p is not None],
-             [(pid, t) for pid, t, p in started if p is None])
-    started.clear()
+    return pctest.finish(p, WAIT_TIMEOUT, " after a worker was killed")
 
 
 def t_kill_worker(sig, delay, outdir=None):
@@ -188,7 +87,7 @@ def t_kill_worker(sig, delay, outdir=None):
             problems.append(f"stderr does not name the killed pid {victim}")
     if out:
         problems.append(f"-q but stdout {out[:100]!r}")
-    left = wait_gone(w, p.pid)
+    left = wait_gone(w, p.pid, GONE_TIMEOUT)
     if left:
         problems.append(f"workers still running {GONE_TIMEOUT}s after the "
                         f"parent ended: {sorted(left)}")
@@ -259,7 +158,7 @@ def t_kill_parent(sig, delay, group=False, outdir=None):
                                     f"the manifest {man.get('kernels_done')}")
             except (OSError, ValueError) as e:
                 problems.append(f"no readable manifest: {e}")
-    left = wait_gone(w)
+    left = wait_gone(w, timeout=GONE_TIMEOUT)
     if left:
         problems.append(f"workers {sorted(left)} still running "
                         f"{GONE_TIMEOUT}s after their parent ended "
@@ -283,7 +182,7 @@ def t_signal_worker(sig, delay):
            f"{err!r} after signal {int(sig)} to worker {victim}")
     expect(still, f"worker {victim} died of signal {int(sig)} while the "
            f"run went on")
-    left = wait_gone(w, p.pid)
+    left = wait_gone(w, p.pid, GONE_TIMEOUT)
     expect(not left, f"workers {sorted(left)} outlived parconv")
 
 
@@ -331,7 +230,7 @@ def main():
         case("SIGINT to the process group (Ctrl-C): 130, nothing left",
              t_kill_parent, signal.SIGINT, 0.5, True)
     finally:
-        cleanup()
+        pctest.cleanup()
     return pctest.summary()
 
 

@@ -29,7 +29,6 @@ plane large) is sized against RLIMIT_FSIZE too and fails first; the cases
 that show it are expected to fail until that is changed.
 """
 import filecmp
-import json
 import os
 import pty
 import re
@@ -41,15 +40,17 @@ import struct
 import subprocess
 import sys
 import time
-import traceback
 
 import numpy as np
 import scipy.signal
 
 import pctest
-from pctest import expect
-# /proc helpers (state, parent, start time; the worker flag).
-from procs_kill import alive, kill_all, stat, workers_of
+# The runs go to the parconv under test in SCRATCH, in the environment ENV;
+# what a case spawns (LIVE) and the workers it notes (SEEN) are killed
+# after it.
+from pctest import (LIVE, SEEN, Skip, case, cleanup, expect, finish, fresh,
+                    manifest, note_workers, ok_run, one_line, refused, run,
+                    same_files, send, spawn, stat, wait_gone, workers_of)
 
 TIMEOUT = 60
 EXE = None
@@ -78,119 +79,10 @@ K_F = 128
 W_LONG = ["-n", "3000", "-k", "160", "--method", "direct"]
 
 REF = {}      # workload name -> finished reference DIR
-LIVE = []     # Popen objects started by the current case
-SEEN = {}     # worker pid -> start time, seen during the current case
-skipped = 0
 
 
 # ---------------------------------------------------------------------------
-# plumbing
-
-def case(name, fn, *a):
-    """A pctest-style case (ok/FAIL, counted by pctest) that may also be
-    skipped (it raises Skip: a mount or setuid not possible here); after
-    it, whatever it started is killed."""
-    global skipped
-    try:
-        fn(*a)
-        pctest.report(name)
-    except Skip as e:
-        skipped += 1
-        print(f"skip {name}: {e}", flush=True)
-    except AssertionError as e:
-        pctest.report(name, str(e))
-    except Exception as e:  # a test error is a failure too, with its cause
-        pctest.report(name, f"{type(e).__name__}: {e} "
-                      f"[{traceback.format_exc().splitlines()[-3].strip()}]")
-    finally:
-        cleanup()
-
-
-class Skip(Exception):
-    pass
-
-
-def cleanup():
-    kill_all(LIVE, SEEN.items())
-    LIVE.clear()
-    SEEN.clear()
-
-
-def run(args, timeout=TIMEOUT, **kw):
-    kw.setdefault("env", ENV)
-    kw.setdefault("cwd", SCRATCH)
-    return pctest.run(EXE, args, timeout, **kw)
-
-
-def ok_run(args, **kw):
-    r = run(args, **kw)
-    expect(r.returncode == 0, f"parconv {' '.join(args)}: exit "
-           f"{r.returncode}, stderr {r.stderr.strip()!r}")
-    return r
-
-
-def spawn(args, **kw):
-    kw.setdefault("env", ENV)
-    kw.setdefault("cwd", SCRATCH)
-    p = subprocess.Popen([EXE] + list(args), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, **kw)
-    LIVE.append(p)
-    return p
-
-
-def finish(p, timeout=TIMEOUT):
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"parconv did not end within {timeout}s")
-    return p.returncode, out, err
-
-
-def note_workers(p):
-    for pid, t in workers_of(p.pid).items():
-        SEEN[pid] = t
-
-
-def wait_gone(timeout=5):
-    """Waits until no worker seen in this case is alive; returns those
-    still alive after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = sorted(pid for pid, t in SEEN.items() if alive(pid, t))
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.02)
-
-
-def fresh(name):
-    d = os.path.join(SCRATCH, name)
-    shutil.rmtree(d, ignore_errors=True)
-    return d
-
-
-def one_line(err, what):
-    lines = err.splitlines()
-    expect(len(lines) == 1, f"{what}: {len(lines)} stderr lines, expected 1: "
-           f"{err!r}")
-    expect(lines[0].startswith("parconv: "),
-           f"{what}: stderr does not start with 'parconv: ': {lines[0]!r}")
-    return lines[0]
-
-
-def manifest(d):
-    """DIR/manifest.json parsed, or None if there is none. It is replaced
-    by rename, so every read must see a whole, valid file."""
-    try:
-        with open(os.path.join(d, "manifest.json")) as f:
-            text = f.read()
-    except FileNotFoundError:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise AssertionError(f"manifest.json is not JSON ({e}): "
-                             f"{text[:200]!r}")
-
+# the output directory
 
 def conv_files(d):
     return sorted(n for n in os.listdir(d)
@@ -235,17 +127,6 @@ def check_dir(d, count, shape, clean=True):
         expect(not extra, f"files the manifest does not list: "
                f"{sorted(extra)[:5]}")
     return m
-
-
-def same_dir(d, ref):
-    """d holds exactly ref's files, byte for byte (manifest.json too)."""
-    a, b = sorted(os.listdir(d)), sorted(os.listdir(ref))
-    expect(a == b, f"{d} holds {sorted(set(a) ^ set(b))[:6]} unlike the "
-           f"uninterrupted run ({len(a)} vs {len(b)} files)")
-    diff = [n for n in a if not filecmp.cmp(os.path.join(d, n),
-                                            os.path.join(ref, n),
-                                            shallow=False)]
-    expect(not diff, f"files differ from the uninterrupted run: {diff[:6]}")
 
 
 def wait_partial(p, d, count, above=0, procs=False, timeout=TIMEOUT):
@@ -305,7 +186,7 @@ def t_reference(wl):
     if wl == "small":
         d2 = fresh("ref_small_procs")
         ok_run(wl_args("procs", wl) + ["-o", d2])
-        same_dir(d2, d)
+        same_files(d2, d)
     REF[wl] = d
 
 
@@ -354,14 +235,14 @@ def t_chain(strategy, wl, sigs):
                    f"manifest lists {m['kernels_done']} of {count}")
             expect(m["complete"] is False or m["kernels_done"] == count,
                    f"{what}: manifest complete {m['complete']}")
-        left = wait_gone()
+        left = wait_gone(SEEN)
         expect(not left, f"{what}: workers {left} outlived parconv")
         done = manifest(d)["kernels_done"]
     r = run(wl_args(strategy, wl) + ["-o", d, "--resume"])
     expect(r.returncode == 0 and r.stdout == "" and r.stderr == "",
            f"final --resume: exit {r.returncode}, stderr {r.stderr!r}")
     expect(not temp_files(d), f"--resume left temporaries {temp_files(d)}")
-    same_dir(d, REF[wl])
+    same_files(d, REF[wl])
 
 
 def t_term_without_output():
@@ -413,7 +294,7 @@ def t_resume_repairs():
     damaged = {k: os.stat(path(k)).st_ino for k in (5, 9, 20)}
     r = run(wl_args("omp", "small") + ["-o", d, "--resume"])
     expect(r.returncode == 0, f"exit {r.returncode}, stderr {r.stderr!r}")
-    same_dir(d, REF["small"])
+    same_files(d, REF["small"])
     moved = [k for k, ino in kept.items() if os.stat(path(k)).st_ino != ino]
     expect(not moved, f"complete files {moved} were rewritten")
     same = [k for k, ino in damaged.items() if os.stat(path(k)).st_ino == ino]
@@ -427,7 +308,7 @@ def t_resume_complete():
     r = run(wl_args("procs", "small") + ["-o", d, "--resume"])
     expect(r.returncode == 0 and r.stderr == "",
            f"exit {r.returncode}, stderr {r.stderr!r}")
-    same_dir(d, REF["small"])
+    same_files(d, REF["small"])
     moved = [n for n, i in inodes.items()
              if os.stat(os.path.join(d, n)).st_ino != i]
     expect(not moved, f"{len(moved)} complete files rewritten: {moved[:3]}")
@@ -438,7 +319,7 @@ def t_resume_fresh():
     d = fresh("resume_fresh") + "/sub"
     r = run(wl_args("omp", "small") + ["-o", d, "--resume"])
     expect(r.returncode == 0, f"exit {r.returncode}, stderr {r.stderr!r}")
-    same_dir(d, REF["small"])
+    same_files(d, REF["small"])
 
 
 def refused_untouched(d, args, sub, field=None):
@@ -446,18 +327,11 @@ def refused_untouched(d, args, sub, field=None):
     every string of sub, and, after the DIR's name, field (the name of what
     differs); d is left as it was."""
     before = {n: open(os.path.join(d, n), "rb").read() for n in os.listdir(d)}
-    r = run(args)
-    expect(r.returncode == 2, f"exit {r.returncode}, expected 2 (stderr "
-           f"{r.stderr!r})")
-    line = one_line(r.stderr, "refused --resume")
-    for s in sub:
-        expect(s.lower() in line.lower(), f"stderr does not mention {s!r}: "
-               f"{line!r}")
+    line = refused(args, (2,), sub)
     if field:
         why = line.split(d, 1)[-1]
         expect(field in why, f"the message does not name what differs "
                f"({field!r}): {why!r}")
-    expect(r.stdout == "", f"stdout {r.stdout!r}")
     after = {n: open(os.path.join(d, n), "rb").read() for n in os.listdir(d)}
     expect(before == after, "the refused run changed the DIR")
 
@@ -504,10 +378,7 @@ def stop_both_workers(p, timeout=20):
         SEEN.update(w)
         if len(w) == 2:
             for pid in w:
-                try:
-                    os.kill(pid, signal.SIGSTOP)
-                except ProcessLookupError:
-                    pass
+                send(pid, signal.SIGSTOP)
             state = {}
             until = time.monotonic() + 1
             while time.monotonic() < until and len(state) < 2:
@@ -521,10 +392,7 @@ def stop_both_workers(p, timeout=20):
             if list(state.values()) == ["stopped", "stopped"]:
                 return sorted(w)
             for pid in w:
-                try:
-                    os.kill(pid, signal.SIGCONT)
-                except ProcessLookupError:
-                    pass
+                send(pid, signal.SIGCONT)
         if p.poll() is not None:
             raise AssertionError(f"parconv ended (status {p.returncode}) "
                                  f"before its workers could be stopped")
@@ -539,9 +407,7 @@ def stop_a_worker(p, timeout=20):
     while time.monotonic() < deadline:
         for pid, t in workers_of(p.pid).items():
             SEEN[pid] = t
-            try:
-                os.kill(pid, signal.SIGSTOP)
-            except ProcessLookupError:
+            if not send(pid, signal.SIGSTOP):
                 continue
             until = time.monotonic() + 1
             while time.monotonic() < until:
@@ -575,7 +441,7 @@ def t_worker_killed_retried():
     expect(line.startswith("parconv: warning: ") and "signal 9" in line and
            str(pid) in line, f"warning {line!r} does not name worker "
            f"{pid} and signal 9")
-    same_dir(d, REF["small"])
+    same_files(d, REF["small"])
 
 
 def t_two_workers_retried():
@@ -589,7 +455,7 @@ def t_two_workers_retried():
     os.kill(b, signal.SIGKILL)
     rc, out, err = finish(p)
     expect(rc == 0, f"exit {rc}, expected 0 (stderr {err!r})")
-    same_dir(d, REF["small"])
+    same_files(d, REF["small"])
     lines = err.splitlines()
     named = [pid for pid in (a, b)
              if any(f"pid {pid}" in l and l.startswith("parconv: warning: ")
@@ -614,7 +480,7 @@ def t_retries_exhausted():
            not lines[-1].startswith("parconv: warning") and
            all(l.startswith("parconv: warning: ") for l in lines[:-1]) and
            len(lines) <= 2, f"stderr {err!r}")
-    expect(not wait_gone(), "workers outlived parconv")
+    expect(not wait_gone(SEEN), "workers outlived parconv")
     m = check_dir(d, K_DS, manifest(REF["small"])["shape"])
     expect(m["complete"] is False, "manifest says complete")
 
@@ -632,12 +498,12 @@ def t_worker_hung(retries):
     line = one_line(err, "hung worker")
     expect("hung" in line and str(pid) in line,
            f"stderr does not say worker {pid} hung: {line!r}")
-    left = wait_gone()
+    left = wait_gone(SEEN)
     expect(not left, f"workers {left} outlived parconv (stopped: {pid})")
     if retries:
         expect(rc == 0, f"exit {rc}, expected 0 (stderr {err!r})")
         expect(line.startswith("parconv: warning: "), f"stderr {line!r}")
-        same_dir(d, REF["small"])
+        same_files(d, REF["small"])
     else:
         expect(rc == 1, f"exit {rc}, expected 1 (stderr {err!r})")
         m = check_dir(d, K_DS, manifest(REF["small"])["shape"])
@@ -831,7 +697,7 @@ def t_readonly_conv_file(resume, nobody):
             (["--resume"] if resume else []),
             preexec_fn=as_nobody if nobody else None)
     expect(r.returncode == 0, f"exit {r.returncode}, stderr {r.stderr!r}")
-    same_dir(d, REF["small"])
+    same_files(d, REF["small"])
     st = os.stat(f3)
     print(f"     (conv_00003.npy after the run: mode {st.st_mode & 0o777:o}, "
           f"{'same file' if st.st_ino == ino else 'replaced'})", flush=True)
@@ -972,13 +838,7 @@ def t_hostile(args, sub, idx):
     if sub != "-o":
         at = 1 if full[0] == "gen" else 0
         full[at:at] = ["-o", out]
-    r = run(full, timeout=30)
-    expect(r.returncode == 2, f"exit {r.returncode}, expected 2 (stderr "
-           f"{r.stderr!r})")
-    line = one_line(r.stderr, "hostile input")
-    expect(sub.lower() in line.lower(), f"stderr does not mention {sub!r}: "
-           f"{line!r}")
-    expect(r.stdout == "", f"stdout {r.stdout[:100]!r}")
+    refused(full, (2,), [sub], timeout=30)
     expect(not os.path.exists(os.path.join(out, "manifest.json")),
            "a refused run left a manifest")
 
@@ -1135,7 +995,8 @@ def main():
         "usage: robust_test.py PARCONV_PATH SCRATCH_DIR")
     noconf = os.path.join(SCRATCH, "noconfig")
     os.makedirs(noconf, exist_ok=True)
-    ENV = pctest.clean_env(PARCONV_CALIBRATION=None, XDG_CONFIG_HOME=noconf)
+    ENV = pctest.ENV = pctest.clean_env(PARCONV_CALIBRATION=None,
+                                        XDG_CONFIG_HOME=noconf)
     CAL = pctest.slow_calibration(SCRATCH)
     try:
         case("reference run, direct (16 batches)", t_reference, "direct")
@@ -1207,7 +1068,7 @@ def main():
         case("progress redrawn with \\r on a terminal", t_progress_tty)
     finally:
         cleanup()
-    print(f"{skipped} skipped; {time.monotonic() - T0:.1f} s")
+    print(f"{pctest.skipped} skipped; {time.monotonic() - T0:.1f} s")
     return pctest.summary()
 
 

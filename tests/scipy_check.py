@@ -13,7 +13,6 @@ compute directly. Every parconv call has a timeout. Prints 'ok   name' or
 'FAIL name: why' per case and 'N passed, M failed' at the end; exits 1 if
 anything failed.
 """
-import json
 import os
 import shutil
 import sys
@@ -22,19 +21,14 @@ import numpy as np
 import scipy.signal
 
 import pctest
-from pctest import case
+from pctest import FFT_TOL, case, manifest
 
-TIMEOUT = 60
 NRANDOM = 135
 
 MODES = ["full", "same", "valid"]
 BOUNDARIES = ["fill", "wrap", "symm"]
 METHODS = ["direct", "fft", "auto"]
 
-# FFT results against scipy: |got - ref| <= tol * max|ref|, the bound
-# parconv itself checks its FFT results against (fft_tolerance in
-# src/main.c).
-FFT_TOL = {"f64": 1e-10, "f32": 1e-4}
 
 def valid_refused(mshape, kshape):
     """scipy's 'valid' rule: one input must contain the other."""
@@ -82,13 +76,9 @@ def compare(got, ref, dtype, what, equal_nan=False, method="direct"):
                              f"{atol:.3g})")
 
 
-def read_manifest(outdir):
-    with open(os.path.join(outdir, "manifest.json")) as f:
-        return json.load(f)
-
-
 def check_manifest(outdir, count, oshape, dtype_name):
-    man = read_manifest(outdir)
+    man = manifest(outdir)
+    pctest.expect(man is not None, f"no manifest.json in {outdir}")
     files = [k["file"] for k in man["kernels"]]
     want = [f"conv_{k:05d}.npy" for k in range(count)]
     if files != want:
@@ -112,10 +102,10 @@ def check_manifest(outdir, count, oshape, dtype_name):
 ISAS = []
 
 
-def find_isas(exe):
+def find_isas():
     for isa in ("generic", "avx2", "avx512"):
-        r = pctest.run(exe, ["run", "-n", "3", "-k", "1", "-s", "1", "-S",
-                             "serial", "-q", "--isa", isa], TIMEOUT)
+        r = pctest.run(["run", "-n", "3", "-k", "1", "-s", "1", "-S",
+                        "serial", "-q", "--isa", isa])
         if r.returncode == 0:
             ISAS.append(isa)
     if not ISAS:
@@ -135,7 +125,7 @@ def all_finite(*arrays):
                for a in arrays)
 
 
-def run_case(exe, casedir, matrix, bank, mode, boundary, fillvalue,
+def run_case(casedir, matrix, bank, mode, boundary, fillvalue,
              dtype_name, ref_matrix=None, ref_bank=None, equal_nan=False,
              bank_file=None, strategies="serial,threads", boundary_arg=None,
              method=None):
@@ -168,7 +158,7 @@ def run_case(exe, casedir, matrix, bank, mode, boundary, fillvalue,
     if method is None:
         method = cycled_method(run_case.calls)
     args += ["--method", method]
-    r = pctest.run(exe, args, TIMEOUT)
+    r = pctest.run(args)
     finite = all_finite(matrix, bank, [fillvalue])
 
     if mode == "valid" and valid_refused(rm.shape, rb.shape[1:]):
@@ -214,7 +204,7 @@ def run_case(exe, casedir, matrix, bank, mode, boundary, fillvalue,
     if r.stdout:
         raise AssertionError(f"-q but stdout: {r.stdout[:200]!r}")
     # The method the run used, from the manifest: it sets the tolerance.
-    wl = read_manifest(out)["workload"]
+    wl = manifest(out)["workload"]
     used = wl.get("method")
     if wl.get("method_requested") != method:
         raise AssertionError(f"manifest method_requested "
@@ -244,7 +234,7 @@ def run_case(exe, casedir, matrix, bank, mode, boundary, fillvalue,
     shutil.rmtree(casedir, ignore_errors=True)
 
 
-def random_cases(exe, scratch):
+def random_cases(scratch):
     rs = np.random.RandomState(20240607)
     combos = [(m, b) for m in MODES for b in BOUNDARIES]
     # Shapes forced into the first cases so every kind is covered for sure.
@@ -280,11 +270,11 @@ def random_cases(exe, scratch):
         name = (f"random{i:03d} {mshape[0]}x{mshape[1]} * {count}x"
                 f"{kshape[0]}x{kshape[1]} {mode}/{boundary} fill={fill:g} "
                 f"{dtype_name}")
-        case(name, run_case, exe, os.path.join(scratch, f"r{i:03d}"), matrix,
+        case(name, run_case, os.path.join(scratch, f"r{i:03d}"), matrix,
              bank, mode, boundary, fill, dtype_name)
 
 
-def special_cases(exe, scratch):
+def special_cases(scratch):
     rs = np.random.RandomState(7)
 
     # NaN and Inf in the matrix, every mode and boundary, both dtypes.
@@ -298,7 +288,7 @@ def special_cases(exe, scratch):
             for bnd in BOUNDARIES:
                 for meth in METHODS:
                     case(f"nan/inf matrix {mode}/{bnd} {dtype_name} "
-                         f"--method {meth}", run_case, exe,
+                         f"--method {meth}", run_case,
                          os.path.join(scratch, "naninf"), m, b, mode, bnd,
                          1.5, dtype_name, equal_nan=True, method=meth)
 
@@ -308,7 +298,7 @@ def special_cases(exe, scratch):
     b = rs.normal(size=(1, 3, 3)) * 10
     b[0, 1, 1] = np.inf
     for meth in METHODS:
-        case(f"inf in kernel full/fill f64 --method {meth}", run_case, exe,
+        case(f"inf in kernel full/fill f64 --method {meth}", run_case,
              os.path.join(scratch, "kinf"), m, b, "full", "fill", 0.0, "f64",
              equal_nan=True, method=meth)
     # NaN in the kernel bank only, f32.
@@ -316,7 +306,7 @@ def special_cases(exe, scratch):
     b32n = (rs.normal(size=(3, 4, 3)) * 10).astype(np.float32)
     b32n[2, 0, 1] = np.nan
     for meth in METHODS:
-        case(f"nan in kernel same/symm f32 --method {meth}", run_case, exe,
+        case(f"nan in kernel same/symm f32 --method {meth}", run_case,
              os.path.join(scratch, "knan"), m32n, b32n, "same", "symm", 0.0,
              "f32", equal_nan=True, method=meth)
 
@@ -326,70 +316,70 @@ def special_cases(exe, scratch):
     for syn, canon in (("circular", "wrap"), ("symmetric", "symm"),
                        ("pad", "fill")):
         for mode in ("full", "same"):
-            case(f"boundary synonym {syn} ({mode})", run_case, exe,
+            case(f"boundary synonym {syn} ({mode})", run_case,
                  os.path.join(scratch, "syn"), m, b, mode, canon, -1.0, "f64",
                  boundary_arg=syn)
 
     # Integer and other .npy input types, compared on float64 conversions.
     mi = rs.randint(-1000, 1000, size=(21, 15)).astype(np.int32)
     bi = (rs.normal(size=(3, 4, 3)) * 10)
-    case("int32 matrix, f64 bank", run_case, exe,
+    case("int32 matrix, f64 bank", run_case,
          os.path.join(scratch, "int32"), mi, bi, "same", "symm", 2.5, "f64",
          ref_matrix=mi.astype(np.float64))
     mu = rs.randint(0, 256, size=(30, 26)).astype(np.uint8)
-    case("uint8 matrix, f64 bank", run_case, exe,
+    case("uint8 matrix, f64 bank", run_case,
          os.path.join(scratch, "uint8"), mu, bi, "full", "wrap", 0.0, "f64",
          ref_matrix=mu.astype(np.float64))
     bu = rs.randint(0, 256, size=(2, 3, 5)).astype(np.uint8)
-    case("uint8 matrix, uint8 bank", run_case, exe,
+    case("uint8 matrix, uint8 bank", run_case,
          os.path.join(scratch, "uint8b"), mu, bu, "valid", "fill", 0.0, "f64",
          ref_matrix=mu.astype(np.float64), ref_bank=bu.astype(np.float64))
     bi16 = rs.randint(-300, 300, size=(2, 6, 2)).astype(np.int16)
     mi64 = rs.randint(-10**6, 10**6, size=(12, 19)).astype(np.int64)
-    case("int64 matrix, int16 bank", run_case, exe,
+    case("int64 matrix, int16 bank", run_case,
          os.path.join(scratch, "int64"), mi64, bi16, "full", "fill", -1.0,
          "f64", ref_matrix=mi64.astype(np.float64),
          ref_bank=bi16.astype(np.float64))
     mb = rs.rand(10, 10) < 0.5
-    case("bool matrix", run_case, exe, os.path.join(scratch, "bool"), mb, bi,
+    case("bool matrix", run_case, os.path.join(scratch, "bool"), mb, bi,
          "same", "wrap", 0.0, "f64", ref_matrix=mb.astype(np.float64))
-    case("uint8 matrix computed in f32", run_case, exe,
+    case("uint8 matrix computed in f32", run_case,
          os.path.join(scratch, "uint8f32"), mu, bi.astype(np.float32), "same",
          "symm", 2.5, "f32", ref_matrix=mu.astype(np.float32),
          ref_bank=bi.astype(np.float32))
     # f64 files computed in f32 and f32 files computed in f64.
     m64 = rs.normal(size=(16, 12)) * 10
     b64 = rs.normal(size=(2, 3, 3)) * 10
-    case("f64 files computed in f32", run_case, exe,
+    case("f64 files computed in f32", run_case,
          os.path.join(scratch, "f64f32"), m64, b64, "full", "symm", 2.5, "f32",
          ref_matrix=m64.astype(np.float32), ref_bank=b64.astype(np.float32))
     m32 = (rs.normal(size=(16, 12)) * 10).astype(np.float32)
     b32 = (rs.normal(size=(2, 3, 3)) * 10).astype(np.float32)
-    case("f32 files computed in f64", run_case, exe,
+    case("f32 files computed in f64", run_case,
          os.path.join(scratch, "f32f64"), m32, b32, "same", "wrap", 0.0, "f64",
          ref_matrix=m32.astype(np.float64), ref_bank=b32.astype(np.float64))
 
     # Fortran-ordered files, and a single 2-D kernel as the bank.
     mf = np.asfortranarray(rs.normal(size=(11, 7)) * 10)
     bf = np.asfortranarray(rs.normal(size=(2, 4, 3)) * 10)
-    case("Fortran-order matrix and bank", run_case, exe,
+    case("Fortran-order matrix and bank", run_case,
          os.path.join(scratch, "fortran"), mf, bf, "full", "symm", 0.0, "f64")
     k2 = rs.normal(size=(5, 3)) * 10
-    case("2-D bank file (one kernel)", run_case, exe,
+    case("2-D bank file (one kernel)", run_case,
          os.path.join(scratch, "bank2d"), m64, k2[None], "same", "fill", 2.5,
          "f64", bank_file=k2)
 
     # A 'valid' swap: kernel at least as large as the matrix in both dims.
     ms = rs.normal(size=(3, 4)) * 10
     bs = rs.normal(size=(2, 6, 4)) * 10
-    case("valid with swapped inputs", run_case, exe,
+    case("valid with swapped inputs", run_case,
          os.path.join(scratch, "swap"), ms, bs, "valid", "fill", 0.0, "f64")
     # All four strategies agree on a non-trivial case with -o, by every
     # method (FFT procs workers must make the parent's plans).
     mm = rs.normal(size=(40, 37)) * 10
     bb = rs.normal(size=(5, 7, 6)) * 10
     for meth in METHODS:
-        case(f"all strategies, symm f64 --method {meth}", run_case, exe,
+        case(f"all strategies, symm f64 --method {meth}", run_case,
              os.path.join(scratch, "all4"), mm, bb, "same", "symm", 0.0,
              "f64", strategies="serial,procs,threads,omp", method=meth)
 
@@ -408,19 +398,19 @@ def special_cases(exe, scratch):
         for meth in METHODS:
             case(f"large kernels {mshape[0]}x{mshape[1]} * {count}x"
                  f"{kshape[0]}x{kshape[1]} {mode}/{bnd} {dtn} --method "
-                 f"{meth}", run_case, exe,
+                 f"{meth}", run_case,
                  os.path.join(scratch, f"large{i}"), ml, bl, mode, bnd, fill,
                  dtn, method=meth, strategies="serial,omp")
 
 
 def main():
-    exe, scratch = pctest.arguments(
+    _, scratch = pctest.arguments(
         "usage: scipy_check.py PARCONV_PATH SCRATCH_DIR")
-    find_isas(exe)
+    find_isas()
     print(f"instruction sets checked in turn: {', '.join(ISAS)}; methods "
           f"{', '.join(METHODS)}", flush=True)
-    random_cases(exe, scratch)
-    special_cases(exe, scratch)
+    random_cases(scratch)
+    special_cases(scratch)
     return pctest.summary()
 
 

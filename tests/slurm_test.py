@@ -32,17 +32,15 @@ Every sbatch is wrapped in `timeout`; every job is named slurmtest-PID and
 whatever is left of them is cancelled after each case. On a failure the
 case's job outputs (and squeue) are printed.
 """
-import filecmp
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-import traceback
 
 import pctest
-from pctest import expect
+from pctest import expect, manifest, same_files
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -76,6 +74,9 @@ K_TL = 512
 REF = None
 REF_LONG = None
 CASE_DIR = None
+# What a job writes into its output directory besides what a plain run
+# does.
+JOB_FILES = ("report.json",)
 
 
 # ---------------------------------------------------------------------------
@@ -138,12 +139,7 @@ def case(name, fn, *a):
     t = time.monotonic()
     why = None
     try:
-        fn(*a)
-    except AssertionError as e:
-        why = str(e)
-    except Exception as e:  # a test error is a failure too, with its cause
-        why = (f"{type(e).__name__}: {e} "
-               f"[{traceback.format_exc().splitlines()[-3].strip()}]")
+        why = pctest.failure(fn, *a)
     finally:
         if why is not None:
             dump_outputs(CASE_DIR)
@@ -180,33 +176,9 @@ def read_out(pattern_start):
     return text
 
 
-def manifest(d):
-    try:
-        with open(os.path.join(d, "manifest.json")) as f:
-            return json.load(f)
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-
-
-def same_as(ref, d, extra=("report.json",)):
-    """d holds exactly ref's files (plus the names in extra), each byte
-    for byte the same."""
-    want = sorted(os.listdir(ref))
-    have = sorted(f for f in os.listdir(d) if f not in extra)
-    missing = sorted(set(want) - set(have))
-    more = sorted(set(have) - set(want))
-    expect(not missing and not more, f"{d}: missing {missing[:5]}, "
-           f"unexpected {more[:5]}")
-    differ = [f for f in want
-              if not filecmp.cmp(os.path.join(ref, f), os.path.join(d, f),
-                                 shallow=False)]
-    expect(not differ, f"{d}: {len(differ)} files differ from the plain "
-           f"run: {differ[:5]}")
-
-
 def plain_run(d, args, timeout=120):
     shutil.rmtree(d, ignore_errors=True)
-    r = pctest.run(EXE, args + ["-o", d, "-q"], timeout, env=ENV)
+    r = pctest.run(args + ["-o", d, "-q"], timeout)
     expect(r.returncode == 0, f"plain run: exit {r.returncode}: "
            f"{r.stderr.strip()!r}")
     m = manifest(d)
@@ -221,7 +193,7 @@ def t_single():
     script = os.path.join(SLURM_DIR, "parconv.sbatch")
     rc, msg = sbatch_wait(["-c", "2"], script, job_env(out, W + ["-q"]), 90)
     expect(rc == 0, f"sbatch --wait parconv.sbatch: exit {rc}: {msg.strip()}")
-    same_as(REF, out)
+    same_files(out, REF, JOB_FILES)
     with open(os.path.join(out, "report.json")) as f:
         rep = json.load(f)
     e = rep["environment"]
@@ -276,7 +248,7 @@ def t_array(array_opt, n):
         expect("nothing to merge" in merged, f"merge output: {merged!r}")
     else:
         expect(f"merged {n} shards" in merged, f"merge output: {merged!r}")
-    same_as(REF, out)
+    same_files(out, REF, JOB_FILES)
 
 
 def t_srun():
@@ -295,7 +267,7 @@ def t_srun():
     for i in range(3):
         expect(f"{i} of 3 (srun tasks)" in text,
                f"no report of shard {i} of 3 (srun tasks) in the job output")
-    same_as(REF, out)
+    same_files(out, REF, JOB_FILES)
 
 
 def job_id_by_name(timeout=30):
@@ -381,7 +353,7 @@ def t_interrupt_resume():
     rc, msg = sbatch_wait(["-c", "2"],
                           os.path.join(SLURM_DIR, "parconv.sbatch"), env, 120)
     expect(rc == 0, f"resubmission: exit {rc}: {msg.strip()}")
-    same_as(REF_LONG, out)
+    same_files(out, REF_LONG, JOB_FILES)
 
 
 def release_requeued(jid, p, timeout=60):
@@ -434,7 +406,7 @@ def t_interrupt_requeue():
            "no interrupted run that requeued itself in the job output")
     expect("(restart 1)" in text and "parconv exit 0" in text,
            "no restart that completed in the job output (--open-mode=append)")
-    same_as(REF_LONG, out)
+    same_files(out, REF_LONG, JOB_FILES)
 
 
 def t_time_limit():
@@ -478,8 +450,9 @@ def main():
     noconf = os.path.join(SCRATCH, "noconfig")
     os.makedirs(noconf, exist_ok=True)
     # No OMP_*/SLURM_* from the caller (this may itself run in a job).
-    ENV = pctest.clean_env(PARCONV_CALIBRATION=None, XDG_CONFIG_HOME=noconf,
-                           SLURM_CONF=None)
+    ENV = pctest.ENV = pctest.clean_env(PARCONV_CALIBRATION=None,
+                                        XDG_CONFIG_HOME=noconf,
+                                        SLURM_CONF=None)
     CAL = pctest.slow_calibration(SCRATCH)
 
     st = sh([SLURM_LOCAL, "status"], timeout=60)
