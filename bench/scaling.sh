@@ -24,6 +24,7 @@
 # It reports timings and never asserts them: shared machines are noisy.
 set -euo pipefail
 
+# shellcheck source=scripts/setup.sh
 . "$(dirname "$0")/../scripts/setup.sh"
 pc_out_arg scaling.sh "${SCALING_OUT:-}" "$@"
 shift "$pc_shift"

@@ -16,6 +16,7 @@
 # It reports timings and never asserts them: shared machines are noisy.
 set -euo pipefail
 
+# shellcheck source=scripts/setup.sh
 . "$(dirname "$0")/../scripts/setup.sh"
 pc_out_arg sweep.sh "${SWEEP_OUT:-}" "$@"
 shift "$pc_shift"
