@@ -4,10 +4,8 @@ a tool rewrote (other indentation, other key order, as Python's json.dump or
 jq write it) still serves --resume and merge, and a calibration file laid
 out differently is still read.
 
-Usage: outdir_test.py PARCONV_PATH SCRATCH_DIR
-
-Prints 'ok   name' or 'FAIL name: why' per case and 'N passed, M failed' at
-the end; exits 1 if anything failed. Every parconv call has a timeout.
+Run by meson as outdir_test.py PARCONV_PATH SCRATCH_DIR; pctest prints a
+line per case and the totals.
 """
 import json
 import os
@@ -17,30 +15,26 @@ import sys
 import pctest
 from pctest import case, clean_env, expect
 
-TIMEOUT = 60
-EXE = None
-SCRATCH = None
+EXE = SCRATCH = None
 
 # A small workload: 7 kernels, so two shards hold 4 and 3 of them.
 WORKLOAD = ["-n", "60x50", "-k", "7", "-s", "5x4", "-S", "omp", "-t", "2",
             "-q"]
 
 
-def run(args, env=None):
-    return pctest.run(EXE, args, TIMEOUT, env=env or clean_env(), cwd=SCRATCH)
-
-
-def ok_run(args, env=None):
-    r = run(args, env)
-    expect(r.returncode == 0, f"parconv {' '.join(args)}: exit "
-           f"{r.returncode}, stderr {r.stderr.strip()!r}")
+def parconv(args, code=0):
+    """parconv args in SCRATCH (60 s at most); its exit status must be
+    code, unless code is None."""
+    r = pctest.run(EXE, args, 60, env=clean_env(), cwd=SCRATCH)
+    expect(code is None or r.returncode == code, f"parconv {' '.join(args)}:"
+           f" exit {r.returncode}, not {code}; stderr {r.stderr.strip()!r}")
     return r
 
 
-def fresh(name):
-    d = os.path.join(SCRATCH, name)
-    shutil.rmtree(d, ignore_errors=True)
-    return d
+def empty_dir(name):
+    """SCRATCH/name, removed if it was there."""
+    shutil.rmtree(os.path.join(SCRATCH, name), ignore_errors=True)
+    return os.path.join(SCRATCH, name)
 
 
 def files(d):
@@ -68,8 +62,8 @@ _reference = {}
 def reference():
     """The files of one uninterrupted run of WORKLOAD (made once)."""
     if not _reference:
-        d = fresh("reference")
-        ok_run(WORKLOAD + ["-o", d])
+        d = empty_dir("reference")
+        parconv(WORKLOAD + ["-o", d])
         _reference.update(files(d))
     return _reference
 
@@ -78,12 +72,12 @@ def t_resume_reformatted():
     """A reformatted manifest and a deleted plane: --resume recomputes the
     plane, and the DIR ends byte-identical to the uninterrupted run's."""
     ref = reference()
-    d = fresh("resume")
-    ok_run(WORKLOAD + ["-o", d])
+    d = empty_dir("resume")
+    parconv(WORKLOAD + ["-o", d])
     m = reformat(os.path.join(d, "manifest.json"))
     expect(len(m["kernels"]) == 7, f"manifest lists {len(m['kernels'])}")
     os.remove(os.path.join(d, "conv_00003.npy"))
-    r = ok_run([a for a in WORKLOAD if a != "-q"] + ["-o", d, "--resume"])
+    r = parconv([a for a in WORKLOAD if a != "-q"] + ["-o", d, "--resume"])
     expect("6 of 7 kernels complete" in r.stdout,
            f"the report does not say 6 of 7 were kept: {r.stdout!r}")
     got = files(d)
@@ -95,10 +89,10 @@ def t_resume_reformatted():
 def t_resume_other_workload_named():
     """A reformatted manifest of another workload: refused, exit 2, naming
     the field that differs and both values."""
-    d = fresh("resume_other")
-    ok_run(WORKLOAD + ["-o", d])
+    d = empty_dir("resume_other")
+    parconv(WORKLOAD + ["-o", d])
     reformat(os.path.join(d, "manifest.json"))
-    r = run(WORKLOAD + ["-o", d, "--resume", "--seed", "43"])
+    r = parconv(WORKLOAD + ["-o", d, "--resume", "--seed", "43"], None)
     expect(r.returncode == 2, f"exit {r.returncode}, stderr {r.stderr!r}")
     why = r.stderr.split(d, 1)[-1]
     expect("different workload" in r.stderr and "seed" in why and "42" in why
@@ -109,23 +103,23 @@ def t_resume_other_workload_named():
 def t_resume_not_manifest():
     """A manifest without its kernels list is refused with what is
     missing, exit 2."""
-    d = fresh("resume_broken")
-    ok_run(WORKLOAD + ["-o", d])
+    d = empty_dir("resume_broken")
+    parconv(WORKLOAD + ["-o", d])
     p = os.path.join(d, "manifest.json")
     m = reformat(p)
     del m["kernels"]
     with open(p, "w") as f:
         json.dump(m, f)
-    r = run(WORKLOAD + ["-o", d, "--resume"])
+    r = parconv(WORKLOAD + ["-o", d, "--resume"], None)
     expect(r.returncode == 2 and "not a parconv manifest" in r.stderr and
            "kernels" in r.stderr, f"exit {r.returncode}, stderr {r.stderr!r}")
 
 
 def shards(name):
     """Two shards of WORKLOAD into a fresh DIR; returns it."""
-    d = fresh(name)
+    d = empty_dir(name)
     for i in range(2):
-        ok_run(WORKLOAD + ["-o", d, "--shard", f"{i}/2"])
+        parconv(WORKLOAD + ["-o", d, "--shard", f"{i}/2"])
     return d
 
 
@@ -135,7 +129,7 @@ def t_merge_reformatted():
     ref = reference()
     d = shards("merge")
     reformat(os.path.join(d, "manifest.shard-1-of-2.json"))
-    r = ok_run(["merge", d])
+    r = parconv(["merge", d])
     expect("merged 2 shards" in r.stdout, f"stdout {r.stdout!r}")
     got = files(d)
     expect(sorted(got) == sorted(ref), f"files {sorted(got)}")
@@ -151,7 +145,7 @@ def t_merge_other_workload():
     m["workload"]["mode"] = "same"
     with open(p, "w") as f:
         json.dump(m, f)
-    r = run(["merge", d])
+    r = parconv(["merge", d], None)
     expect(r.returncode == 1 and "mode" in r.stderr and "same" in r.stderr,
            f"exit {r.returncode}, stderr {r.stderr!r}")
 
@@ -164,7 +158,7 @@ def t_merge_corrupt_plane():
     with open(p, "r+b") as f:
         f.seek(-8, 2)
         f.write(b"\x01" * 8)
-    r = run(["merge", d])
+    r = parconv(["merge", d], None)
     expect(r.returncode == 1 and "conv_00005.npy" in r.stderr,
            f"exit {r.returncode}, stderr {r.stderr!r}")
     expect(not os.path.exists(os.path.join(d, "manifest.json")),
@@ -183,7 +177,7 @@ def t_merge_incomplete():
     del m["checksum"]
     with open(p, "w") as f:
         json.dump(m, f, indent=4)
-    r = run(["merge", d])
+    r = parconv(["merge", d], None)
     expect(r.returncode == 1 and "shard 0 of 2 is incomplete" in r.stderr and
            "--resume" in r.stderr, f"exit {r.returncode}, stderr {r.stderr!r}")
 
@@ -194,7 +188,7 @@ def t_calibration_layout():
     p = os.path.join(SCRATCH, "layout.cal")
     with open(p, "w", newline="") as f:
         f.write("# by hand\r\n\r\n  f64\tgeneric   direct\t1e-15  fft 1e-3 \r\n")
-    r = ok_run(["-n", "100", "-k", "2", "-s", "41", "-S", "serial", "--isa",
+    r = parconv(["-n", "100", "-k", "2", "-s", "41", "-S", "serial", "--isa",
                 "generic", "--calibration", p, "--json", "-"])
     j = json.loads(r.stdout)
     expect(j["model"]["constants"] == p, f"constants {j['model']}")
