@@ -36,7 +36,7 @@ pc_build() {
     ninja -C "$build" >&2
 }
 
-PC_BUILD_PACKAGES=(gcc libc6-dev meson ninja-build pkg-config libfftw3-dev libgsl-dev)
+PC_BUILD_PACKAGES=(gcc libc6-dev meson ninja-build pkg-config libfftw3-dev libgsl-dev libjansson-dev)
 PC_TEST_PACKAGES=(python3 python3-numpy python3-scipy)
 # tests/fuzz/run.sh (scripts/test.sh): clang with libFuzzer and its
 # sanitizer runtimes.

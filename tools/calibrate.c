@@ -1,7 +1,7 @@
 /* The cost model's constants: measured by `parconv calibrate`, stored one
  * line per dtype and ISA ("f64 avx512 direct 2.3e-11 fft 1.9e-10"), read
  * for --method auto. */
-#include "cli.h"
+#include "commands.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -133,7 +133,7 @@ static int measure(const cli_options *o, size_t n, size_t k, size_t count,
     return st;
 }
 
-int calibrate_run(const cli_options *o)
+int calibrate_cmd(cli_options *o)
 {
     char buf[4096];
     const char *path = o->calibration ? o->calibration

@@ -1,12 +1,21 @@
 /* parconv peak: the FMA ceiling of the direct kernels' ISA, which the run
  * report measures each strategy against. */
-#include "cli.h"
+#include "commands.h"
 
-int peak_run(const cli_options *o, unsigned threads, const char *from)
+int peak_cmd(cli_options *o)
 {
+    unsigned threads;
+    const char *from;
+    int st = cli_default_threads(&threads, &from);
+    if (st)
+        return st;
+    if (o->threads) {
+        threads = o->threads;
+        from = "--threads";
+    }
     pc_isa isa = o->conv.isa == PC_ISA_AUTO ? pc_isa_best() : o->conv.isa;
     double one, all;
-    int st = pc_peak(o->conv.dtype, isa, 1, &one);
+    st = pc_peak(o->conv.dtype, isa, 1, &one);
     if (!st && threads > 1)
         st = pc_peak(o->conv.dtype, isa, threads, &all);
     if (st)

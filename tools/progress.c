@@ -2,7 +2,9 @@
  * batch log, a plain line about every 10% or 30 seconds. Nothing for the
  * first moments (half a second on a terminal, two in a log), so short runs
  * stay quiet. */
-#include "cli.h"
+#include "progress.h"
+
+#include "parconv.h"
 
 #include <unistd.h>
 

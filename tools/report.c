@@ -1,7 +1,10 @@
 /* What the user reads: the workload, a box per strategy like the Python
  * original's, a summary table, the verification line; and the same as JSON
  * for scripts. */
-#include "cli.h"
+#include "report.h"
+
+#include "jsontext.h"
+#include "outdir.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -41,14 +44,16 @@ void omp_settings(char *buf, size_t n)
              omp_get_dynamic() ? "true" : "false", omp_get_thread_limit());
 }
 
-double job_gflops(const job *j, const job_run *r)
+/* GFLOP/s of a run over its compute time (after start-up), and that as a
+ * fraction of the ceiling. */
+static double job_gflops(const job *j, const job_run *r)
 {
     double flops = pc_plan_flops(j->plan) * (double)r->kernels;
     double t = r->compute;
     return t > 0 ? flops / t / 1e9 : 0;
 }
 
-double job_pct_peak(const job *j, const job_run *r)
+static double job_pct_peak(const job *j, const job_run *r)
 {
     return r->peak > 0 ? 100.0 * job_gflops(j, r) / r->peak : 0;
 }
@@ -223,179 +228,160 @@ void report_summary(FILE *f, const job *j)
             human_bytes(j->peak_rss, rss, sizeof rss));
 }
 
-void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
+/* ---- the JSON report ---------------------------------------------------- */
 
-static void json_path_or_null(FILE *f, const char *s)
+/* The OMP_* and GOMP_* variables, by name. */
+static json_t *omp_env(void)
 {
-    if (s)
-        json_string(f, s);
-    else
-        fputs("null", f);
-}
-
-/* Non-finite numbers have no JSON spelling. */
-static void json_number(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.17g", v);
-    else
-        fputs("null", f);
-}
-
-void json_workload(FILE *f, const job *j, const char *in)
-{
-    const cli_options *o = j->o;
-    fprintf(f, "{\n%s  \"rows\": %zu, \"cols\": %zu, \"count\": %zu,\n", in,
-            j->rows, j->cols, j->total);
-    fprintf(f, "%s  \"krows\": %zu, \"kcols\": %zu,\n", in, j->krows, j->kcols);
-    fprintf(f, "%s  \"mode\": \"%s\", \"boundary\": \"%s\", \"fillvalue\": ", in,
-            pc_mode_name(o->conv.mode), pc_boundary_name(o->conv.boundary));
-    json_number(f, o->conv.fillvalue);
-    fprintf(f, ",\n%s  \"dtype\": \"%s\", \"method\": \"%s\", "
-               "\"method_requested\": \"%s\", \"isa\": \"%s\",\n",
-            in, pc_dtype_name(o->conv.dtype),
-            pc_method_name(pc_plan_method(j->plan)),
-            pc_method_name(o->conv.method), pc_isa_name(pc_plan_isa(j->plan)));
-    fprintf(f, "%s  \"out_rows\": %zu, \"out_cols\": %zu, \"swapped\": %s,\n",
-            in, j->orows, j->ocols, j->swapped ? "true" : "false");
-    fprintf(f, "%s  \"matrix\": ", in);
-    json_path_or_null(f, o->matrix_path);
-    fprintf(f, ", \"bank\": ");
-    json_path_or_null(f, o->bank_path);
-    fprintf(f, ",\n%s  \"seed\": ", in);
-    if (o->matrix_path && o->bank_path)
-        fputs("null, \"range\": null", f);
-    else
-        fprintf(f, "%" PRIu64 ", \"range\": [%" PRId64 ", %" PRId64 "]",
-                o->gen.seed, o->gen.lo, o->gen.hi);
-    fprintf(f, "\n%s}", in);
-}
-
-int report_json(FILE *f, const char *path, const job *j)
-{
-    bool to_stdout = f == stdout;
-    const job_run *ser = serial_run(j);
-    fprintf(f, "{\n  \"version\": \"%s\",\n  \"workload\": ", PC_VERSION);
-    json_workload(f, j, "  ");
-    fprintf(f, ",\n  \"environment\": {\"threads\": %u, \"threads_from\": ",
-            j->threads);
-    json_string(f, j->threads_from);
-    fprintf(f, ", \"procs\": %u, \"procs_from\": ", j->procs);
-    json_string(f, j->procs_from);
-    fprintf(f, ", \"online_cpus\": %u, \"physical_cores\": %u,\n"
-               "    \"omp_env\": {", pc_online_cpus(), pc_physical_cores());
-    int n = 0;
-    for (char **e = environ; *e; e++) {
+    json_t *o = json_object();
+    for (char **e = environ; o && *e; e++) {
         const char *eq = strchr(*e, '=');
         if (!eq || (strncmp(*e, "OMP_", 4) != 0 && strncmp(*e, "GOMP_", 5) != 0))
             continue;
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
-        fputs(n++ ? ", " : "", f);
-        json_string(f, name);
-        fputs(": ", f);
-        json_string(f, eq + 1);
+        if (json_object_set_new(o, name, json_text(eq + 1))) {
+            json_decref(o);
+            return NULL;
+        }
     }
+    return o;
+}
+
+/* The Slurm job's variables that are set, or null outside Slurm. */
+static json_t *slurm_env(void)
+{
+    static const char *const vars[] = {
+        "SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
+        "SLURM_ARRAY_TASK_COUNT", "SLURM_PROCID", "SLURM_NTASKS",
+        "SLURM_CPUS_PER_TASK", "SLURMD_NODENAME"};
+    if (!getenv("SLURM_JOB_ID"))
+        return json_null();
+    json_t *o = json_object();
+    for (size_t v = 0; o && v < sizeof vars / sizeof *vars; v++)
+        if (getenv(vars[v]) && json_object_set_new(o, vars[v],
+                                                   json_text(getenv(vars[v])))) {
+            json_decref(o);
+            return NULL;
+        }
+    return o;
+}
+
+static json_t *environment(const job *j)
+{
+    int bind = (int)omp_get_proc_bind();
+    json_t *omp = json_pack("{s:i, s:s, s:i, s:b, s:i}", "max_threads",
+                            omp_get_max_threads(), "proc_bind",
+                            bind >= 0 && bind < 5 ? bind_names[bind] : "?",
+                            "num_places", omp_get_num_places(), "dynamic",
+                            omp_get_dynamic() != 0, "thread_limit",
+                            omp_get_thread_limit());
+    return json_pack("{s:i, s:o, s:i, s:o, s:i, s:i, s:o, s:o, s:o, s:o}",
+                     "threads", (int)j->threads, "threads_from",
+                     json_text(j->threads_from), "procs", (int)j->procs,
+                     "procs_from", json_text(j->procs_from), "online_cpus",
+                     (int)pc_online_cpus(), "physical_cores",
+                     (int)pc_physical_cores(), "omp_env", omp_env(), "omp", omp,
+                     "slurm", slurm_env(), "shard",
+                     j->shard_n > 1 ? json_pair(j->shard_i, j->shard_n) : json_null());
+}
+
+static json_t *model(const job *j)
+{
     double ed, ef;
     pc_plan_estimates(j->plan, &ed, &ef);
-    int bind = (int)omp_get_proc_bind();
-    fprintf(f, "},\n    \"omp\": {\"max_threads\": %d, \"proc_bind\": \"%s\", "
-               "\"num_places\": %d, \"dynamic\": %s, \"thread_limit\": %d},\n"
-               "    \"slurm\": ", omp_get_max_threads(),
-            bind >= 0 && bind < 5 ? bind_names[bind] : "?", omp_get_num_places(),
-            omp_get_dynamic() ? "true" : "false", omp_get_thread_limit());
-    if (getenv("SLURM_JOB_ID")) {
-        static const char *const vars[] = {
-            "SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
-            "SLURM_ARRAY_TASK_COUNT", "SLURM_PROCID", "SLURM_NTASKS",
-            "SLURM_CPUS_PER_TASK", "SLURMD_NODENAME"};
-        fputc('{', f);
-        int m = 0;
-        for (size_t v = 0; v < sizeof vars / sizeof *vars; v++)
-            if (getenv(vars[v])) {
-                fputs(m++ ? ", " : "", f);
-                json_string(f, vars[v]);
-                fputs(": ", f);
-                json_string(f, getenv(vars[v]));
-            }
-        fputc('}', f);
-    } else {
-        fputs("null", f);
+    return json_pack("{s:o, s:o, s:o}", "direct_seconds", json_sig(ed, 6),
+                     "fft_seconds", json_sig(ef, 6), "constants",
+                     json_text(j->model_from));
+}
+
+static json_t *fft_info(const job *j)
+{
+    if (pc_plan_method(j->plan) != PC_FFT)
+        return json_null();
+    size_t P, Q, Tr, Tc, ntr, ntc;
+    double ps;
+    pc_plan_fft_info(j->plan, &P, &Q, &Tr, &Tc, &ntr, &ntc, &ps);
+    const pc_conv_params *p = &j->o->conv;
+    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:s, s:o, s:o}", "P",
+                     (json_int_t)P, "Q", (json_int_t)Q, "tile_rows",
+                     (json_int_t)Tr, "tile_cols", (json_int_t)Tc, "tiles",
+                     json_pair(ntr, ntc), "plan_seconds", json_fixed(ps, 6), "effort",
+                     p->fft_effort == PC_FFT_MEASURE ? "measure" : "estimate",
+                     "rel_error", json_sig(j->fft_error, 3), "tolerance",
+                     json_sig(fft_tolerance(p->dtype), 6));
+}
+
+static json_t *run_json(const job *j, const job_run *r, const job_run *ser)
+{
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016" PRIx64, r->checksum);
+    bool peak = r->peak > 0;
+    return json_pack(
+        "{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:i, s:s}",
+        "strategy", pc_strategy_name(r->strategy), "method",
+        pc_method_name(pc_plan_method(j->plan)), "workers", (int)r->workers,
+        "seconds", json_fixed(r->seconds, 6), "startup_seconds",
+        json_fixed(r->seconds - r->compute, 6), "compute_seconds",
+        json_fixed(r->compute, 6), "gflops", json_fixed(job_gflops(j, r), 4),
+        "peak_gflops", peak ? json_fixed(r->peak, 4) : json_null(), "pct_peak",
+        peak ? json_fixed(job_pct_peak(j, r), 2) : json_null(), "speedup",
+        ser && r->seconds > 0 ? json_fixed(ser->seconds / r->seconds, 4)
+                              : json_null(),
+        "kernels", (json_int_t)r->kernels, "retried", (int)r->retried,
+        "checksum", hex);
+}
+
+/* The whole report; NULL if out of memory. */
+static json_t *report_object(const job *j)
+{
+    const job_run *ser = serial_run(j);
+    json_t *runs = json_array();
+    for (int i = 0; runs && i < j->nruns; i++)
+        if (json_array_append_new(runs, run_json(j, &j->runs[i], ser))) {
+            json_decref(runs);
+            runs = NULL;
+        }
+    json_t *root = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o}", "version",
+        PC_VERSION, "workload", outdir_workload(j), "environment",
+        environment(j), "model", model(j), "fft", fft_info(j), "setup_seconds",
+        json_fixed(j->setup_seconds, 6), "runs", runs, "verified", j->verified,
+        "mismatch", j->verified ? json_null() : json_text(j->mismatch),
+        "output", json_text(j->o->outdir));
+    int bad = !root;
+    if (!bad && j->o->outdir) {
+        bad |= json_object_set_new(root, "write_seconds",
+                                   json_fixed(j->write_seconds, 6));
+        bad |= json_object_set_new(root, "resumed",
+                                   json_integer((json_int_t)j->resumed));
     }
-    fprintf(f, ",\n    \"shard\": ");
-    if (j->shard_n > 1)
-        fprintf(f, "[%zu, %zu]", j->shard_i, j->shard_n);
-    else
-        fputs("null", f);
-    fprintf(f, "},\n  \"model\": {\"direct_seconds\": %.6g, \"fft_seconds\": "
-               "%.6g, \"constants\": ", ed, ef);
-    json_string(f, j->model_from);
-    fputs("},\n  \"fft\": ", f);
-    if (pc_plan_method(j->plan) == PC_FFT) {
-        size_t P, Q, Tr, Tc, ntr, ntc;
-        double ps;
-        pc_plan_fft_info(j->plan, &P, &Q, &Tr, &Tc, &ntr, &ntc, &ps);
-        fprintf(f, "{\"P\": %zu, \"Q\": %zu, \"tile_rows\": %zu, "
-                   "\"tile_cols\": %zu, \"tiles\": [%zu, %zu], "
-                   "\"plan_seconds\": %.6f, \"effort\": \"%s\", "
-                   "\"rel_error\": %.3g, \"tolerance\": %g}",
-                P, Q, Tr, Tc, ntr, ntc, ps,
-                j->o->conv.fft_effort == PC_FFT_MEASURE ? "measure" : "estimate",
-                j->fft_error, fft_tolerance(j->o->conv.dtype));
-    } else {
-        fputs("null", f);
+    if (!bad) {
+        bad |= json_object_set_new(root, "batch_kernels",
+                                   json_integer((json_int_t)j->batch));
+        bad |= json_object_set_new(root, "peak_rss_bytes",
+                                   json_integer((json_int_t)j->peak_rss));
     }
-    fprintf(f, ",\n  \"setup_seconds\": %.6f,\n  \"runs\": [", j->setup_seconds);
-    for (int i = 0; i < j->nruns; i++) {
-        const job_run *r = &j->runs[i];
-        fprintf(f, "%s\n    {\"strategy\": \"%s\", \"method\": \"%s\", "
-                   "\"workers\": %u, \"seconds\": %.6f, \"startup_seconds\": "
-                   "%.6f, \"compute_seconds\": %.6f, \"gflops\": %.4f, "
-                   "\"peak_gflops\": ",
-                i ? "," : "", pc_strategy_name(r->strategy),
-                pc_method_name(pc_plan_method(j->plan)), r->workers, r->seconds,
-                r->seconds - r->compute, r->compute, job_gflops(j, r));
-        if (r->peak > 0)
-            fprintf(f, "%.4f, \"pct_peak\": %.2f", r->peak, job_pct_peak(j, r));
-        else
-            fputs("null, \"pct_peak\": null", f);
-        fputs(", \"speedup\": ", f);
-        if (ser && r->seconds > 0)
-            fprintf(f, "%.4f", ser->seconds / r->seconds);
-        else
-            fputs("null", f);
-        fprintf(f, ", \"kernels\": %zu, \"retried\": %u, \"checksum\": \"%016"
-                   PRIx64 "\"}", r->kernels, r->retried, r->checksum);
+    if (bad) {
+        json_decref(root);
+        return NULL;
     }
-    fprintf(f, "\n  ],\n  \"verified\": %s,\n  \"mismatch\": ",
-            j->verified ? "true" : "false");
-    json_path_or_null(f, j->verified ? NULL : j->mismatch);
-    fprintf(f, ",\n  \"output\": ");
-    if (j->o->outdir) {
-        json_string(f, j->o->outdir);
-        fprintf(f, ",\n  \"write_seconds\": %.6f, \"resumed\": %zu",
-                j->write_seconds, j->resumed);
-    } else {
-        fputs("null", f);
-    }
-    fprintf(f, ",\n  \"batch_kernels\": %zu", j->batch);
-    fprintf(f, ",\n  \"peak_rss_bytes\": %.0f", j->peak_rss);
-    fputs("\n}\n", f);
+    return root;
+}
+
+int report_json(FILE *f, const char *path, const job *j)
+{
+    bool to_stdout = f == stdout;
+    json_t *root = report_object(j);
+    bool nomem = !root;
+    int bad = nomem || json_dumpf(root, f, JSON_REPORT_FLAGS) != 0 ||
+              fputc('\n', f) == EOF;
+    json_decref(root);
     if (to_stdout)
-        return fflush(f) ? pc_error(PC_EIO, "cannot write the JSON report") : PC_OK;
-    if (ferror(f) | fclose(f))
-        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(errno));
+        return fflush(f) || bad ? pc_error(PC_EIO, "cannot write the JSON report")
+                                : PC_OK;
+    if (bad | ferror(f) | fclose(f))
+        return pc_error(PC_EIO, "cannot write '%s': %s", path,
+                        nomem ? "out of memory" : strerror(errno));
     return PC_OK;
 }

@@ -1,6 +1,8 @@
 /* parconv sweep ksize: direct against FFT over kernel sizes, and what auto
  * chose, on one workload; the crossover study. */
-#include "cli.h"
+#include "commands.h"
+#include "jsontext.h"
+#include "report.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,20 @@ static int time_method(const cli_options *o, const pc_matrix *m,
     return st;
 }
 
+/* Writes root (a new reference, NULL if out of memory) to --json's file,
+ * or stdout for '-'. */
+static int write_json(const cli_options *o, json_t *root)
+{
+    bool out = strcmp(o->json_path, "-") == 0;
+    FILE *f = out ? stdout : fopen(o->json_path, "w");
+    int bad = !f || !root || json_dumpf(root, f, JSON_REPORT_FLAGS) != 0 ||
+              fputc('\n', f) == EOF;
+    json_decref(root);
+    if (f && !out)
+        bad |= ferror(f) | fclose(f);
+    return bad ? pc_error(PC_EIO, "cannot write '%s'", o->json_path) : PC_OK;
+}
+
 static int write_files(const cli_options *o, const point *pts, size_t n,
                        unsigned workers)
 {
@@ -69,32 +85,30 @@ static int write_files(const cli_options *o, const point *pts, size_t n,
         if (ferror(f) | fclose(f))
             return pc_error(PC_EIO, "cannot write '%s'", o->csv_path);
     }
-    if (o->json_path) {
-        FILE *f = strcmp(o->json_path, "-") == 0 ? stdout : fopen(o->json_path, "w");
-        if (!f)
-            return pc_error(PC_EIO, "cannot write '%s'", o->json_path);
-        fprintf(f, "{\n  \"version\": \"%s\", \"sweep\": \"ksize\",\n"
-                   "  \"rows\": %zu, \"cols\": %zu, \"count\": %zu, "
-                   "\"dtype\": \"%s\", \"mode\": \"%s\", \"strategy\": \"%s\", "
-                   "\"workers\": %u, \"runs\": %d,\n  \"points\": [",
-                PC_VERSION, o->rows, o->cols, o->count,
-                pc_dtype_name(o->conv.dtype), pc_mode_name(o->conv.mode),
-                pc_strategy_name(o->strategies[0]), workers, o->sweep_runs);
-        for (size_t i = 0; i < n; i++)
-            fprintf(f, "%s\n    {\"ksize\": %zu, \"direct_ms\": %.6f, \"fft_ms\": "
-                       "%.6f, \"auto\": \"%s\", \"est_direct_ms\": %.6f, "
-                       "\"est_fft_ms\": %.6f}", i ? "," : "", pts[i].k,
-                    1e3 * pts[i].direct, 1e3 * pts[i].fft,
-                    pc_method_name(pts[i].chosen), 1e3 * pts[i].est_direct,
-                    1e3 * pts[i].est_fft);
-        fputs("\n  ]\n}\n", f);
-        if (f != stdout && (ferror(f) | fclose(f)))
-            return pc_error(PC_EIO, "cannot write '%s'", o->json_path);
-    }
-    return PC_OK;
+    if (!o->json_path)
+        return PC_OK;
+    json_t *points = json_array();
+    for (size_t i = 0; points && i < n; i++)
+        if (json_array_append_new(points, json_pack(
+                "{s:I, s:o, s:o, s:s, s:o, s:o}", "ksize", (json_int_t)pts[i].k,
+                "direct_ms", json_fixed(1e3 * pts[i].direct, 6),
+                "fft_ms", json_fixed(1e3 * pts[i].fft, 6),
+                "auto", pc_method_name(pts[i].chosen),
+                "est_direct_ms", json_fixed(1e3 * pts[i].est_direct, 6),
+                "est_fft_ms", json_fixed(1e3 * pts[i].est_fft, 6)))) {
+            json_decref(points);
+            points = NULL;
+        }
+    return write_json(o, json_pack(
+        "{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:i, s:i, s:o}", "version",
+        PC_VERSION, "sweep", "ksize", "rows", (json_int_t)o->rows, "cols",
+        (json_int_t)o->cols, "count", (json_int_t)o->count, "dtype",
+        pc_dtype_name(o->conv.dtype), "mode", pc_mode_name(o->conv.mode),
+        "strategy", pc_strategy_name(o->strategies[0]), "workers", (int)workers,
+        "runs", o->sweep_runs, "points", points));
 }
 
-int sweep_run(const cli_options *o, unsigned workers)
+static int sweep_ksize(const cli_options *o, unsigned workers)
 {
     if (!o->sweep_to || o->sweep_from > o->sweep_to)
         return pc_error(PC_EUSAGE, "sweep ksize needs --from A --to B with "
@@ -186,10 +200,47 @@ int sweep_run(const cli_options *o, unsigned workers)
     return st;
 }
 
+/* The strategies sweep threads compares. */
+static const pc_strategy strats[] = {PC_OMP, PC_PROCS};
+enum { NS = sizeof strats / sizeof *strats };
+
+/* sweep threads' JSON: the workload and a point per strategy and count. */
+static json_t *threads_json(const cli_options *o, const pc_plan *plan,
+                            const double *secs, unsigned tmax, double flops)
+{
+    char omp[160];
+    omp_settings(omp, sizeof omp);
+    json_t *points = json_array();
+    for (int si = 0; si < NS; si++)
+        for (unsigned t = 1; points && t <= tmax; t++) {
+            double tt = secs[si * tmax + t - 1], t1 = secs[si * tmax];
+            if (json_array_append_new(points, json_pack(
+                    "{s:s, s:i, s:o, s:o, s:o, s:o}", "strategy",
+                    pc_strategy_name(strats[si]), "workers", (int)t, "seconds",
+                    json_fixed(tt, 6), "speedup",
+                    json_fixed(t1 / tt, 4), "efficiency",
+                    json_fixed(t1 / tt / t, 4), "gflops",
+                    json_fixed(flops / tt / 1e9, 3)))) {
+                json_decref(points);
+                points = NULL;
+            }
+        }
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:i, s:i, "
+                     "s:i, s:o, s:o}", "version", PC_VERSION, "sweep", "threads",
+                     "rows", (json_int_t)o->rows, "cols", (json_int_t)o->cols,
+                     "count", (json_int_t)o->count, "krows",
+                     (json_int_t)o->krows, "kcols", (json_int_t)o->kcols,
+                     "dtype", pc_dtype_name(o->conv.dtype), "method",
+                     pc_method_name(pc_plan_method(plan)), "runs", o->sweep_runs,
+                     "online_cpus", (int)pc_online_cpus(), "physical_cores",
+                     (int)pc_physical_cores(), "omp_runtime", json_text(omp),
+                     "points", points);
+}
+
 /* parconv sweep threads: the workload with 1..T threads (omp) and 1..T
  * processes (procs), median of several runs each: seconds, speedup over
  * one worker of the same strategy, parallel efficiency, GFLOP/s. */
-int sweep_threads_run(const cli_options *o, unsigned tmax)
+static int sweep_threads(const cli_options *o, unsigned tmax)
 {
     pc_matrix m = {0};
     pc_bank b = {0};
@@ -206,8 +257,6 @@ int sweep_threads_run(const cli_options *o, unsigned tmax)
         st = pc_error(PC_ENOMEM, "cannot allocate checksums");
     pc_matrix_free(&m);
     pc_bank_free(&b);
-    static const pc_strategy strats[] = {PC_OMP, PC_PROCS};
-    enum { NS = 2 };
     double *secs = calloc((size_t)NS * tmax, sizeof *secs);
     if (!st && !secs)
         st = pc_error(PC_ENOMEM, "cannot allocate the sweep");
@@ -259,41 +308,26 @@ int sweep_threads_run(const cli_options *o, unsigned tmax)
                 st = pc_error(PC_EIO, "cannot write '%s'", o->csv_path);
         }
     }
-    if (!st && o->json_path) {
-        FILE *f = strcmp(o->json_path, "-") == 0 ? stdout : fopen(o->json_path, "w");
-        if (!f)
-            st = pc_error(PC_EIO, "cannot write '%s'", o->json_path);
-        else {
-            char omp[160];
-            omp_settings(omp, sizeof omp);
-            fprintf(f, "{\n  \"version\": \"%s\", \"sweep\": \"threads\",\n"
-                       "  \"rows\": %zu, \"cols\": %zu, \"count\": %zu, "
-                       "\"krows\": %zu, \"kcols\": %zu, \"dtype\": \"%s\", "
-                       "\"method\": \"%s\", \"runs\": %d, \"online_cpus\": %u, "
-                       "\"physical_cores\": %u,\n  \"omp_runtime\": ",
-                    PC_VERSION, o->rows, o->cols, o->count, o->krows, o->kcols,
-                    pc_dtype_name(o->conv.dtype),
-                    pc_method_name(pc_plan_method(plan)), o->sweep_runs,
-                    pc_online_cpus(), pc_physical_cores());
-            json_string(f, omp);
-            fputs(",\n  \"points\": [", f);
-            int n = 0;
-            for (int si = 0; si < NS; si++)
-                for (unsigned t = 1; t <= tmax; t++) {
-                    double tt = secs[si * tmax + t - 1], t1 = secs[si * tmax];
-                    fprintf(f, "%s\n    {\"strategy\": \"%s\", \"workers\": %u, "
-                               "\"seconds\": %.6f, \"speedup\": %.4f, "
-                               "\"efficiency\": %.4f, \"gflops\": %.3f}",
-                            n++ ? "," : "", pc_strategy_name(strats[si]), t, tt,
-                            t1 / tt, t1 / tt / t, flops / tt / 1e9);
-                }
-            fputs("\n  ]\n}\n", f);
-            if (f != stdout && (ferror(f) | fclose(f)))
-                st = pc_error(PC_EIO, "cannot write '%s'", o->json_path);
-        }
-    }
+    if (!st && o->json_path)
+        st = write_json(o, threads_json(o, plan, secs, tmax, flops));
     free(secs);
     free(sums);
     pc_plan_destroy(plan);
     return st;
+}
+
+int sweep_cmd(cli_options *o)
+{
+    unsigned n = 0;
+    const char *from, *model;
+    int st = cli_default_threads(&n, &from);
+    if (!st && o->strategies[0] == PC_PROCS)
+        cli_default_procs(&n, &from);
+    if (!st)
+        st = calibration_load(o, &model);
+    if (st)
+        return st;
+    if (o->sweep_threads)
+        return sweep_threads(o, o->sweep_max ? o->sweep_max : pc_online_cpus());
+    return sweep_ksize(o, o->threads ? o->threads : n);
 }

@@ -1,0 +1,760 @@
+/* The output directory's format, in one place: kernel k's plane as
+ * DIR/conv_NNNNN.npy, the manifest (DIR/manifest.json, or
+ * manifest.shard-I-of-N.json per shard) that lists the complete ones with
+ * their checksums and names the workload, and the temporary files that
+ * make every final name complete. The manifest is JSON written and read
+ * with jansson, so a manifest that a tool re-indented or re-ordered reads
+ * the same. */
+#include "outdir.h"
+
+#include "jsontext.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* fillvalue is a double that must read back the same bits. */
+#define MANIFEST_FLAGS (JSON_INDENT(2) | JSON_REAL_PRECISION(17))
+
+/* ---- names and directories ---------------------------------------------- */
+
+int outdir_prepare(const char *dir)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n >= sizeof path)
+        return pc_error(PC_EUSAGE, "output directory name too long");
+    memcpy(path, dir, n + 1);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return pc_error(PC_EIO, "cannot create directory '%s': %s", path,
+                            strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return pc_error(PC_EIO, "cannot create directory '%s': %s", path,
+                        strerror(errno));
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return pc_error(PC_EIO, "'%s' exists and is not a directory", dir);
+    return PC_OK;
+}
+
+int outdir_path(char *buf, size_t n, const char *dir, const char *name)
+{
+    if ((size_t)snprintf(buf, n, "%s/%s", dir, name) >= n)
+        return pc_error(PC_EUSAGE, "path '%s/%s' is too long", dir, name);
+    return PC_OK;
+}
+
+void outdir_manifest_name(size_t shard_i, size_t shard_n, char *buf, size_t n)
+{
+    if (shard_n > 1)
+        snprintf(buf, n, "manifest.shard-%zu-of-%zu.json", shard_i, shard_n);
+    else
+        snprintf(buf, n, "manifest.json");
+}
+
+static void plane_name(size_t g, char *buf, size_t n)
+{
+    snprintf(buf, n, "conv_%05zu.npy", g);
+}
+
+/* A file's temporary name: ".NAME.PID.tmp" in the same directory, so the
+ * rename is atomic and a killed run's leftovers are recognisable. */
+static void temp_name(const char *dir, const char *name, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/.%s.%ld.tmp", dir, name, (long)getpid());
+}
+
+/* Removes the temporary files an earlier, killed run of this shard left
+ * (".conv_NNNNN.npy.PID.tmp" of its own kernels, ".MANIFEST.PID.tmp" of its
+ * own manifest). Other shards may be writing into the same DIR right now:
+ * their files are not touched. shard_n 0 is the whole bank. */
+void outdir_clean_temps(const char *dir, size_t shard_i, size_t shard_n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char own[128], name[96];
+    outdir_manifest_name(shard_i, shard_n, name, sizeof name);
+    snprintf(own, sizeof own, ".%s.", name);
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n <= 4 || strcmp(e->d_name + n - 4, ".tmp") != 0)
+            continue;
+        bool mine = false;
+        if (strncmp(e->d_name, ".conv_", 6) == 0) {
+            char *end;
+            unsigned long long k = strtoull(e->d_name + 6, &end, 10);
+            mine = end != e->d_name + 6 && *end == '.' &&
+                   (shard_n <= 1 || k % shard_n == shard_i);
+        } else {
+            mine = strncmp(e->d_name, own, strlen(own)) == 0;
+        }
+        if (mine && !outdir_path(path, sizeof path, dir, e->d_name))
+            unlink(path);
+    }
+    closedir(d);
+}
+
+/* Makes a finished temporary file durable and gives it its final name:
+ * a file under its final name is always complete. */
+static int commit_file(const char *tmp, const char *path)
+{
+    int fd = open(tmp, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    return PC_OK;
+}
+
+/* fsync of the directory, so the renames survive a crash too. */
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* ---- the workload's identity --------------------------------------------- */
+
+json_t *outdir_workload(const job *j)
+{
+    const cli_options *o = j->o;
+    const pc_conv_params *p = &o->conv;
+    bool generated = !o->matrix_path || !o->bank_path;
+    /* Non-finite numbers have no JSON spelling. */
+    json_t *fill = isfinite(p->fillvalue) ? json_real(p->fillvalue) : json_null();
+    json_t *range = generated ? json_pack("[I, I]", (json_int_t)o->gen.lo,
+                                          (json_int_t)o->gen.hi)
+                              : json_null();
+    json_t *seed = generated ? json_integer((json_int_t)o->gen.seed) : json_null();
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:I, "
+        "s:I, s:b, s:o, s:o, s:o, s:o}",
+        "rows", (json_int_t)j->rows, "cols", (json_int_t)j->cols,
+        "count", (json_int_t)j->total, "krows", (json_int_t)j->krows,
+        "kcols", (json_int_t)j->kcols, "mode", pc_mode_name(p->mode),
+        "boundary", pc_boundary_name(p->boundary), "fillvalue", fill,
+        "dtype", pc_dtype_name(p->dtype),
+        "method", pc_method_name(pc_plan_method(j->plan)),
+        "method_requested", pc_method_name(p->method),
+        "isa", pc_isa_name(pc_plan_isa(j->plan)),
+        "out_rows", (json_int_t)j->orows, "out_cols", (json_int_t)j->ocols,
+        "swapped", j->swapped != 0, "matrix", json_text(o->matrix_path),
+        "bank", json_text(o->bank_path), "seed", seed, "range", range);
+}
+
+/* Numbers compare by value: 0 and 0.0 are the same fillvalue. */
+static bool same_value(const json_t *a, const json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b))
+        return json_number_value(a) == json_number_value(b);
+    return json_equal((json_t *)a, (json_t *)b);
+}
+
+/* A value for a message: its JSON text, at most 60 characters. */
+static void show(const json_t *v, char *buf, size_t n)
+{
+    char *s = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    snprintf(buf, n, "%.60s", s ? s : "no such field");
+    free(s);
+}
+
+int outdir_workload_diff(const json_t *a, const char *a_name, const json_t *b,
+                         const char *b_name, char *why, size_t n)
+{
+    const char *key;
+    json_t *bv, *av;
+    char x[64], y[64];
+    /* In b's order, then what only a has. */
+    json_object_foreach((json_t *)b, key, bv) {
+        av = json_object_get(a, key);
+        if (!av || !same_value(av, bv)) {
+            show(av, x, sizeof x);
+            show(bv, y, sizeof y);
+            snprintf(why, n, "field '%s': %s has %s, %s %s", key, a_name, x,
+                     b_name, y);
+            return 1;
+        }
+    }
+    json_object_foreach((json_t *)a, key, av) {
+        if (!json_object_get(b, key)) {
+            show(av, x, sizeof x);
+            snprintf(why, n, "field '%s': %s has %s, %s none", key, a_name, x,
+                     b_name);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- the manifest ----------------------------------------------------------
+ * Its keys, in this order: version, workload, fft_tile [P, Q], dtype,
+ * shape [rows, cols], shard [I, N] (shards only), complete, kernels_done,
+ * checksum (when complete), kernels: [{index, file, checksum}]. Checksums
+ * are 16 hex digits. */
+
+static json_t *hex64(uint64_t v)
+{
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016" PRIx64, v);
+    return json_string(hex);
+}
+
+/* The manifest's JSON; NULL if out of memory. */
+static json_t *manifest_json(const outdir_manifest *m)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < m->count; k++)
+        n += m->done[k];
+    json_t *kernels = json_array();
+    json_t *root = json_pack("{s:s, s:O, s:o, s:s, s:o}", "version",
+                             m->version, "workload", m->workload, "fft_tile",
+                             json_pair(m->fft_P, m->fft_Q), "dtype",
+                             pc_dtype_name(m->dtype), "shape",
+                             json_pair(m->orows, m->ocols));
+    int bad = !root || !kernels;
+    if (!bad && m->shard_n > 1)
+        bad |= json_object_set_new(root, "shard", json_pair(m->shard_i, m->shard_n));
+    if (!bad) {
+        bad |= json_object_set_new(root, "complete", json_boolean(n == m->count));
+        bad |= json_object_set_new(root, "kernels_done", json_integer((json_int_t)n));
+    }
+    if (!bad && n == m->count)
+        bad |= json_object_set_new(root, "checksum",
+                                   hex64(pc_hash_combine(m->sums, m->count)));
+    for (size_t k = 0; !bad && k < m->count; k++) {
+        if (!m->done[k])
+            continue;
+        size_t g = m->shard_i + k * m->shard_n;
+        char name[32];
+        plane_name(g, name, sizeof name);
+        bad |= json_array_append_new(kernels, json_pack("{s:I, s:s, s:o}",
+                                     "index", (json_int_t)g, "file", name,
+                                     "checksum", hex64(m->sums[k])));
+    }
+    if (!bad) {
+        bad |= json_object_set_new(root, "kernels", kernels);
+        kernels = NULL;
+    }
+    json_decref(kernels);
+    if (bad) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+int outdir_manifest_write(const char *dir, const outdir_manifest *m)
+{
+    char name[96], path[4096], tmp[4200];
+    outdir_manifest_name(m->shard_i, m->shard_n, name, sizeof name);
+    int st = outdir_path(path, sizeof path, dir, name);
+    if (st)
+        return st;
+    json_t *root = manifest_json(m);
+    if (!root)
+        return pc_error(PC_ENOMEM, "cannot write '%s': out of memory", path);
+    temp_name(dir, name, tmp, sizeof tmp);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        json_decref(root);
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    int bad = json_dumpf(root, f, MANIFEST_FLAGS) != 0 || fputc('\n', f) == EOF ||
+              fflush(f) != 0 || ferror(f);
+    int e = errno;
+    json_decref(root);
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        unlink(tmp);
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    if ((st = commit_file(tmp, path)))
+        return st;
+    sync_dir(dir);
+    return PC_OK;
+}
+
+int outdir_save(const job *j, const uint64_t *sums, const bool *done)
+{
+    outdir_manifest m = {
+        .workload = outdir_workload(j),
+        .fft_P = j->fft_P, .fft_Q = j->fft_Q,
+        .dtype = j->o->conv.dtype,
+        .orows = j->orows, .ocols = j->ocols,
+        .total = j->total,
+        .shard_i = j->shard_i, .shard_n = j->shard_n,
+        .count = j->count,
+        .done = (bool *)done, .sums = (uint64_t *)sums,
+    };
+    snprintf(m.version, sizeof m.version, "%s", PC_VERSION);
+    int st = m.workload ? outdir_manifest_write(j->o->outdir, &m)
+                        : pc_error(PC_ENOMEM, "cannot write the manifest");
+    json_decref(m.workload);
+    return st;
+}
+
+/* A non-negative integer member of obj. */
+static bool get_size(const json_t *obj, const char *key, size_t *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return false;
+    *out = (size_t)json_integer_value(v);
+    return true;
+}
+
+static bool get_pair(const json_t *obj, const char *key, size_t *a, size_t *b)
+{
+    json_t *v = json_object_get(obj, key);
+    json_t *x = json_array_get(v, 0), *y = json_array_get(v, 1);
+    if (json_array_size(v) != 2 || !json_is_integer(x) || !json_is_integer(y) ||
+        json_integer_value(x) < 0 || json_integer_value(y) < 0)
+        return false;
+    *a = (size_t)json_integer_value(x);
+    *b = (size_t)json_integer_value(y);
+    return true;
+}
+
+static bool get_string(const json_t *obj, const char *key, char *buf, size_t n)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    if (!s || strlen(s) >= n)
+        return false;
+    memcpy(buf, s, strlen(s) + 1);
+    return true;
+}
+
+static bool get_hex64(const json_t *obj, const char *key, uint64_t *out)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    if (!s || strlen(s) != 16 || strspn(s, "0123456789abcdef") != 16)
+        return false;
+    *out = strtoull(s, NULL, 16);
+    return true;
+}
+
+/* One entry of "kernels": marks its kernel done, or counts it as bad. */
+static void read_kernel(outdir_manifest *m, const json_t *e, size_t at)
+{
+    size_t g, k = 0;
+    uint64_t sum;
+    char want[32];
+    const char *file = json_string_value(json_object_get(e, "file"));
+    bool ok = get_size(e, "index", &g) && get_hex64(e, "checksum", &sum) &&
+              g >= m->shard_i && (g - m->shard_i) % m->shard_n == 0 &&
+              (k = (g - m->shard_i) / m->shard_n) < m->count && file;
+    if (ok) {
+        plane_name(g, want, sizeof want);
+        ok = strcmp(file, want) == 0 && !m->done[k];
+    }
+    if (!ok) {
+        if (!m->bad++)
+            m->first_bad = at;
+        return;
+    }
+    m->done[k] = true;
+    m->sums[k] = sum;
+}
+
+/* Fills m from the parsed manifest; the name of what is wrong, or NULL. */
+static const char *parse_manifest(const json_t *root, outdir_manifest *m)
+{
+    json_t *w = json_object_get(root, "workload");
+    json_t *kernels = json_object_get(root, "kernels");
+    json_t *complete = json_object_get(root, "complete");
+    char dt[16];
+    if (!json_is_object(root))
+        return "not a JSON object";
+    if (!get_string(root, "version", m->version, sizeof m->version))
+        return "no \"version\"";
+    if (!json_is_object(w) || !get_size(w, "count", &m->total) ||
+        !get_string(w, "method", m->method, sizeof m->method) ||
+        !get_string(w, "isa", m->isa, sizeof m->isa))
+        return "no \"workload\" with count, method and isa";
+    if (!get_pair(root, "fft_tile", &m->fft_P, &m->fft_Q))
+        return "no \"fft_tile\": [P, Q]";
+    if (!get_string(root, "dtype", dt, sizeof dt) || pc_dtype_parse(dt) < 0)
+        return "no \"dtype\"";
+    m->dtype = (pc_dtype)pc_dtype_parse(dt);
+    if (!get_pair(root, "shape", &m->orows, &m->ocols))
+        return "no \"shape\": [rows, cols]";
+    m->shard_i = 0;
+    m->shard_n = 1;
+    if (json_object_get(root, "shard") &&
+        (!get_pair(root, "shard", &m->shard_i, &m->shard_n) || m->shard_n < 2 ||
+         m->shard_i >= m->shard_n))
+        return "\"shard\" is not [I, N] with I < N";
+    if (!json_is_boolean(complete) || !get_size(root, "kernels_done",
+                                                &m->kernels_done))
+        return "no \"complete\" and \"kernels_done\"";
+    m->complete = json_is_true(complete);
+    if (!json_is_array(kernels))
+        return "no \"kernels\" list";
+    m->workload = json_incref(w);
+    m->count = m->shard_i < m->total
+                   ? (m->total - m->shard_i + m->shard_n - 1) / m->shard_n : 0;
+    m->done = calloc(m->count ? m->count : 1, sizeof *m->done);
+    m->sums = calloc(m->count ? m->count : 1, sizeof *m->sums);
+    if (!m->done || !m->sums)
+        return "too many kernels";
+    size_t i;
+    json_t *e;
+    json_array_foreach(kernels, i, e)
+        read_kernel(m, e, i);
+    return NULL;
+}
+
+int outdir_manifest_read(const char *dir, const char *name, outdir_manifest *m)
+{
+    memset(m, 0, sizeof *m);
+    char path[4096];
+    int st = outdir_path(path, sizeof path, dir, name);
+    if (st)
+        return st;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return errno == ENOENT ? 1 : pc_error(PC_EIO, "cannot read '%s': %s",
+                                              path, strerror(errno));
+    json_error_t err;
+    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &err);
+    bool unreadable = ferror(f);
+    int e = errno;
+    fclose(f);
+    if (unreadable) {
+        json_decref(root);
+        return pc_error(PC_EIO, "cannot read '%s': %s", path, strerror(e));
+    }
+    if (!root)
+        return pc_error(PC_EINPUT, "'%s' is not a parconv manifest: line %d: "
+                        "%s", path, err.line, err.text);
+    const char *why = parse_manifest(root, m);
+    json_decref(root);
+    if (why) {
+        outdir_manifest_free(m);
+        return pc_error(PC_EINPUT, "'%s' is not a parconv manifest: %s", path,
+                        why);
+    }
+    return PC_OK;
+}
+
+void outdir_manifest_free(outdir_manifest *m)
+{
+    json_decref(m->workload);
+    free(m->done);
+    free(m->sums);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- the planes -------------------------------------------------------- */
+
+/* The names of kernel k's file and of its temporary. */
+static int file_names(const job *j, size_t k, char *path, size_t np, char *tmp,
+                      size_t nt)
+{
+    char name[32];
+    plane_name(job_global(j, k), name, sizeof name);
+    int st = outdir_path(path, np, j->o->outdir, name);
+    if (!st)
+        temp_name(j->o->outdir, name, tmp, nt);
+    return st;
+}
+
+int outdir_write_batch(const job *j, const pc_arena *arena, size_t k0,
+                       size_t k1, const bool *skip)
+{
+    size_t plane = j->orows * j->ocols * pc_dtype_size(j->o->conv.dtype);
+    size_t shape[2] = {j->orows, j->ocols};
+    char path[4096], tmp[4200];
+    int st = PC_OK;
+    size_t k = k0;
+    /* Every file of the batch is written first, and its write-back to the
+     * disk started at once (sync_file_range), so the disk works on them
+     * together; then each is synced and renamed. One file at a time,
+     * write then fsync, left the disk idle between files. */
+    for (; k < k1 && !st; k++) {
+        if (skip && skip[k])
+            continue;
+        if ((st = file_names(j, k, path, sizeof path, tmp, sizeof tmp)))
+            break;
+        st = pc_npy_write(tmp, j->o->conv.dtype, 2, shape,
+                          (const char *)arena->base + (k - k0) * plane);
+        if (st) {
+            unlink(tmp);
+            /* Name the final file: the temporary one is gone. */
+            char why[512];
+            const char *colon = strrchr(pc_errmsg(), ':');
+            snprintf(why, sizeof why, "%s",
+                     strstr(pc_errmsg(), ": ") ? colon + 2 : pc_errmsg());
+            st = pc_error(st, "cannot write '%s': %s", path, why);
+            break;
+        }
+        int fd = open(tmp, O_RDONLY);
+        if (fd >= 0) {
+            sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+            close(fd);
+        }
+    }
+    /* Commit what was written, or on failure remove it. */
+    for (size_t c = k0; c < k; c++) {
+        if (skip && skip[c])
+            continue;
+        if (file_names(j, c, path, sizeof path, tmp, sizeof tmp))
+            continue;
+        if (st)
+            unlink(tmp);
+        else
+            st = commit_file(tmp, path);
+    }
+    return st;
+}
+
+/* The whole file, NUL-terminated; NULL if it cannot be read. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    char chunk[65536];
+    size_t got;
+    while (m && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, got, m);
+    bool bad = ferror(f) || !m;
+    fclose(f);
+    if (m && fclose(m) != 0)
+        bad = true;
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+bool outdir_plane_ok(const char *dir, size_t g, pc_dtype dt, size_t orows,
+                     size_t ocols, uint64_t sum)
+{
+    char path[4096], name[32], want[256];
+    plane_name(g, name, sizeof name);
+    if (outdir_path(path, sizeof path, dir, name))
+        return false;
+    size_t shape[2] = {orows, ocols};
+    size_t row = ocols * pc_dtype_size(dt), plane = orows * row;
+    size_t hlen = pc_npy_header(dt, 2, shape, want, sizeof want);
+    size_t len = 0;
+    char *data = read_file(path, &len);
+    bool ok = data && hlen && len == hlen + plane &&
+              memcmp(data, want, hlen) == 0 &&
+              pc_plane_checksum(data + hlen, orows, row) == sum;
+    free(data);
+    return ok;
+}
+
+/* ---- --resume and merge ------------------------------------------------ */
+
+int outdir_resume_check(const job *j, const outdir_manifest *m, bool *done,
+                        uint64_t *sums, size_t *ndone)
+{
+    json_t *now = outdir_workload(j);
+    if (!now)
+        return pc_error(PC_ENOMEM, "cannot compare the workloads");
+    char why[256];
+    int differs = outdir_workload_diff(m->workload, "it", now, "this run", why,
+                                       sizeof why);
+    json_decref(now);
+    if (differs)
+        return pc_error(PC_EUSAGE, "--resume: '%s' was written for a different "
+                        "workload: %s", j->o->outdir, why);
+    /* The same workload and shard, so the same kernels. Entries that are
+     * not this shard's are ignored: their kernels are computed again. */
+    *ndone = 0;
+    for (size_t k = 0; k < j->count && k < m->count; k++)
+        if (m->done[k] && !done[k] &&
+            outdir_plane_ok(j->o->outdir, job_global(j, k), j->o->conv.dtype,
+                            j->orows, j->ocols, m->sums[k])) {
+            done[k] = true;
+            sums[k] = m->sums[k];
+            ++*ndone;
+        }
+    return PC_OK;
+}
+
+/* How many shards DIR's manifest.shard-I-of-N.json files are of. */
+static int count_shards(const char *dir, size_t *n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return pc_error(PC_EUSAGE, "merge: cannot open '%s': %s", dir,
+                        strerror(errno));
+    *n = 0;
+    struct dirent *e;
+    int st = PC_OK;
+    while (!st && (e = readdir(d))) {
+        size_t i, m;
+        char tail[8];
+        if (sscanf(e->d_name, "manifest.shard-%zu-of-%zu.js%2s", &i, &m,
+                   tail) == 3 && strcmp(tail, "on") == 0) {
+            if (*n && m != *n)
+                st = pc_error(PC_EWORKER, "merge: '%s' holds shards of "
+                              "different splits (of %zu and of %zu)", dir, *n,
+                              m);
+            *n = m;
+        }
+    }
+    closedir(d);
+    if (!st && !*n)
+        st = pc_error(PC_EUSAGE, "merge: no shard manifests "
+                      "(manifest.shard-I-of-N.json) in '%s'", dir);
+    return st;
+}
+
+/* Shard i of n, complete, for the same workload and FFT tile as shard 0
+ * (first): its kernels go into merged; each file must check out. */
+static int merge_shard(const char *dir, size_t i, size_t n,
+                       const outdir_manifest *sh, const outdir_manifest *first,
+                       outdir_manifest *merged)
+{
+    char why[256];
+    if (sh->shard_i != i || sh->shard_n != n)
+        return pc_error(PC_EINPUT, "merge: the manifest of shard %zu of %zu "
+                        "says it is shard %zu of %zu", i, n, sh->shard_i,
+                        sh->shard_n);
+    if (!sh->complete)
+        return pc_error(PC_EWORKER, "merge: shard %zu of %zu is incomplete "
+                        "(%zu kernels done): rerun it with --resume", i, n,
+                        sh->kernels_done);
+    if (sh != first) {
+        char a[32], b[32];
+        snprintf(a, sizeof a, "shard %zu", i);
+        snprintf(b, sizeof b, "shard %zu", first->shard_i);
+        if (outdir_workload_diff(sh->workload, a, first->workload, b, why,
+                                 sizeof why))
+            return pc_error(PC_EWORKER, "merge: shard %zu of %zu was computed "
+                            "for another workload than shard 0: %s", i, n, why);
+        if (sh->fft_P != first->fft_P || sh->fft_Q != first->fft_Q)
+            return pc_error(PC_EWORKER, "merge: shard %zu of %zu was computed "
+                            "with FFT size %zux%zu, shard 0 with %zux%zu (give "
+                            "every shard the same --fft-size)", i, n, sh->fft_P,
+                            sh->fft_Q, first->fft_P, first->fft_Q);
+    }
+    if (sh->bad)
+        return pc_error(PC_EINPUT, "merge: shard %zu of %zu lists a kernel that "
+                        "is not one of its own, or one twice (entry %zu)", i, n,
+                        sh->first_bad);
+    for (size_t k = 0; k < sh->count; k++) {
+        if (!sh->done[k])
+            continue;
+        size_t g = i + k * n;
+        if (!outdir_plane_ok(dir, g, merged->dtype, merged->orows,
+                             merged->ocols, sh->sums[k]))
+            return pc_error(PC_EWORKER, "merge: %s/conv_%05zu.npy (shard %zu) "
+                            "is missing or does not match its checksum", dir,
+                            g, i);
+        merged->done[g] = true;
+        merged->sums[g] = sh->sums[k];
+    }
+    return PC_OK;
+}
+
+/* merged: what shard 0 says of the workload, as a whole run, no kernel
+ * done yet. */
+static int merge_start(const outdir_manifest *first, outdir_manifest *merged)
+{
+    *merged = *first;
+    merged->workload = json_incref(first->workload);
+    merged->shard_i = 0;
+    merged->shard_n = 1;
+    merged->count = first->total;
+    merged->bad = 0;
+    merged->done = calloc(first->total ? first->total : 1, sizeof *merged->done);
+    merged->sums = calloc(first->total ? first->total : 1, sizeof *merged->sums);
+    if (!merged->done || !merged->sums)
+        return pc_error(PC_ENOMEM, "merge: out of memory");
+    if (first->total == 0)
+        return pc_error(PC_EINPUT, "merge: shard 0's manifest names a "
+                        "workload of no kernels");
+    return PC_OK;
+}
+
+int outdir_merge_check(const char *dir, outdir_manifest *merged,
+                       size_t *nshards)
+{
+    memset(merged, 0, sizeof *merged);
+    size_t n;
+    int st = count_shards(dir, &n);
+    if (st)
+        return st;
+    *nshards = n;
+    outdir_manifest first = {0}, sh = {0};
+    for (size_t i = 0; i < n && !st; i++) {
+        char name[96], msg[512];
+        outdir_manifest *cur = i ? &sh : &first;
+        outdir_manifest_name(i, n, name, sizeof name);
+        st = outdir_manifest_read(dir, name, cur);
+        if (st == 1) {
+            st = pc_error(PC_EWORKER, "merge: shard %zu of %zu is missing: "
+                          "cannot read '%s/%s': %s", i, n, dir, name,
+                          strerror(ENOENT));
+        } else if (st) {
+            snprintf(msg, sizeof msg, "%s", pc_errmsg());
+            st = pc_error(st, "merge: %s", msg);
+        } else if (!(st = i ? PC_OK : merge_start(&first, merged))) {
+            st = merge_shard(dir, i, n, cur, &first, merged);
+        }
+        if (i)
+            outdir_manifest_free(&sh);
+    }
+    outdir_manifest_free(&first);
+    size_t missing = 0, at = 0;
+    for (size_t g = 0; !st && g < merged->count; g++)
+        if (!merged->done[g] && !missing++)
+            at = g;
+    if (!st && missing)
+        st = pc_error(PC_EWORKER, "merge: %zu of %zu kernels are missing, the "
+                      "first kernel %zu", missing, merged->count, at);
+    if (st)
+        outdir_manifest_free(merged);
+    return st;
+}
+
+void outdir_remove_shards(const char *dir, size_t nshards)
+{
+    for (size_t i = 0; i < nshards; i++) {
+        char name[96], path[4096];
+        outdir_manifest_name(i, nshards, name, sizeof name);
+        if (!outdir_path(path, sizeof path, dir, name))
+            unlink(path);
+    }
+}

@@ -1,0 +1,86 @@
+/* The output directory of -o DIR: one .npy file per kernel and a manifest.
+ * outdir.c alone knows its format (file names, the manifest's keys, the
+ * workload's identity, temporary files); run, --resume and merge use it. */
+#ifndef PC_OUTDIR_H
+#define PC_OUTDIR_H
+
+#include "job.h"
+
+#include <jansson.h>
+
+/* A manifest in memory: the workload it was written for and which kernels
+ * of it are complete. Read by outdir_manifest_read, written by
+ * outdir_manifest_write. */
+typedef struct {
+    char version[32];
+    json_t *workload;         /* the workload's identity (outdir_workload) */
+    char method[16], isa[16]; /* from the workload: what --resume reuses */
+    size_t fft_P, fft_Q;      /* the FFT tile, 0 for direct */
+    pc_dtype dtype;
+    size_t orows, ocols;      /* one plane */
+    size_t total;             /* kernels in the workload */
+    size_t shard_i, shard_n;  /* shard_n 1: the whole workload */
+    size_t count;             /* this shard's kernels: shard_i + k*shard_n */
+    bool *done;               /* done[k]: kernel k is listed complete */
+    uint64_t *sums;           /* and its checksum */
+    /* Read only: what the file states, and the entries of "kernels" that
+     * are not this shard's kernels or list one twice (bad, the first at
+     * kernels[first_bad]). */
+    bool complete;
+    size_t kernels_done, bad, first_bad;
+} outdir_manifest;
+
+/* mkdir -p DIR, before any work, so a bad -o fails at once. */
+int outdir_prepare(const char *dir);
+/* DIR/NAME into buf; PC_EUSAGE if it does not fit. */
+int outdir_path(char *buf, size_t n, const char *dir, const char *name);
+/* manifest.json, or manifest.shard-I-of-N.json for a shard (shard_n > 1). */
+void outdir_manifest_name(size_t shard_i, size_t shard_n, char *buf, size_t n);
+/* Removes what a killed run of this shard left half-written (its own
+ * .conv_*.tmp and manifest temporaries; other shards' are left alone). */
+void outdir_clean_temps(const char *dir, size_t shard_i, size_t shard_n);
+
+/* The workload's identity: what --resume and merge compare. A new
+ * reference, NULL if out of memory. */
+json_t *outdir_workload(const job *j);
+/* 0 if the workloads a (named a_name in the message) and b are the same,
+ * field by field; else 1 with why naming the first field that differs and
+ * both values. */
+int outdir_workload_diff(const json_t *a, const char *a_name, const json_t *b,
+                         const char *b_name, char *why, size_t n);
+
+/* Reads DIR/NAME: 1 if there is none, PC_EINPUT if it is not a parconv
+ * manifest (whatever its layout or key order). */
+int outdir_manifest_read(const char *dir, const char *name, outdir_manifest *m);
+void outdir_manifest_free(outdir_manifest *m);
+/* Writes m as DIR's manifest of its shard, atomically (temporary file,
+ * fsync, rename). */
+int outdir_manifest_write(const char *dir, const outdir_manifest *m);
+/* The run's manifest: the kernels done so far with their checksums.
+ * Nothing in it depends on when or how the run went. */
+int outdir_save(const job *j, const uint64_t *sums, const bool *done);
+
+/* Kernels [k0, k1) from an arena holding just them, each written to a
+ * temporary name, synced and renamed (skip[k]: already there). */
+int outdir_write_batch(const job *j, const pc_arena *arena, size_t k0,
+                       size_t k1, const bool *skip);
+/* Is DIR/conv_<g>.npy a complete plane of that dtype and shape with that
+ * checksum? */
+bool outdir_plane_ok(const char *dir, size_t g, pc_dtype dt, size_t orows,
+                     size_t ocols, uint64_t sum);
+
+/* --resume: refuses another workload (PC_EUSAGE, naming the difference);
+ * marks the kernels whose files check out. */
+int outdir_resume_check(const job *j, const outdir_manifest *m, bool *done,
+                        uint64_t *sums, size_t *ndone);
+
+/* merge: reads every shard manifest of DIR and checks that each kernel of
+ * the workload is there once with a file that checks out; fills *merged
+ * with the manifest a single run would have written (free it with
+ * outdir_manifest_free) and *nshards. */
+int outdir_merge_check(const char *dir, outdir_manifest *merged,
+                       size_t *nshards);
+/* Removes DIR's N shard manifests (after the merged one is in place). */
+void outdir_remove_shards(const char *dir, size_t nshards);
+
+#endif

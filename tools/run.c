@@ -1,0 +1,630 @@
+/* parconv run: the convolution run. run_cmd reads as its phases: resume
+ * check, inputs, output directory, plan and FFT check, set-up (not timed),
+ * one timed call per strategy, verification, report, exit status. The
+ * library does the work; outdir.c owns what goes on disk. */
+#include "commands.h"
+#include "outdir.h"
+#include "progress.h"
+#include "report.h"
+#include "signals.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+/* What the phases hand on to each other besides the job. */
+typedef struct {
+    job j;
+    pc_conv_params conv;  /* the plan's parameters (--resume: the manifest's
+                             method, ISA and FFT size) */
+    outdir_manifest had;  /* --resume: DIR's manifest, if it has one */
+    bool have_manifest;
+    FILE *text;           /* the text report; NULL with -q */
+    FILE *json;           /* --json, open until the report */
+    bool *done;           /* done[k]: kernel k's file is complete */
+    uint64_t *known;      /* and its checksum */
+    pc_arena arena;       /* -o: one batch of output planes */
+    double t0;            /* set-up began */
+} run_state;
+
+/* ---- inputs ---------------------------------------------------------------- */
+
+/* A file's shape must agree with any size option given alongside it. */
+static int check_given(const cli_options *o, unsigned flag, const char *opt,
+                       size_t want_r, size_t want_c, size_t r, size_t c,
+                       const char *path)
+{
+    if ((o->given & flag) && (want_r != r || want_c != c))
+        return pc_error(PC_EUSAGE, "%s %zux%zu does not match %s, which is "
+                        "%zux%zu", opt, want_r, want_c, path, r, c);
+    return PC_OK;
+}
+
+/* The memory the run may use: what the machine has, or --max-mem. */
+static double memory_limit(const cli_options *o)
+{
+    double limit = (double)pc_available_memory();
+    if (o->max_mem > 0 && (limit <= 0 || o->max_mem < limit))
+        limit = o->max_mem;
+    return limit;
+}
+
+/* What the run will hold at its peak, in bytes: the inputs, the plan
+ * (padded matrix, kernels twice: flipped and packed), a second copy of the
+ * plan in the procs mapping, the row checksums, and the output arena with
+ * -o. Workers need only a few rows each. Refuses a run that would not fit.
+ * TODO: ask the library (pc_plan_estimate) instead of re-deriving it. */
+static int estimate_memory(job *j)
+{
+    const cli_options *o = j->o;
+    size_t kr = j->krows, kc = j->kcols, count = j->count;
+    bool procs = false;
+    for (int i = 0; i < o->nstrategies; i++)
+        procs |= o->strategies[i] == PC_PROCS;
+    double esz = (double)pc_dtype_size(o->conv.dtype);
+    double plane = (double)j->orows * (double)j->ocols * esz;
+    double inputs = 8.0 * ((double)j->rows * j->cols + (double)count * kr * kc);
+    double plan = esz * ((double)(j->orows + kr) * (double)(j->ocols + kc + 160) +
+                         2.0 * ((double)count + 32) * kr * kc);
+    double hashes = 8.0 * (double)count * (double)j->orows;
+    /* With -o, a batch of output planes at a time (see batch_size). */
+    double arena = o->outdir ? fmin(plane * (double)count, fmax(plane * 32, 256e6))
+                             : 0;
+    /* FFT: every input tile's spectrum, with the overlap of the tiles. */
+    double spectra = o->conv.method == PC_DIRECT ? 0
+                     : 2.0 * esz * 1.6 * (double)(j->orows + kr) *
+                           (double)(j->ocols + kc);
+    double est = inputs + plan * (procs ? 2 : 1) + hashes * (procs ? 2 : 1) +
+                 arena + spectra;
+    j->mem_estimate = est;
+    double avail = memory_limit(o);
+    if (avail > 0 && est > avail) {
+        char need[32], have[32];
+        return pc_error(PC_EINPUT, "this run needs about %s of memory but only "
+                        "%s is %s (inputs %.0f%%, padded matrix and kernels "
+                        "%.0f%%; a smaller matrix, fewer kernels per run "
+                        "with -k, or --method direct needs less)",
+                        human_bytes(est, need, sizeof need),
+                        human_bytes(avail, have, sizeof have),
+                        o->max_mem > 0 ? "allowed (--max-mem)" : "available",
+                        100 * inputs / est, 100 * plan / est);
+    }
+    return PC_OK;
+}
+
+/* Reads the files (none may take more than the run may use), checks them
+ * against the size options. */
+static int read_files(job *j)
+{
+    const cli_options *o = j->o;
+    double limit = memory_limit(o);
+    int st;
+    /* A file that cannot be read is bad input, like a malformed one. */
+    if (o->matrix_path) {
+        if ((st = pc_npy_read_matrix_max(o->matrix_path, &j->m, limit)))
+            return st == PC_EIO ? PC_EINPUT : st;
+        if ((st = check_given(o, G_SIZE, "--size", o->rows, o->cols, j->m.rows,
+                              j->m.cols, o->matrix_path)))
+            return st;
+    }
+    if (o->bank_path) {
+        if ((st = pc_npy_read_bank_max(o->bank_path, &j->b, limit)))
+            return st == PC_EIO ? PC_EINPUT : st;
+        if ((o->given & G_COUNT) && o->count != j->b.count)
+            return pc_error(PC_EUSAGE, "--count %zu does not match %s, which "
+                            "holds %zu kernels", o->count, o->bank_path,
+                            j->b.count);
+        if ((st = check_given(o, G_KSIZE, "--ksize", o->krows, o->kcols,
+                              j->b.rows, j->b.cols, o->bank_path)))
+            return st;
+    }
+    return PC_OK;
+}
+
+/* The workload's shapes and this shard's share of its kernels. */
+static int shapes(job *j)
+{
+    const cli_options *o = j->o;
+    j->rows = o->matrix_path ? j->m.rows : o->rows;
+    j->cols = o->matrix_path ? j->m.cols : o->cols;
+    j->total = o->bank_path ? j->b.count : o->count;
+    j->krows = o->bank_path ? j->b.rows : o->krows;
+    j->kcols = o->bank_path ? j->b.cols : o->kcols;
+    j->shard_n = o->shard_n ? o->shard_n : 1;
+    j->shard_i = o->shard_n ? o->shard_i : 0;
+    j->shard_from = o->shard_from;
+    /* This shard's kernels: shard_i, shard_i + shard_n, ... With more
+     * shards than kernels some have none: they plan with the first kernel
+     * (to settle the method as the others do) and compute nothing. */
+    j->count = j->shard_i < j->total
+                   ? (j->total - j->shard_i + j->shard_n - 1) / j->shard_n : 0;
+    return pc_out_shape(o->conv.mode, j->rows, j->cols, j->krows, j->kcols,
+                        &j->orows, &j->ocols, &j->swapped);
+}
+
+int run_load_inputs(job *j)
+{
+    const cli_options *o = j->o;
+    int st = read_files(j);
+    if (!st)
+        st = shapes(j);
+    if (!st)
+        st = estimate_memory(j);
+    if (st)
+        return st;
+    if (!o->matrix_path && (st = pc_matrix_alloc(&j->m, j->rows, j->cols)))
+        return st;
+    if (!o->bank_path &&
+        (st = pc_bank_alloc(&j->b, j->total, j->krows, j->kcols)))
+        return st;
+    if (!o->matrix_path || !o->bank_path)
+        st = pc_generate(&o->gen, j->rows, j->cols, o->matrix_path ? NULL : &j->m,
+                         o->bank_path ? NULL : &j->b);
+    if (!st && j->shard_n > 1) {
+        /* Keep this shard's kernels, in order, at the front. */
+        size_t taps = j->krows * j->kcols;
+        for (size_t k = 0; k < j->count; k++)
+            memmove(j->b.data + k * taps, j->b.data + job_global(j, k) * taps,
+                    taps * sizeof *j->b.data);
+        j->b.count = j->count ? j->count : 1;
+    }
+    return st;
+}
+
+/* ---- phases before the work ------------------------------------------------ */
+
+/* The shard, the worker counts and where they came from, the signals, and
+ * where the text report goes (stderr when the JSON one is on stdout). */
+static int start(run_state *s)
+{
+    cli_options *o = (cli_options *)s->j.o;
+    job *j = &s->j;
+    int st = cli_default_shard(o);
+    if (!st)
+        st = cli_default_threads(&j->threads, &j->threads_from);
+    if (st)
+        return st;
+    cli_default_procs(&j->procs, &j->procs_from);
+    if (o->threads) {
+        j->threads = o->threads;
+        j->threads_from = "--threads";
+    }
+    if (o->procs) {
+        j->procs = o->procs;
+        j->procs_from = "--procs";
+    }
+    signals_install();
+    s->conv = o->conv;
+    s->text = o->quiet ? NULL
+              : (o->json_path && strcmp(o->json_path, "-") == 0) ? stderr
+                                                                  : stdout;
+    return PC_OK;
+}
+
+/* --resume: the earlier run's method, ISA and FFT size, so this run
+ * computes the same bits. No manifest yet: a fresh run. */
+static int check_resume(run_state *s)
+{
+    const cli_options *o = s->j.o;
+    if (!o->resume)
+        return PC_OK;
+    char name[96];
+    outdir_manifest_name(o->shard_i, o->shard_n, name, sizeof name);
+    int st = outdir_manifest_read(o->outdir, name, &s->had);
+    if (st)
+        return st == 1 ? PC_OK : st;
+    s->have_manifest = true;
+    int m = pc_method_parse(s->had.method), isa = pc_isa_parse(s->had.isa);
+    if (m < 0 || isa < 0)
+        return pc_error(PC_EINPUT, "--resume: the manifest in '%s' names "
+                        "method '%s', isa '%s'", o->outdir, s->had.method,
+                        s->had.isa);
+    if (!pc_isa_supported((pc_isa)isa))
+        return pc_error(PC_EUSAGE, "--resume: '%s' was computed with %s "
+                        "kernels, which this CPU cannot run", o->outdir,
+                        s->had.isa);
+    s->conv.method = (pc_method)m;
+    s->conv.isa = (pc_isa)isa;
+    s->conv.fft_P = s->had.fft_P;
+    s->conv.fft_Q = s->had.fft_Q;
+    return PC_OK;
+}
+
+/* The matrix and kernels, and the cost model's constants. */
+static int read_inputs(run_state *s)
+{
+    int st = run_load_inputs(&s->j);
+    if (!st)
+        st = calibration_load((cli_options *)s->j.o, &s->j.model_from);
+    s->conv.cost_direct = s->j.o->conv.cost_direct;
+    s->conv.cost_fft = s->j.o->conv.cost_fft;
+    return st;
+}
+
+/* Where results will go is checked before any work is done. */
+static int open_outputs(run_state *s)
+{
+    const cli_options *o = s->j.o;
+    int st;
+    if (o->outdir) {
+        if ((st = outdir_prepare(o->outdir)))
+            return st;
+        outdir_clean_temps(o->outdir, o->shard_i, o->shard_n);
+    }
+    if (o->json_path) {
+        s->json = strcmp(o->json_path, "-") == 0 ? stdout
+                                                 : fopen(o->json_path, "w");
+        if (!s->json)
+            return pc_error(PC_EIO, "cannot write '%s': %s", o->json_path,
+                            strerror(errno));
+    }
+    return PC_OK;
+}
+
+/* The plan (set-up starts here), and with FFT the check of its results
+ * against the direct sum on a few kernels, before anything is computed or
+ * written. */
+static int make_plan(run_state *s)
+{
+    job *j = &s->j;
+    s->t0 = pc_now();
+    int st = pc_plan_create(&j->plan, &s->conv, &j->m, &j->b);
+    /* The plan keeps its own copies. */
+    pc_matrix_free(&j->m);
+    pc_bank_free(&j->b);
+    if (st)
+        return st;
+    size_t Tr, Tc, ntr, ntc;
+    double ps;
+    pc_plan_fft_info(j->plan, &j->fft_P, &j->fft_Q, &Tr, &Tc, &ntr, &ntc, &ps);
+    j->fft_error = -1;
+    if (pc_plan_method(j->plan) != PC_FFT)
+        return PC_OK;
+    pc_dtype dt = j->o->conv.dtype;
+    if ((st = pc_plan_fft_error(j->plan, &j->fft_error)))
+        return st;
+    if (j->fft_error > fft_tolerance(dt))
+        return pc_error(PC_EMISMATCH, "FFT results differ from the direct sum "
+                        "by %.3g (relative), more than the %g allowed for %s",
+                        j->fft_error, fft_tolerance(dt), pc_dtype_name(dt));
+    return PC_OK;
+}
+
+/* A shard with no kernels: its manifest says so, for merge. */
+static int empty_shard(run_state *s)
+{
+    const job *j = &s->j;
+    const cli_options *o = j->o;
+    int st = o->outdir ? outdir_save(j, NULL, NULL) : PC_OK;
+    if (!st && s->text)
+        fprintf(s->text, "shard %zu of %zu has no kernels (the bank holds "
+                "%zu)%s\n", j->shard_i, j->shard_n, j->total,
+                o->outdir ? "; wrote its empty manifest" : "");
+    return st;
+}
+
+/* Kernels per batch: whole kernel sets, about two seconds of work on the
+ * workers, and with -o no more output planes than a quarter of the free
+ * memory (or 256 MB: allocating more costs more than it saves) at once.
+ * Between batches files are written, progress is shown and signals are
+ * heeded. */
+static size_t batch_size(const job *j, unsigned workers)
+{
+    size_t q = pc_plan_batch_quantum(j->plan), k = j->count;
+    double ed, ef;
+    pc_plan_estimates(j->plan, &ed, &ef);
+    double per = pc_plan_method(j->plan) == PC_FFT ? ef : ed;
+    double want = 2.0 * (workers ? workers : 1) / (per > 0 ? per : 1e-9);
+    size_t b = want < (double)k ? (size_t)want : k;
+    if (j->o->outdir) {
+        double plane = (double)pc_plan_out_bytes(j->plan);
+        double room = (double)pc_available_memory() / 4;
+        if (room <= 0 || room > 256e6)
+            room = 256e6;
+        size_t mb = (size_t)(room / plane);
+        if (mb < b)
+            b = mb;
+    }
+    b = (b + q - 1) / q * q;
+    if (b == 0)
+        b = q;
+    return b < k ? b : k;
+}
+
+/* The ceiling for each worker count, measured once per count. */
+static double ceiling(const pc_conv_params *p, unsigned workers)
+{
+    static unsigned done[8];
+    static double value[8];
+    static int n;
+    for (int i = 0; i < n; i++)
+        if (done[i] == workers)
+            return value[i];
+    double g = 0;
+    pc_peak(p->dtype, p->isa, workers, &g);
+    if (n < 8) {
+        done[n] = workers;
+        value[n++] = g;
+    }
+    return g;
+}
+
+/* The ceiling for each strategy's worker count, measured now: it is
+ * set-up, and it brings every core's vector units up to speed before the
+ * first timed run, so no strategy pays for that alone. Not worth its tenth
+ * of a second for runs of under 1 GFLOP. */
+static void measure_peaks(run_state *s)
+{
+    job *j = &s->j;
+    const cli_options *o = j->o;
+    if (pc_plan_method(j->plan) != PC_DIRECT ||
+        pc_plan_flops(j->plan) * (double)j->count < 1e9)
+        return;
+    for (int i = 0; i < o->nstrategies; i++) {
+        unsigned w = o->strategies[i] == PC_SERIAL  ? 1
+                     : o->strategies[i] == PC_PROCS ? j->procs
+                                                    : j->threads;
+        if (w > j->orows)
+            w = (unsigned)j->orows;
+        j->runs[i].peak = ceiling(&s->conv, w);
+    }
+}
+
+/* What DIR already holds (--resume), the manifest from the start, the
+ * batch size, the output arena and the ceilings: the rest of set-up. */
+static int set_up(run_state *s)
+{
+    job *j = &s->j;
+    const cli_options *o = j->o;
+    int st;
+    s->done = calloc(j->count, sizeof *s->done);
+    s->known = calloc(j->count, sizeof *s->known);
+    if (!s->done || !s->known)
+        return pc_error(PC_ENOMEM, "cannot allocate %zu checksums", j->count);
+    if (s->have_manifest &&
+        (st = outdir_resume_check(j, &s->had, s->done, s->known, &j->resumed)))
+        return st;
+    /* The directory has a manifest from the start: what is complete (maybe
+     * nothing yet), and for which workload. */
+    if (o->outdir && (st = outdir_save(j, s->known, s->done)))
+        return st;
+    j->batch = batch_size(j, j->threads > j->procs ? j->threads : j->procs);
+    /* Planes for one batch, written by the first strategy; their pages are
+     * taken here, so page faults are set-up. Shared only if that strategy
+     * is procs: private memory is written faster. */
+    if (o->outdir &&
+        (st = pc_arena_create(&s->arena, j->batch * pc_plan_out_bytes(j->plan),
+                              o->strategies[0] == PC_PROCS)))
+        return st;
+    measure_peaks(s);
+    j->setup_seconds = pc_now() - s->t0;
+    if (s->text)
+        report_workload(s->text, j);
+    return PC_OK;
+}
+
+/* ---- the timed runs ---------------------------------------------------------- */
+
+/* A warning line for each procs worker restarted in this batch. */
+static void warn_retried(job_run *r, const pc_run_result *res, unsigned retries)
+{
+    for (const char *line = res->warning, *end; res->retried && *line;
+         line = *end ? end + 1 : end) {
+        end = line + strcspn(line, "\n");
+        r->retried++;
+        fprintf(stderr, "parconv: warning: %.*s; its share was computed "
+                "again by a new worker (%u of %u retries used)\n",
+                (int)(end - line), line, r->retried, retries);
+    }
+}
+
+/* With -o, batch [k0, k1)'s files and the manifest that lists them. */
+static int write_batch(run_state *s, job_run *r, size_t k0, size_t k1)
+{
+    job *j = &s->j;
+    double tw = pc_now();
+    int st = outdir_write_batch(j, &s->arena, k0, k1, s->done);
+    if (!st) {
+        for (size_t k = k0; k < k1; k++) {
+            s->done[k] = true;
+            s->known[k] = r->sums[k];
+        }
+        st = outdir_save(j, s->known, s->done);
+    }
+    j->write_seconds += pc_now() - tw;
+    return st;
+}
+
+/* True if every kernel of [k0, k1) is in DIR already (--resume): their
+ * checksums are taken as they are. */
+static bool batch_done(run_state *s, job_run *r, size_t k0, size_t k1)
+{
+    for (size_t k = k0; k < k1; k++)
+        if (!s->done[k])
+            return false;
+    for (size_t k = k0; k < k1; k++)
+        r->sums[k] = s->known[k];
+    return true;
+}
+
+/* Runs strategy i over the kernels in batches; the first strategy with -o
+ * writes each batch's files and the manifest as it goes, and skips the
+ * batches that are complete in DIR already. */
+static int run_strategy(run_state *s, int i)
+{
+    job *j = &s->j;
+    const cli_options *o = j->o;
+    job_run *r = &j->runs[i];
+    r->strategy = o->strategies[i];
+    if (!(r->sums = calloc(j->count, sizeof *r->sums)))
+        return pc_error(PC_ENOMEM, "cannot allocate %zu checksums", j->count);
+    bool writer = i == 0 && o->outdir;
+    progress pg;
+    progress_start(&pg, o->quiet ? NULL : stderr, pc_strategy_name(r->strategy),
+                   j->count);
+    size_t base = writer ? j->resumed : 0, finished = base;
+    int st = PC_OK;
+    for (size_t k0 = 0; k0 < j->count && !st; k0 += j->batch) {
+        size_t k1 = k0 + j->batch < j->count ? k0 + j->batch : j->count;
+        if (writer && batch_done(s, r, k0, k1))
+            continue;
+        if (signals_stop)
+            break;
+        pc_run_params rp = {
+            .strategy = r->strategy,
+            .workers = r->strategy == PC_PROCS ? j->procs : j->threads,
+            /* Workers are this executable, found through /proc so that a
+             * relative argv[0] or a changed directory does not matter. */
+            .worker_exe = "/proc/self/exe",
+            .sums = r->sums,
+            .arena = writer ? &s->arena : NULL,
+            .k0 = k0,
+            .k1 = k1,
+            .worker_timeout = o->worker_timeout,
+            .retries = o->retries > r->retried ? o->retries - r->retried : 0,
+            .cancel = &signals_stop,
+        };
+        pc_run_result res;
+        if ((st = pc_run(j->plan, &rp, &res))) {
+            /* A signal stops the batch at once; what is complete is
+             * already in the manifest. */
+            if (st == PC_EINTERRUPTED)
+                st = PC_OK;
+            break;
+        }
+        r->seconds += res.seconds;
+        r->compute += res.compute;
+        if (res.workers > r->workers)
+            r->workers = res.workers;
+        r->kernels += k1 - k0;
+        warn_retried(r, &res, o->retries);
+        if (writer && (st = write_batch(s, r, k0, k1)))
+            break;
+        finished += k1 - k0;
+        progress_update(&pg, finished, base);
+    }
+    progress_end(&pg);
+    if (!st && signals_stop)
+        j->interrupted = signals_stop;
+    if (!st && !j->interrupted) {
+        r->checksum = pc_hash_combine(r->sums, j->count);
+        j->nruns = i + 1;
+        if (s->text) {
+            report_run_box(s->text, r);
+            fflush(s->text);
+        }
+    }
+    return st;
+}
+
+/* ---- after the work ---------------------------------------------------------- */
+
+/* A signal stopped the run: what was kept, and the hint to resume. */
+static int stop_if_interrupted(const run_state *s)
+{
+    const job *j = &s->j;
+    if (!j->interrupted)
+        return PC_OK;
+    size_t n = 0;
+    for (size_t k = 0; k < j->count; k++)
+        n += s->done[k];
+    if (j->o->outdir)
+        return pc_error(PC_EINTERRUPTED, "interrupted: %zu of %zu kernels "
+                        "complete; rerun with --resume", n, j->count);
+    return pc_error(PC_EINTERRUPTED, "interrupted by signal %d; nothing was "
+                    "kept (use -o DIR to keep results)", j->interrupted);
+}
+
+/* Compares every run's per-kernel checksums with the first run's. */
+static void verify(job *j)
+{
+    size_t count = pc_plan_count(j->plan);
+    j->verified = true;
+    j->mismatch[0] = 0;
+    for (int r = 1; r < j->nruns; r++)
+        for (size_t k = 0; k < count; k++)
+            if (j->runs[r].sums[k] != j->runs[0].sums[k]) {
+                j->verified = false;
+                snprintf(j->mismatch, sizeof j->mismatch,
+                         "%s differs from %s, first at kernel %zu",
+                         pc_strategy_name(j->runs[r].strategy),
+                         pc_strategy_name(j->runs[0].strategy), k);
+                return;
+            }
+}
+
+static double peak_rss(void)
+{
+    struct rusage self, kids;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    long kb = self.ru_maxrss > kids.ru_maxrss ? self.ru_maxrss : kids.ru_maxrss;
+    return 1024.0 * (double)kb;
+}
+
+/* The summary table and the JSON report (which closes its file). */
+static int report(run_state *s)
+{
+    job *j = &s->j;
+    j->peak_rss = peak_rss();
+    if (s->text)
+        report_summary(s->text, j);
+    if (!s->json)
+        return PC_OK;
+    FILE *f = s->json;
+    s->json = NULL;
+    return report_json(f, j->o->json_path, j);
+}
+
+/* The run's status: a verification failure fails it. */
+static int verdict(const job *j)
+{
+    if (!j->verified)
+        return pc_error(PC_EMISMATCH, "verification failed: %s", j->mismatch);
+    return PC_OK;
+}
+
+static int finish(run_state *s, int st)
+{
+    if (s->json && s->json != stdout)
+        fclose(s->json);
+    for (int i = 0; i < PC_NSTRATEGIES; i++)
+        free(s->j.runs[i].sums);
+    free(s->done);
+    free(s->known);
+    outdir_manifest_free(&s->had);
+    pc_arena_destroy(&s->arena);
+    pc_plan_destroy(s->j.plan);
+    pc_matrix_free(&s->j.m);
+    pc_bank_free(&s->j.b);
+    return st;
+}
+
+int run_cmd(cli_options *o)
+{
+    run_state s = {.j = {.o = o}, .arena = {.fd = -1}};
+    int st = start(&s);
+    if (!st)
+        st = check_resume(&s);
+    if (!st)
+        st = read_inputs(&s);
+    if (!st)
+        st = open_outputs(&s);
+    if (!st)
+        st = make_plan(&s);
+    if (!st && s.j.count == 0)
+        return finish(&s, empty_shard(&s));
+    if (!st)
+        st = set_up(&s);
+    for (int i = 0; !st && i < o->nstrategies && !s.j.interrupted; i++)
+        st = run_strategy(&s, i);
+    if (!st)
+        st = stop_if_interrupted(&s);
+    if (!st) {
+        verify(&s.j);
+        st = report(&s);
+    }
+    return finish(&s, st ? st : verdict(&s.j));
+}
