@@ -76,10 +76,10 @@ static void print_option(FILE *f, const cli_opt *opt, enum cli_command cmd)
 {
     const char *help, *dflt;
     option_text(opt, cmd, &help, &dflt);
-    char left[64];
-    int col = snprintf(left, sizeof left, "  %c%c%c --%s%s%s",
-                       opt->letter ? '-' : ' ', opt->letter ? opt->letter : ' ',
-                       opt->letter ? ',' : ' ', opt->name,
+    char left[64], letter[8] = "    ";
+    if (opt->letter)
+        snprintf(letter, sizeof letter, "-%c, ", opt->letter);
+    int col = snprintf(left, sizeof left, "  %s--%s%s%s", letter, opt->name,
                        opt->arg ? " " : "", opt->arg ? opt->arg : "");
     col = col + 2 > HELP_COL ? col + 2 : HELP_COL;
     fprintf(f, "%-*s", col, left);

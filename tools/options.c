@@ -40,7 +40,8 @@ static int parse_shape(const char *name, const char *s, size_t *r, size_t *c)
     size_t n = x ? (size_t)(x - s) : 0;
     if (!x ? parse_count(name, s, max, r)
            : n == 0 || n >= sizeof left ||
-             (memcpy(left, s, n), left[n] = 0, parse_count(name, left, max, r)) ||
+             (memcpy(left, s, n), left[n] = 0,
+              parse_count(name, left, max, r)) ||
              parse_count(name, x + 1, max, c))
         return pc_error(PC_EUSAGE, "--%s '%s': expected RxC or N (whole "
                         "numbers from 1)", name, s);
@@ -78,14 +79,6 @@ static int parse_double(const char *name, const char *s, double *out)
     if (end == s || *end || (errno == ERANGE && isinf(v)))
         return pc_error(PC_EUSAGE, "--%s '%s': expected a number", name, s);
     *out = v;
-    return PC_OK;
-}
-
-static int check_choice(const cli_opt *opt, const char *s, int v)
-{
-    if (v < 0)
-        return pc_error(PC_EUSAGE, "--%s: unknown value '%s' (choose from "
-                        "%s)", opt->name, s, opt->choices);
     return PC_OK;
 }
 
@@ -184,47 +177,35 @@ static int set_runs(cli_options *o, const cli_opt *opt, const char *arg)
     return st;
 }
 
-static int set_mode(cli_options *o, const cli_opt *opt, const char *arg)
+static int parse_fft_plan(const char *s)
 {
-    int v = pc_mode_parse(arg);
-    o->conv.mode = (pc_mode)v;
-    return check_choice(opt, arg, v);
+    return strcmp(s, "estimate") == 0 ? PC_FFT_ESTIMATE
+         : strcmp(s, "measure") == 0 ? PC_FFT_MEASURE : -1;
 }
 
-static int set_boundary(cli_options *o, const cli_opt *opt, const char *arg)
-{
-    int v = pc_boundary_parse(arg);
-    o->conv.boundary = (pc_boundary)v;
-    return check_choice(opt, arg, v);
-}
+/* The enum fields set_choice fills are stored as ints (GCC's enums are
+ * compatible with one); memcpy keeps the store free of aliasing. */
+_Static_assert(sizeof(pc_mode) == sizeof(int) &&
+               sizeof(pc_boundary) == sizeof(int) &&
+               sizeof(pc_dtype) == sizeof(int) &&
+               sizeof(pc_method) == sizeof(int) &&
+               sizeof(pc_fft_effort) == sizeof(int) &&
+               sizeof(pc_isa) == sizeof(int), "an enum is not an int");
 
-static int set_dtype(cli_options *o, const cli_opt *opt, const char *arg)
+/* One of opt->choices, by the library's parser for those names. */
+static int set_choice(cli_options *o, const cli_opt *opt, const char *arg)
 {
-    int v = pc_dtype_parse(arg);
-    o->conv.dtype = (pc_dtype)v;
-    return check_choice(opt, arg, v);
-}
-
-static int set_method(cli_options *o, const cli_opt *opt, const char *arg)
-{
-    int v = pc_method_parse(arg);
-    o->conv.method = (pc_method)v;
-    return check_choice(opt, arg, v);
-}
-
-static int set_fft_plan(cli_options *o, const cli_opt *opt, const char *arg)
-{
-    int v = strcmp(arg, "estimate") == 0 ? PC_FFT_ESTIMATE
-          : strcmp(arg, "measure") == 0 ? PC_FFT_MEASURE : -1;
-    o->conv.fft_effort = v;
-    return check_choice(opt, arg, v);
+    int v = opt->parse(arg);
+    if (v < 0)
+        return pc_error(PC_EUSAGE, "--%s: unknown value '%s' (choose from "
+                        "%s)", opt->name, arg, opt->choices);
+    memcpy((char *)o + opt->off, &v, sizeof v);
+    return PC_OK;
 }
 
 static int set_isa(cli_options *o, const cli_opt *opt, const char *arg)
 {
-    int v = pc_isa_parse(arg);
-    o->conv.isa = (pc_isa)v;
-    int st = check_choice(opt, arg, v);
+    int st = set_choice(o, opt, arg);
     if (!st && !pc_isa_supported(o->conv.isa))
         st = pc_error(PC_EUSAGE, "--isa %s: this CPU cannot run it (best "
                       "here: %s)", arg, pc_isa_name(pc_isa_best()));
@@ -251,7 +232,8 @@ static int set_strategies(cli_options *o, const cli_opt *opt, const char *s)
             return pc_error(PC_EUSAGE, "--strategy: unknown strategy '%s' "
                             "(choose from serial, procs, threads, omp)", tok);
         if (seen & (1u << v))
-            return pc_error(PC_EUSAGE, "--strategy: '%s' is listed twice", tok);
+            return pc_error(PC_EUSAGE, "--strategy: '%s' is listed twice",
+                            tok);
         seen |= 1u << v;
         o->strategies[o->nstrategies++] = (pc_strategy)v;
     }
@@ -336,197 +318,225 @@ static int set_version(cli_options *o, const cli_opt *opt, const char *arg)
 
 #define AT(field) offsetof(cli_options, field)
 
+/* In enum cli_group's order. */
 const char *const cli_group_titles[GRP_COUNT] = {
-    [GRP_INPUTS] = "Inputs:",
-    [GRP_CONV] = "Convolution:",
-    [GRP_STRATEGIES] = "Strategies:",
-    [GRP_SWEEP] = "Sweep:",
-    [GRP_DEMO] = "Demo:",
-    [GRP_OUTPUT] = "Output:",
-    [GRP_GENERAL] = "General:",
-};
+    "Inputs:", "Convolution:", "Strategies:", "Sweep:", "Demo:", "Output:",
+    "General:"};
 
 const cli_opt cli_opts[] = {
-    {"size", 'n', "RxC", IN_RUN | IN_GEN | IN_SWEEP, GRP_INPUTS,
-     "matrix size, or N for NxN", "1000x1000",
-     set_shape, AT(rows), AT(cols), 0, NULL, G_SIZE},
-    {"count", 'k', "K", IN_RUN | IN_GEN | IN_SWEEP, GRP_INPUTS,
-     "number of kernels", "100",
-     set_size, AT(count), 0, 1000000, NULL, G_COUNT},
-    {"ksize", 's', "RxC", IN_RUN | IN_GEN | IN_SWEEP, GRP_INPUTS,
-     "kernel size, or N for NxN", "10x10",
-     set_shape, AT(krows), AT(kcols), 0, NULL, G_KSIZE},
-    {"range", 0, "LO:HI", IN_RUN | IN_GEN | IN_SWEEP, GRP_INPUTS,
-     "integer values uniform in [LO,HI)", "0:100",
-     set_range, 0, 0, 0, NULL, 0},
-    {"seed", 0, "S", IN_RUN | IN_GEN | IN_SWEEP, GRP_INPUTS,
-     "GSL mt19937 seed (0 means GSL's 4357)\n"
-     "The matrix is drawn first, then the kernels in\n"
-     "order: one seed gives the same numbers everywhere.", "42",
-     set_seed, 0, 0, 0, NULL, 0},
-    {"matrix", 'm', "FILE", IN_RUN, GRP_INPUTS,
-     "read the matrix from a 2-D .npy file instead of\n"
-     "generating it", NULL,
-     set_path, AT(matrix_path), 0, 0, NULL, 0},
-    {"bank", 'b', "FILE", IN_RUN, GRP_INPUTS,
-     "read the kernels from a 3-D .npy file (K x R x C),\n"
-     "or a 2-D one for a single kernel, instead of\n"
-     "generating them\n"
-     ".npy versions 1.0-3.0; float64/32, int64/32/16/8,\n"
-     "uint64/32/16/8 or bool; C or Fortran order. With a\n"
-     "file, --size/--count/--ksize may be given only if\n"
-     "they match it.", NULL,
-     set_path, AT(bank_path), 0, 0, NULL, 0},
+    {.name = "size", .letter = 'n', .arg = "RxC",
+     .cmds = IN_RUN | IN_GEN | IN_SWEEP, .group = GRP_INPUTS,
+     .help = "matrix size, or N for NxN",
+     .set = set_shape, .off = AT(rows), .off2 = AT(cols), .given = G_SIZE,
+     .dflt = "1000x1000"},
+    {.name = "count", .letter = 'k', .arg = "K",
+     .cmds = IN_RUN | IN_GEN | IN_SWEEP, .group = GRP_INPUTS,
+     .help = "number of kernels",
+     .set = set_size, .off = AT(count), .max = 1000000, .given = G_COUNT,
+     .dflt = "100"},
+    {.name = "ksize", .letter = 's', .arg = "RxC",
+     .cmds = IN_RUN | IN_GEN | IN_SWEEP, .group = GRP_INPUTS,
+     .help = "kernel size, or N for NxN",
+     .set = set_shape, .off = AT(krows), .off2 = AT(kcols), .given = G_KSIZE,
+     .dflt = "10x10"},
+    {.name = "range", .arg = "LO:HI", .cmds = IN_RUN | IN_GEN | IN_SWEEP,
+     .group = GRP_INPUTS,
+     .help = "integer values uniform in [LO,HI)",
+     .set = set_range, .dflt = "0:100"},
+    {.name = "seed", .arg = "S", .cmds = IN_RUN | IN_GEN | IN_SWEEP,
+     .group = GRP_INPUTS,
+     .help = "GSL mt19937 seed (0 means GSL's 4357)\n"
+             "The matrix is drawn first, then the kernels in\n"
+             "order: one seed gives the same numbers everywhere.",
+     .set = set_seed, .dflt = "42"},
+    {.name = "matrix", .letter = 'm', .arg = "FILE", .cmds = IN_RUN,
+     .group = GRP_INPUTS,
+     .help = "read the matrix from a 2-D .npy file instead of\n"
+             "generating it",
+     .set = set_path, .off = AT(matrix_path)},
+    {.name = "bank", .letter = 'b', .arg = "FILE", .cmds = IN_RUN,
+     .group = GRP_INPUTS,
+     .help = "read the kernels from a 3-D .npy file (K x R x C),\n"
+             "or a 2-D one for a single kernel, instead of\n"
+             "generating them\n"
+             ".npy versions 1.0-3.0; float64/32, int64/32/16/8,\n"
+             "uint64/32/16/8 or bool; C or Fortran order. With a\n"
+             "file, --size/--count/--ksize may be given only if\n"
+             "they match it.",
+     .set = set_path, .off = AT(bank_path)},
 
-    {"mode", 0, "M", IN_RUN | IN_SWEEP, GRP_CONV,
-     "full, same or valid\n"
-     "valid: when the kernel is at least as large as the\n"
-     "matrix in both dimensions the two are swapped, as\n"
-     "scipy does; when neither contains the other it is\n"
-     "an error.", "full",
-     set_mode, 0, 0, 0, "full, same, valid", 0},
-    {"boundary", 0, "B", IN_RUN | IN_SWEEP, GRP_CONV,
-     "fill, wrap or symm (scipy's pad, circular and\n"
-     "symmetric are accepted too)", "fill",
-     set_boundary, 0, 0, 0, "fill, wrap, symm", 0},
-    {"fillvalue", 0, "V", IN_RUN | IN_SWEEP, GRP_CONV,
-     "the value outside the matrix for fill", "0",
-     set_double, AT(conv.fillvalue), 0, 0, NULL, 0},
-    {"dtype", 0, "D", IN_RUN | IN_GEN | IN_PEAK | IN_CALIBRATE | IN_SWEEP,
-     GRP_CONV, "f64 or f32: compute and output type", "f64",
-     set_dtype, 0, 0, 0, "f64, f32", 0},
-    {"method", 0, "M", IN_RUN | IN_SWEEP, GRP_CONV,
-     "direct, fft or auto\n"
-     "direct: the SIMD direct sum; fft: FFTW overlap-\n"
-     "save (input tile spectra computed once, per kernel\n"
-     "one r2c, a multiply and one c2r per tile); auto:\n"
-     "whichever the cost model says is faster (direct ~\n"
-     "outputs x taps, FFT ~ tiles x P*Q*log2(P*Q), as\n"
-     "scipy's choose_conv_method), both estimates shown", "auto",
-     set_method, 0, 0, 0, "direct, fft, auto", G_METHOD},
-    {"fft-plan", 0, "E", IN_RUN | IN_SWEEP, GRP_CONV,
-     "FFTW planning: estimate or measure", "estimate",
-     set_fft_plan, 0, 0, 0, "estimate, measure", 0},
-    {"fft-size", 0, "PxQ", IN_RUN, GRP_CONV,
-     "FFT transform size instead of timing the candidates\n"
-     "(the manifest records the one used; pin it to get\n"
-     "the same bits from separately planned runs)", NULL,
-     set_shape, AT(conv.fft_P), AT(conv.fft_Q), 0, NULL, 0},
-    {"wisdom", 0, "FILE", IN_RUN | IN_SWEEP, GRP_CONV,
-     "FFTW wisdom: imported before planning, saved after\n"
-     "(created if missing; one file per dtype)", NULL,
-     set_path, AT(conv.wisdom), 0, 0, "file name", 0},
-    {"calibration", 0, "F", IN_RUN | IN_CALIBRATE | IN_SWEEP, GRP_CONV,
-     "the cost model's constants, as written by\n"
-     "'parconv calibrate'",
-     "$PARCONV_CALIBRATION, else\n"
-     "~/.config/parconv/calibration if present, else\n"
-     "built-in",
-     set_path, AT(calibration), 0, 0, "file name", 0},
-    {"isa", 0, "I", IN_RUN | IN_PEAK | IN_CALIBRATE | IN_SWEEP, GRP_CONV,
-     "auto, avx512, avx2 or generic: the instruction set\n"
-     "of the direct kernels; auto takes the best this\n"
-     "CPU has", "auto",
-     set_isa, 0, 0, 0, "auto, avx512, avx2, generic", 0},
+    {.name = "mode", .arg = "M", .cmds = IN_RUN | IN_SWEEP, .group = GRP_CONV,
+     .help = "full, same or valid\n"
+             "valid: when the kernel is at least as large as the\n"
+             "matrix in both dimensions the two are swapped, as\n"
+             "scipy does; when neither contains the other it is\n"
+             "an error.",
+     .set = set_choice, .off = AT(conv.mode), .parse = pc_mode_parse,
+     .choices = "full, same, valid", .dflt = "full"},
+    {.name = "boundary", .arg = "B", .cmds = IN_RUN | IN_SWEEP,
+     .group = GRP_CONV,
+     .help = "fill, wrap or symm (scipy's pad, circular and\n"
+             "symmetric are accepted too)",
+     .set = set_choice, .off = AT(conv.boundary), .parse = pc_boundary_parse,
+     .choices = "fill, wrap, symm", .dflt = "fill"},
+    {.name = "fillvalue", .arg = "V", .cmds = IN_RUN | IN_SWEEP,
+     .group = GRP_CONV,
+     .help = "the value outside the matrix for fill",
+     .set = set_double, .off = AT(conv.fillvalue), .dflt = "0"},
+    {.name = "dtype", .arg = "D",
+     .cmds = IN_RUN | IN_GEN | IN_PEAK | IN_CALIBRATE | IN_SWEEP,
+     .group = GRP_CONV,
+     .help = "f64 or f32: compute and output type",
+     .set = set_choice, .off = AT(conv.dtype), .parse = pc_dtype_parse,
+     .choices = "f64, f32", .dflt = "f64"},
+    {.name = "method", .arg = "M", .cmds = IN_RUN | IN_SWEEP,
+     .group = GRP_CONV,
+     .help = "direct, fft or auto\n"
+             "direct: the SIMD direct sum; fft: FFTW overlap-\n"
+             "save (input tile spectra computed once, per kernel\n"
+             "one r2c, a multiply and one c2r per tile); auto:\n"
+             "whichever the cost model says is faster (direct ~\n"
+             "outputs x taps, FFT ~ tiles x P*Q*log2(P*Q), as\n"
+             "scipy's choose_conv_method), both estimates shown",
+     .set = set_choice, .off = AT(conv.method), .given = G_METHOD,
+     .parse = pc_method_parse, .choices = "direct, fft, auto", .dflt = "auto"},
+    {.name = "fft-plan", .arg = "E", .cmds = IN_RUN | IN_SWEEP,
+     .group = GRP_CONV,
+     .help = "FFTW planning: estimate or measure",
+     .set = set_choice, .off = AT(conv.fft_effort), .parse = parse_fft_plan,
+     .choices = "estimate, measure", .dflt = "estimate"},
+    {.name = "fft-size", .arg = "PxQ", .cmds = IN_RUN, .group = GRP_CONV,
+     .help = "FFT transform size instead of timing the candidates\n"
+             "(the manifest records the one used; pin it to get\n"
+             "the same bits from separately planned runs)",
+     .set = set_shape, .off = AT(conv.fft_P), .off2 = AT(conv.fft_Q)},
+    {.name = "wisdom", .arg = "FILE", .cmds = IN_RUN | IN_SWEEP,
+     .group = GRP_CONV,
+     .help = "FFTW wisdom: imported before planning, saved after\n"
+             "(created if missing; one file per dtype)",
+     .set = set_path, .off = AT(conv.wisdom), .choices = "file name"},
+    {.name = "calibration", .arg = "F",
+     .cmds = IN_RUN | IN_CALIBRATE | IN_SWEEP, .group = GRP_CONV,
+     .help = "the cost model's constants, as written by\n"
+             "'parconv calibrate'",
+     .set = set_path, .off = AT(calibration), .choices = "file name",
+     .dflt = "$PARCONV_CALIBRATION, else\n"
+             "~/.config/parconv/calibration if present, else\n"
+             "built-in"},
+    {.name = "isa", .arg = "I",
+     .cmds = IN_RUN | IN_PEAK | IN_CALIBRATE | IN_SWEEP, .group = GRP_CONV,
+     .help = "auto, avx512, avx2 or generic: the instruction set\n"
+             "of the direct kernels; auto takes the best this\n"
+             "CPU has",
+     .set = set_isa, .off = AT(conv.isa), .parse = pc_isa_parse,
+     .choices = "auto, avx512, avx2, generic", .dflt = "auto"},
 
-    {"strategy", 'S', "LIST", IN_RUN | IN_SWEEP, GRP_STRATEGIES,
-     "comma-separated from serial,procs,threads,omp, run\n"
-     "in that order\n"
-     "serial   one loop over the kernels\n"
-     "procs    worker processes started with posix_spawn;\n"
-     "         inputs and results shared through a\n"
-     "         memory mapping\n"
-     "threads  POSIX threads\n"
-     "omp      an OpenMP parallel loop\n"
-     "The parallel ones split the output rows: worker w\n"
-     "of W computes rows [w*R/W, (w+1)*R/W) of every\n"
-     "kernel (FFT: of every group of kernels, by rows of\n"
-     "tiles), so two workers balance whatever the bank.",
-     "serial,procs,threads,omp",
-     set_strategies, 0, 0, 0, NULL, 0},
-    {"procs", 'p', "P", IN_RUN | IN_SWEEP, GRP_STRATEGIES,
-     "worker processes", "physical cores, else online CPUs",
-     set_unsigned, AT(procs), 0, 4096, NULL, 0},
-    {"threads", 't', "T", IN_RUN | IN_PEAK | IN_SWEEP, GRP_STRATEGIES,
-     "threads for threads and omp",
-     "OMP_NUM_THREADS, else SLURM_CPUS_PER_TASK, else\n"
-     "online CPUs",
-     set_unsigned, AT(threads), 0, 4096, NULL, 0},
+    {.name = "strategy", .letter = 'S', .arg = "LIST",
+     .cmds = IN_RUN | IN_SWEEP, .group = GRP_STRATEGIES,
+     .help = "comma-separated from serial,procs,threads,omp, run\n"
+             "in that order\n"
+             "serial   one loop over the kernels\n"
+             "procs    worker processes started with posix_spawn;\n"
+             "         inputs and results shared through a\n"
+             "         memory mapping\n"
+             "threads  POSIX threads\n"
+             "omp      an OpenMP parallel loop\n"
+             "The parallel ones split the output rows: worker w\n"
+             "of W computes rows [w*R/W, (w+1)*R/W) of every\n"
+             "kernel (FFT: of every group of kernels, by rows of\n"
+             "tiles), so two workers balance whatever the bank.",
+     .set = set_strategies, .dflt = "serial,procs,threads,omp"},
+    {.name = "procs", .letter = 'p', .arg = "P", .cmds = IN_RUN | IN_SWEEP,
+     .group = GRP_STRATEGIES,
+     .help = "worker processes",
+     .set = set_unsigned, .off = AT(procs), .max = 4096,
+     .dflt = "physical cores, else online CPUs"},
+    {.name = "threads", .letter = 't', .arg = "T",
+     .cmds = IN_RUN | IN_PEAK | IN_SWEEP, .group = GRP_STRATEGIES,
+     .help = "threads for threads and omp",
+     .set = set_unsigned, .off = AT(threads), .max = 4096,
+     .dflt = "OMP_NUM_THREADS, else SLURM_CPUS_PER_TASK, else\n"
+             "online CPUs"},
 
-    {"from", 0, "A", IN_SWEEP, GRP_SWEEP,
-     "ksize: the first kernel size (A x A)", NULL,
-     set_size, AT(sweep_from), 0, 4096, NULL, 0},
-    {"to", 0, "B", IN_SWEEP, GRP_SWEEP,
-     "ksize: the last kernel size (B x B)", NULL,
-     set_size, AT(sweep_to), 0, 4096, NULL, 0},
-    {"step", 0, "S", IN_SWEEP, GRP_SWEEP,
-     "ksize: the step between kernel sizes", "2",
-     set_size, AT(sweep_step), 0, 4096, NULL, 0},
-    {"max", 0, "T", IN_SWEEP, GRP_SWEEP,
-     "threads: time 1..T workers", "online CPUs",
-     set_unsigned, AT(sweep_max), 0, 256, NULL, 0},
-    {"runs", 0, "R", IN_SWEEP, GRP_SWEEP,
-     "time each point R times (1-9), keep the median", "3",
-     set_runs, 0, 0, 9, NULL, 0},
-    {"csv", 0, "FILE", IN_SWEEP, GRP_SWEEP,
-     "the table as CSV too", NULL,
-     set_path, AT(csv_path), 0, 0, "file name", 0},
+    {.name = "from", .arg = "A", .cmds = IN_SWEEP, .group = GRP_SWEEP,
+     .help = "ksize: the first kernel size (A x A)",
+     .set = set_size, .off = AT(sweep_from), .max = 4096},
+    {.name = "to", .arg = "B", .cmds = IN_SWEEP, .group = GRP_SWEEP,
+     .help = "ksize: the last kernel size (B x B)",
+     .set = set_size, .off = AT(sweep_to), .max = 4096},
+    {.name = "step", .arg = "S", .cmds = IN_SWEEP, .group = GRP_SWEEP,
+     .help = "ksize: the step between kernel sizes",
+     .set = set_size, .off = AT(sweep_step), .max = 4096, .dflt = "2"},
+    {.name = "max", .arg = "T", .cmds = IN_SWEEP, .group = GRP_SWEEP,
+     .help = "threads: time 1..T workers",
+     .set = set_unsigned, .off = AT(sweep_max), .max = 256,
+     .dflt = "online CPUs"},
+    {.name = "runs", .arg = "R", .cmds = IN_SWEEP, .group = GRP_SWEEP,
+     .help = "time each point R times (1-9), keep the median",
+     .set = set_runs, .max = 9, .dflt = "3"},
+    {.name = "csv", .arg = "FILE", .cmds = IN_SWEEP, .group = GRP_SWEEP,
+     .help = "the table as CSV too",
+     .set = set_path, .off = AT(csv_path), .choices = "file name"},
 
-    {"seconds", 0, "S", IN_DEMO, GRP_DEMO,
-     "how long each thread (or process) sleeps", "2.5",
-     set_seconds, 0, 0, 0, NULL, 0},
+    {.name = "seconds", .arg = "S", .cmds = IN_DEMO, .group = GRP_DEMO,
+     .help = "how long each thread (or process) sleeps",
+     .set = set_seconds, .dflt = "2.5"},
 
-    {"output", 'o', "DIR", IN_RUN | IN_GEN, GRP_OUTPUT,
-     "write kernel k's result as DIR/conv_NNNNN.npy (k from\n"
-     "0, five digits, the computed dtype) and\n"
-     "DIR/manifest.json (workload, files, checksums). The\n"
-     "files come from the first strategy, in batches as\n"
-     "kernels complete, each to a temporary name, synced\n"
-     "and renamed: a file under its final name is whole;\n"
-     "the manifest is rewritten (atomically) after each\n"
-     "batch. The other strategies are checked against\n"
-     "them. DIR is created if missing.", NULL,
-     set_path, AT(outdir), 0, 0, "directory name", 0},
-    {"resume", 0, NULL, IN_RUN, GRP_OUTPUT,
-     "with -o: keep the kernels an earlier run of the same\n"
-     "workload completed in DIR (files checked against\n"
-     "the manifest's checksums) and compute the rest;\n"
-     "refused if DIR holds another workload", NULL,
-     set_flag, AT(resume), 0, 0, NULL, 0},
-    {"shard", 0, "I/N", IN_RUN, GRP_OUTPUT,
-     "compute only kernels I, I+N, I+2N, ... (0 <= I < N),\n"
-     "written under their own numbers beside\n"
-     "DIR/manifest.shard-I-of-N.json; 'parconv merge DIR'\n"
-     "checks and combines the shards. Default from Slurm:\n"
-     "SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) of\n"
-     "SLURM_ARRAY_TASK_COUNT in a job array, else\n"
-     "SLURM_PROCID of SLURM_NTASKS under srun -n N > 1", NULL,
-     set_shard, 0, 0, 0, NULL, 0},
-    {"json", 0, "FILE", IN_RUN | IN_SWEEP, GRP_OUTPUT,
-     "the report as JSON too; '-' for stdout, the text\n"
-     "report then goes to stderr", NULL,
-     set_path, AT(json_path), 0, 0, "file name", 0},
-    {"quiet", 'q', NULL, IN_RUN | IN_GEN | IN_SWEEP, GRP_OUTPUT,
-     "no text report, no progress (errors are printed)", NULL,
-     set_flag, AT(quiet), 0, 0, NULL, 0},
-    {"worker-timeout", 0, "S", IN_RUN, GRP_OUTPUT,
-     "procs: a worker that makes no progress for S\n"
-     "seconds is killed as hung", NULL,
-     set_worker_timeout, 0, 0, 0, NULL, 0},
-    {"retries", 0, "N", IN_RUN, GRP_OUTPUT,
-     "procs: give a failed or hung worker's share to a\n"
-     "new worker up to N times (a warning each)", "0",
-     set_retries, 0, 0, 0, NULL, 0},
-    {"max-mem", 0, "SIZE", IN_RUN | IN_GEN, GRP_OUTPUT,
-     "refuse runs that need more (e.g. 800M, 8G)", "available memory",
-     set_max_mem, 0, 0, 0, NULL, 0},
+    {.name = "output", .letter = 'o', .arg = "DIR", .cmds = IN_RUN | IN_GEN,
+     .group = GRP_OUTPUT,
+     .help = "write kernel k's result as DIR/conv_NNNNN.npy (k from\n"
+             "0, five digits, the computed dtype) and\n"
+             "DIR/manifest.json (workload, files, checksums). The\n"
+             "files come from the first strategy, in batches as\n"
+             "kernels complete, each to a temporary name, synced\n"
+             "and renamed: a file under its final name is whole;\n"
+             "the manifest is rewritten (atomically) after each\n"
+             "batch. The other strategies are checked against\n"
+             "them. DIR is created if missing.",
+     .set = set_path, .off = AT(outdir), .choices = "directory name"},
+    {.name = "resume", .cmds = IN_RUN, .group = GRP_OUTPUT,
+     .help = "with -o: keep the kernels an earlier run of the same\n"
+             "workload completed in DIR (files checked against\n"
+             "the manifest's checksums) and compute the rest;\n"
+             "refused if DIR holds another workload",
+     .set = set_flag, .off = AT(resume)},
+    {.name = "shard", .arg = "I/N", .cmds = IN_RUN, .group = GRP_OUTPUT,
+     .help = "compute only kernels I, I+N, I+2N, ... (0 <= I < N),\n"
+             "written under their own numbers beside\n"
+             "DIR/manifest.shard-I-of-N.json; 'parconv merge DIR'\n"
+             "checks and combines the shards. Default from Slurm:\n"
+             "SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) of\n"
+             "SLURM_ARRAY_TASK_COUNT in a job array, else\n"
+             "SLURM_PROCID of SLURM_NTASKS under srun -n N > 1",
+     .set = set_shard},
+    {.name = "json", .arg = "FILE", .cmds = IN_RUN | IN_SWEEP,
+     .group = GRP_OUTPUT,
+     .help = "the report as JSON too; '-' for stdout, the text\n"
+             "report then goes to stderr",
+     .set = set_path, .off = AT(json_path), .choices = "file name"},
+    {.name = "quiet", .letter = 'q', .cmds = IN_RUN | IN_GEN | IN_SWEEP,
+     .group = GRP_OUTPUT,
+     .help = "no text report, no progress (errors are printed)",
+     .set = set_flag, .off = AT(quiet)},
+    {.name = "worker-timeout", .arg = "S", .cmds = IN_RUN, .group = GRP_OUTPUT,
+     .help = "procs: a worker that makes no progress for S\n"
+             "seconds is killed as hung",
+     .set = set_worker_timeout},
+    {.name = "retries", .arg = "N", .cmds = IN_RUN, .group = GRP_OUTPUT,
+     .help = "procs: give a failed or hung worker's share to a\n"
+             "new worker up to N times (a warning each)",
+     .set = set_retries, .dflt = "0"},
+    {.name = "max-mem", .arg = "SIZE", .cmds = IN_RUN | IN_GEN,
+     .group = GRP_OUTPUT,
+     .help = "refuse runs that need more (e.g. 800M, 8G)",
+     .set = set_max_mem, .dflt = "available memory"},
 
-    {"help", 'h', NULL, IN_ALL, GRP_GENERAL,
-     "this help ('parconv --help': every subcommand)", NULL,
-     set_help, 0, 0, 0, NULL, 0},
-    {"version", 'V', NULL, IN_ALL, GRP_GENERAL,
-     "the version", NULL,
-     set_version, 0, 0, 0, NULL, 0},
+    {.name = "help", .letter = 'h', .cmds = IN_ALL, .group = GRP_GENERAL,
+     .help = "this help ('parconv --help': every subcommand)",
+     .set = set_help},
+    {.name = "version", .letter = 'V', .cmds = IN_ALL, .group = GRP_GENERAL,
+     .help = "the version",
+     .set = set_version},
 };
 const size_t cli_nopts = sizeof cli_opts / sizeof cli_opts[0];
 _Static_assert(sizeof cli_opts / sizeof cli_opts[0] < CLI_MAX_OPTS,
