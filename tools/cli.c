@@ -202,7 +202,7 @@ static const cli_opt *option_by_name(const char *name)
 /* --WORD that getopt_long did not take: ambiguous, misspelt or unknown. */
 static int unknown_long(const char *token, enum cli_command cmd)
 {
-    char word[NAME_MAX_LEN + 1], buf[256], hint[64];
+    char word[128], buf[256], hint[64];
     snprintf(word, sizeof word, "%.*s", (int)strcspn(token + 2, "="),
              token + 2);
     const char *here[CLI_MAX_OPTS], *all[CLI_MAX_OPTS];
