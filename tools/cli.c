@@ -205,6 +205,9 @@ static int unknown_long(const char *token, enum cli_command cmd)
     char word[128], buf[256], hint[64];
     snprintf(word, sizeof word, "%.*s", (int)strcspn(token + 2, "="),
              token + 2);
+    if (!*word)
+        return pc_error(PC_EUSAGE, "unknown option '%s' (see %s)", token,
+                        help_hint(cmd, hint, sizeof hint));
     const char *here[CLI_MAX_OPTS], *all[CLI_MAX_OPTS];
     size_t nall = options_named(word, CMD_COUNT, all);
     size_t nhere = options_named(word, cmd, here);
