@@ -69,13 +69,16 @@ def run_json(args, env=None):
 # (a) good paths
 
 def long_opts_from_source():
-    path = os.path.join(HERE, "..", "src", "cli.c")
+    """The long names in the option table (tools/options.c)."""
+    path = os.path.join(HERE, "..", "tools", "options.c")
     try:
         src = open(path).read()
     except OSError:
         return []
-    table = re.search(r"long_opts\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
-    return re.findall(r'\{"([a-z-]+)"', table.group(1)) if table else []
+    table = re.search(r"cli_opts\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
+    if not table:
+        return []
+    return re.findall(r'\{\.name = "([a-z-]+)"', table.group(1))
 
 
 def t_help():
