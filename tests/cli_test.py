@@ -40,13 +40,16 @@ SMALL = ["-n", "23x17", "-k", "5", "-s", "4x3"]
 # (a) good paths
 
 def long_opts_from_source():
-    path = os.path.join(HERE, "..", "src", "cli.c")
+    """The long names in the option table (tools/options.c)."""
+    path = os.path.join(HERE, "..", "tools", "options.c")
     try:
         src = open(path).read()
     except OSError:
         return []
-    table = re.search(r"long_opts\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
-    return re.findall(r'\{"([a-z-]+)"', table.group(1)) if table else []
+    table = re.search(r"cli_opts\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
+    if not table:
+        return []
+    return re.findall(r'\{\.name = "([a-z-]+)"', table.group(1))
 
 
 def t_help():
@@ -65,22 +68,157 @@ def t_help():
         expect(word in r.stdout, f"--help does not mention {word!r}")
     r2 = ok_run(["-h"])
     expect(r2.stdout == r.stdout, "-h differs from --help")
+    # A subcommand's --help is its own (see t_subcommand_help).
     for sub in (["gen"], ["demo"], ["peak"], ["calibrate"],
                 ["sweep", "ksize"]):
         r3 = ok_run(sub + ["--help"])
-        expect(r3.stdout == r.stdout,
-               f"{' '.join(sub)} --help differs from --help")
+        expect(r3.stdout.startswith(f"Usage: parconv {sub[0]} "),
+               f"{' '.join(sub)} --help does not start with its usage")
 
 
 def t_sweep_help():
-    """'parconv sweep --help' prints the help, as 'gen --help' does, before
-    asking what to sweep."""
-    r = ok_run(["--help"])
+    """'parconv sweep --help' prints sweep's help, as 'gen --help' does
+    gen's, before asking what to sweep."""
+    r = ok_run(["sweep", "ksize", "--help"])
     for opt in ("--help", "-h"):
         r2 = run(["sweep", opt])
         expect(r2.returncode == 0 and r2.stdout == r.stdout and
                r2.stderr == "", f"sweep {opt}: exit {r2.returncode}, "
                f"stderr {r2.stderr.strip()!r}")
+
+
+# Each subcommand, with the word it needs before its options.
+SUBCOMMANDS = {"run": [], "gen": [], "demo": ["sleep"], "peak": [],
+               "calibrate": [], "sweep": ["ksize"], "merge": ["DIR"]}
+# Options a subcommand's help must list, and some it must not.
+HELP_LISTS = {
+    "run": (["size", "matrix", "mode", "method", "strategy", "output",
+             "resume", "shard", "worker-timeout", "max-mem"],
+            ["from", "to", "max", "seconds", "csv"]),
+    "gen": (["size", "count", "ksize", "range", "seed", "dtype", "output"],
+            ["matrix", "strategy", "method", "resume", "seconds"]),
+    "demo": (["seconds"], ["size", "output", "threads"]),
+    "peak": (["dtype", "isa", "threads"],
+             ["resume", "size", "output", "from", "calibration"]),
+    "calibrate": (["dtype", "isa", "calibration"], ["size", "threads"]),
+    "sweep": (["from", "to", "step", "max", "runs", "csv", "json"],
+              ["resume", "shard", "output", "seconds", "fft-size"]),
+    "merge": ([], ["output", "size", "quiet"]),
+}
+OPTION_ROW = r"^  (?:-(\w), |    )--([a-z-]+)\b"
+
+
+def listed(text):
+    """{long name: short letter or None} of the option rows of a help."""
+    return {m.group(2): m.group(1) for m in re.finditer(OPTION_ROW, text,
+                                                        re.M)}
+
+
+def t_subcommand_help():
+    """SUBCOMMAND --help: its usage, its words, and only its options."""
+    for sub in SUBCOMMANDS:
+        r = ok_run([sub, "--help"])
+        expect(r.stderr == "", f"{sub} --help: stderr {r.stderr!r}")
+        usage = "Usage: parconv " + ("[run]" if sub == "run" else sub)
+        expect(r.stdout.startswith(usage), f"{sub} --help starts "
+               f"{r.stdout[:40]!r}")
+        expect("Subcommands:" not in r.stdout,
+               f"{sub} --help shows the overview")
+        opts = listed(r.stdout)
+        must, must_not = HELP_LISTS[sub]
+        for name in must + ["help", "version"]:
+            expect(name in opts, f"{sub} --help does not list --{name}")
+        for name in must_not:
+            expect(name not in opts, f"{sub} --help lists --{name}")
+        r2 = ok_run(["help", sub])
+        expect(r2.stdout == r.stdout, f"'help {sub}' differs from "
+               f"'{sub} --help'")
+    r = ok_run(["demo", "--help"])
+    for word in ("sleep", "lock", "task"):
+        expect(re.search(rf"^  {word} ", r.stdout, re.M),
+               f"demo --help does not describe {word!r}")
+    r = ok_run(["run", "--help"])
+    for word in ("Signals", "Progress", "--resume", "Exit status"):
+        expect(word in r.stdout, f"run --help does not mention {word!r}")
+
+
+def t_help_matches_parser():
+    """Every option a subcommand's help lists is accepted there, in its
+    long and short forms, and every other one is refused as not applying.
+    A trailing unknown option stops each call before any work."""
+    helps = {sub: listed(ok_run([sub, "--help"]).stdout)
+             for sub in SUBCOMMANDS}
+    every = {}
+    for opts in helps.values():
+        every.update(opts)
+    for sub, words in SUBCOMMANDS.items():
+        for name, letter in every.items():
+            for form in [f"--{name}"] + ([f"-{letter}"] if letter else []):
+                r = run([sub] + words + [form, "--stop-here", "--stop-here"])
+                refused = "does not apply" in r.stderr
+                expect(refused != (name in helps[sub]),
+                       f"parconv {sub} {form}: help lists it: "
+                       f"{name in helps[sub]}, stderr {r.stderr.strip()!r}")
+
+
+def t_overview():
+    """--help: every subcommand with one line, how to get its options, then
+    run's options; 'parconv help' is the same."""
+    r = ok_run(["--help"])
+    expect(r.stdout.startswith("Usage: parconv [SUBCOMMAND] [OPTIONS]"),
+           f"--help starts {r.stdout[:40]!r}")
+    for sub in SUBCOMMANDS:
+        expect(re.search(rf"^  {sub} +\S", r.stdout, re.M),
+               f"--help has no line for {sub!r}")
+    expect("parconv SUBCOMMAND --help" in r.stdout,
+           "--help does not say how to get a subcommand's options")
+    expect("resume" in listed(r.stdout), "--help lacks run's options")
+    expect(ok_run(["help"]).stdout == r.stdout, "'help' differs from --help")
+
+
+# (arguments, the exact error line): did-you-mean, options as written.
+MESSAGES = [
+    (["--mdoe", "full"],
+     "unknown option '--mdoe'; did you mean --mode?"),
+    (["sweeep"], "unknown subcommand 'sweeep'; did you mean sweep?"),
+    (["swe"], "unknown subcommand 'swe'; did you mean sweep?"),
+    (["sweep", "ksise"], "sweep: unknown sweep 'ksise'; did you mean ksize?"),
+    (["demo", "slep"], "demo: unknown demo 'slep'; did you mean sleep?"),
+    (["help", "gne"], "unknown subcommand 'gne'; did you mean gen?"),
+    (["--form", "3"],
+     "unknown option '--form'; did you mean --from (an option of 'sweep')?"),
+    (["--bogus"], "unknown option '--bogus' (see parconv --help)"),
+    (["peak", "--bogus"],
+     "unknown option '--bogus' (see parconv peak --help)"),
+    (["frobnicate"], "unknown subcommand 'frobnicate' (see parconv --help)"),
+    (["--quiet=1"], "option '--quiet' takes no value"),
+    (["--resume=yes"], "option '--resume' takes no value"),
+    (["--mode"], "option '--mode' needs a value (full, same or valid)"),
+    (["-n"], "option '-n' needs a value (RxC)"),
+    (["--from", "3"],
+     "option --from does not apply to 'run': it is an option of 'sweep'"),
+    (["peak", "-n", "5"], "option -n (--size) does not apply to 'peak': it "
+     "is an option of 'run', 'gen' and 'sweep'"),
+    (["--se", "1"], "option '--se' is ambiguous; did you mean --seed?"),
+    (["-n", "5", "sweep"], "unexpected argument 'sweep' (the subcommand "
+     "comes first: 'parconv sweep ...')"),
+    (["demo", "task", "--seconds", "x"], "--seconds 'x': expected a number"),
+]
+
+
+def t_message(args, line):
+    r = run(args)
+    expect(r.returncode == 2, f"exit {r.returncode}, expected 2")
+    expect(r.stderr == f"parconv: {line}\n", f"stderr {r.stderr!r}")
+    expect(r.stdout == "", f"stdout {r.stdout[:100]!r}")
+
+
+def help_and_messages():
+    case("SUBCOMMAND --help lists its own options", t_subcommand_help)
+    case("the helps list what the parser accepts", t_help_matches_parser)
+    case("--help: the overview, then run's options", t_overview)
+    for args, line in MESSAGES:
+        case(f"message: parconv {' '.join(args)}", t_message, args, line)
 
 
 def t_version():
@@ -803,6 +941,7 @@ def main():
     EXE, SCRATCH = pctest.arguments(
         "usage: cli_test.py PARCONV_PATH SCRATCH_DIR")
     good_paths()
+    help_and_messages()
     bad_inputs()
     return pctest.summary()
 

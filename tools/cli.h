@@ -45,16 +45,17 @@ typedef struct {
     unsigned sweep_max;
     int sweep_runs;
     const char *csv_path;
-    const char *demo; /* "sleep" or "lock" */
+    const char *demo; /* "sleep", "lock" or "task" */
     double demo_seconds;
 } cli_options;
 
-/* Parses argv; prints help or version and sets *exit_now on request.
- * Returns 0 or PC_EUSAGE with pc_errmsg() set. */
+/* cli.c: parses argv by the option table (options.c); prints the help or
+ * the version and sets *exit_now on request. Returns 0 or PC_EUSAGE with
+ * pc_errmsg() set. */
 int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now);
 
-/* Default worker counts and where they came from. Returns PC_EUSAGE for a
- * malformed OMP_NUM_THREADS or SLURM_CPUS_PER_TASK. */
+/* workers.c: default worker counts and where they came from. Returns
+ * PC_EUSAGE for a malformed OMP_NUM_THREADS or SLURM_CPUS_PER_TASK. */
 int cli_default_threads(unsigned *n, const char **from);
 void cli_default_procs(unsigned *n, const char **from);
 
