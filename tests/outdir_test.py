@@ -9,7 +9,6 @@ line per case and the totals.
 """
 import json
 import os
-import shutil
 import sys
 
 import pctest
@@ -25,16 +24,10 @@ WORKLOAD = ["-n", "60x50", "-k", "7", "-s", "5x4", "-S", "omp", "-t", "2",
 def parconv(args, code=0):
     """parconv args in SCRATCH (60 s at most); its exit status must be
     code, unless code is None."""
-    r = pctest.run(EXE, args, 60, env=clean_env(), cwd=SCRATCH)
+    r = pctest.run(args, 60, env=clean_env(), cwd=SCRATCH)
     expect(code is None or r.returncode == code, f"parconv {' '.join(args)}:"
            f" exit {r.returncode}, not {code}; stderr {r.stderr.strip()!r}")
     return r
-
-
-def empty_dir(name):
-    """SCRATCH/name, removed if it was there."""
-    shutil.rmtree(os.path.join(SCRATCH, name), ignore_errors=True)
-    return os.path.join(SCRATCH, name)
 
 
 def files(d):
@@ -62,7 +55,7 @@ _reference = {}
 def reference():
     """The files of one uninterrupted run of WORKLOAD (made once)."""
     if not _reference:
-        d = empty_dir("reference")
+        d = pctest.fresh("reference")
         parconv(WORKLOAD + ["-o", d])
         _reference.update(files(d))
     return _reference
@@ -72,7 +65,7 @@ def t_resume_reformatted():
     """A reformatted manifest and a deleted plane: --resume recomputes the
     plane, and the DIR ends byte-identical to the uninterrupted run's."""
     ref = reference()
-    d = empty_dir("resume")
+    d = pctest.fresh("resume")
     parconv(WORKLOAD + ["-o", d])
     m = reformat(os.path.join(d, "manifest.json"))
     expect(len(m["kernels"]) == 7, f"manifest lists {len(m['kernels'])}")
@@ -89,7 +82,7 @@ def t_resume_reformatted():
 def t_resume_other_workload_named():
     """A reformatted manifest of another workload: refused, exit 2, naming
     the field that differs and both values."""
-    d = empty_dir("resume_other")
+    d = pctest.fresh("resume_other")
     parconv(WORKLOAD + ["-o", d])
     reformat(os.path.join(d, "manifest.json"))
     r = parconv(WORKLOAD + ["-o", d, "--resume", "--seed", "43"], None)
@@ -103,7 +96,7 @@ def t_resume_other_workload_named():
 def t_resume_not_manifest():
     """A manifest without its kernels list is refused with what is
     missing, exit 2."""
-    d = empty_dir("resume_broken")
+    d = pctest.fresh("resume_broken")
     parconv(WORKLOAD + ["-o", d])
     p = os.path.join(d, "manifest.json")
     m = reformat(p)
@@ -117,7 +110,7 @@ def t_resume_not_manifest():
 
 def shards(name):
     """Two shards of WORKLOAD into a fresh DIR; returns it."""
-    d = empty_dir(name)
+    d = pctest.fresh(name)
     for i in range(2):
         parconv(WORKLOAD + ["-o", d, "--shard", f"{i}/2"])
     return d
