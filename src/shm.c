@@ -1,5 +1,5 @@
 /* Shared memory: memfd mappings that procs workers can map too. */
-#include "internal.h"
+#include "base.h"
 
 #include <errno.h>
 #include <fcntl.h>
