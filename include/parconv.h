@@ -12,7 +12,8 @@
  *
  * Build against the installed library with pkg-config:
  *     cc prog.c $(pkg-config --cflags --libs parconv)
- * (add --static for libparconv.a); examples/bank.c is a complete program.
+ * or, with libparconv.a, the libraries `pkg-config --static --libs parconv`
+ * lists; examples/bank.c is a complete program.
  */
 #ifndef PARCONV_H
 #define PARCONV_H
