@@ -6,7 +6,14 @@
  * Life cycle, as in FFTW: build inputs, pc_plan_create() (all set-up, one
  * thread), pc_run() or pc_plan_execute() (re-entrant), pc_plan_destroy().
  * Every function that can fail returns 0 or a PC_E* code; pc_errmsg() then
- * holds a one-line description of what went wrong (per thread).
+ * holds a one-line description of what went wrong (per thread). The
+ * library never prints (a procs worker process says why it failed on
+ * stderr).
+ *
+ * Build against the installed library with pkg-config:
+ *     cc prog.c $(pkg-config --cflags --libs parconv)
+ * or, with libparconv.a, the libraries `pkg-config --static --libs parconv`
+ * lists; examples/bank.c is a complete program.
  */
 #ifndef PARCONV_H
 #define PARCONV_H
@@ -19,7 +26,15 @@
 extern "C" {
 #endif
 
+/* The library's version; meson checks that it is the project's. */
 #define PC_VERSION "0.1.0"
+
+/* What the shared library exports: this header's functions only. */
+#if defined(__GNUC__)
+#define PC_API __attribute__((visibility("default")))
+#else
+#define PC_API
+#endif
 
 /* Status codes. PC_EUSAGE and PC_EINPUT are the caller's fault (exit 2),
  * the others are run-time failures (exit 1). */
@@ -35,11 +50,11 @@ enum pc_status {
     PC_EINTERRUPTED, /* stopped by a signal (SIGTERM, SIGINT) */
 };
 
-const char *pc_strerror(int status);
+PC_API const char *pc_strerror(int status);
 /* The message of the last error set on this thread ("" if none). */
-const char *pc_errmsg(void);
+PC_API const char *pc_errmsg(void);
 /* Sets the calling thread's message and returns status (for chaining). */
-int pc_error(int status, const char *fmt, ...)
+PC_API int pc_error(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 typedef enum { PC_F64, PC_F32 } pc_dtype;
@@ -67,19 +82,19 @@ typedef enum {
 } pc_strategy;
 
 /* Names for the enums above, and the reverse look-up (-1 if unknown). */
-const char *pc_dtype_name(pc_dtype d);
-const char *pc_mode_name(pc_mode m);
-const char *pc_boundary_name(pc_boundary b);
-const char *pc_method_name(pc_method m);
-const char *pc_strategy_name(pc_strategy s);
-const char *pc_isa_name(pc_isa i);
-int pc_dtype_parse(const char *s);
-int pc_mode_parse(const char *s);
-int pc_boundary_parse(const char *s);
-int pc_method_parse(const char *s);
-int pc_strategy_parse(const char *s);
-int pc_isa_parse(const char *s);
-size_t pc_dtype_size(pc_dtype d);
+PC_API const char *pc_dtype_name(pc_dtype d);
+PC_API const char *pc_mode_name(pc_mode m);
+PC_API const char *pc_boundary_name(pc_boundary b);
+PC_API const char *pc_method_name(pc_method m);
+PC_API const char *pc_strategy_name(pc_strategy s);
+PC_API const char *pc_isa_name(pc_isa i);
+PC_API int pc_dtype_parse(const char *s);
+PC_API int pc_mode_parse(const char *s);
+PC_API int pc_boundary_parse(const char *s);
+PC_API int pc_method_parse(const char *s);
+PC_API int pc_strategy_parse(const char *s);
+PC_API int pc_isa_parse(const char *s);
+PC_API size_t pc_dtype_size(pc_dtype d);
 
 /* A row-major matrix of doubles. Inputs are held in double whatever the
  * compute type; the plan converts them once. */
@@ -94,10 +109,10 @@ typedef struct {
     double *data;
 } pc_bank;
 
-int pc_matrix_alloc(pc_matrix *m, size_t rows, size_t cols);
-void pc_matrix_free(pc_matrix *m);
-int pc_bank_alloc(pc_bank *b, size_t count, size_t rows, size_t cols);
-void pc_bank_free(pc_bank *b);
+PC_API int pc_matrix_alloc(pc_matrix *m, size_t rows, size_t cols);
+PC_API void pc_matrix_free(pc_matrix *m);
+PC_API int pc_bank_alloc(pc_bank *b, size_t count, size_t rows, size_t cols);
+PC_API void pc_bank_free(pc_bank *b);
 
 /* ---- reproducible inputs (GSL mt19937) ---------------------------------- */
 
@@ -110,30 +125,30 @@ typedef struct {
  * kernels in order. m (allocated rows x cols) and b (allocated) may each be
  * NULL: the matrix's values are then drawn and dropped, so a generated bank
  * is the same whether the matrix was generated or loaded from a file. */
-int pc_generate(const pc_gen_params *g, size_t rows, size_t cols,
-                pc_matrix *m, pc_bank *b);
+PC_API int pc_generate(const pc_gen_params *g, size_t rows, size_t cols,
+                       pc_matrix *m, pc_bank *b);
 
 /* ---- .npy files --------------------------------------------------------- */
 
 /* Reads a 2-D array (or, with pc_npy_read_bank, a 3-D stack or one 2-D
  * kernel) of any supported dtype, converted to double. */
-int pc_npy_read_matrix(const char *path, pc_matrix *m);
-int pc_npy_read_bank(const char *path, pc_bank *b);
+PC_API int pc_npy_read_matrix(const char *path, pc_matrix *m);
+PC_API int pc_npy_read_bank(const char *path, pc_bank *b);
 /* The same, refusing (PC_EINPUT) before allocating an array whose doubles
  * would take more than max bytes (0: no limit). */
-int pc_npy_read_matrix_max(const char *path, pc_matrix *m, double max);
-int pc_npy_read_bank_max(const char *path, pc_bank *b, double max);
+PC_API int pc_npy_read_matrix_max(const char *path, pc_matrix *m, double max);
+PC_API int pc_npy_read_bank_max(const char *path, pc_bank *b, double max);
 
 /* Writes a C-ordered array of ndim dimensions (1..3) as .npy version 1.0.
  * data holds doubles or floats as dtype says. */
-int pc_npy_write(const char *path, pc_dtype dtype, int ndim,
-                 const size_t *shape, const void *data);
+PC_API int pc_npy_write(const char *path, pc_dtype dtype, int ndim,
+                        const size_t *shape, const void *data);
 /* Size of the header pc_npy_write produces for this shape. */
-size_t pc_npy_header_size(pc_dtype dtype, int ndim, const size_t *shape);
+PC_API size_t pc_npy_header_size(pc_dtype dtype, int ndim, const size_t *shape);
 /* That header's bytes into out (n bytes of room); returns its size, 0 if
  * it does not fit or the arguments are invalid. */
-size_t pc_npy_header(pc_dtype dtype, int ndim, const size_t *shape, char *out,
-                     size_t n);
+PC_API size_t pc_npy_header(pc_dtype dtype, int ndim, const size_t *shape,
+                            char *out, size_t n);
 
 /* ---- convolution plan --------------------------------------------------- */
 
@@ -156,69 +171,96 @@ typedef struct {
 
 /* Built-in cost constants for a dtype and ISA (measured on the
  * development machine; `parconv calibrate` measures this one). */
-void pc_cost_defaults(pc_dtype dtype, pc_isa isa, double *direct, double *fft);
+PC_API void pc_cost_defaults(pc_dtype dtype, pc_isa isa, double *direct,
+                             double *fft);
 
 /* Whether this CPU (and OS) can run an ISA's kernels; AUTO resolves to the
  * best one. */
-int pc_isa_supported(pc_isa isa);
-pc_isa pc_isa_best(void);
+PC_API int pc_isa_supported(pc_isa isa);
+PC_API pc_isa pc_isa_best(void);
 
-void pc_conv_params_default(pc_conv_params *p);
+PC_API void pc_conv_params_default(pc_conv_params *p);
 
 /* Output shape of one kernel, or PC_EUSAGE for scipy's 'valid' rule
  * (neither input contains the other). swapped says whether scipy would swap
  * the inputs ('valid' with a kernel at least as large as the matrix). */
-int pc_out_shape(pc_mode mode, size_t rows, size_t cols, size_t krows,
-                 size_t kcols, size_t *orows, size_t *ocols, int *swapped);
+PC_API int pc_out_shape(pc_mode mode, size_t rows, size_t cols, size_t krows,
+                        size_t kcols, size_t *orows, size_t *ocols,
+                        int *swapped);
 
 typedef struct pc_plan pc_plan;
 
 /* All expensive set-up: padding per boundary, flipped and converted kernels.
  * The plan keeps its own copies; m and b may be freed afterwards. */
-int pc_plan_create(pc_plan **plan, const pc_conv_params *p,
-                   const pc_matrix *m, const pc_bank *b);
-void pc_plan_destroy(pc_plan *plan);
+PC_API int pc_plan_create(pc_plan **plan, const pc_conv_params *p,
+                          const pc_matrix *m, const pc_bank *b);
+PC_API void pc_plan_destroy(pc_plan *plan);
 
-size_t pc_plan_count(const pc_plan *plan);
-void pc_plan_out_shape(const pc_plan *plan, size_t *orows, size_t *ocols);
+/* Memory of a plan, in bytes. plan: its shared mapping (padded matrix,
+ * flipped and packed kernels, header) but the spectra; spectra: the FFT's
+ * tile spectra (0 for direct); sums: one pc_run's row checksums (procs
+ * keeps a second copy in its workers' mapping); scratch: each worker's
+ * buffers. */
+typedef struct {
+    double plan, spectra, sums, scratch;
+} pc_memory;
+
+/* What pc_plan_create would allocate for these parameters and shapes,
+ * without allocating it, from the same layout. plan, sums and scratch (for
+ * direct) are exact; an FFT plan's mapping also holds FFTW's wisdom (a few
+ * KB, counted in pc_plan_memory's plan). For an FFT plan whose size is not
+ * pinned (fft_P, fft_Q), and for AUTO when the model would choose FFT,
+ * spectra and scratch are the most any candidate size needs. Inputs are
+ * assumed finite. Same errors as pc_plan_create for bad parameters. */
+PC_API int pc_plan_estimate(const pc_conv_params *p, size_t rows, size_t cols,
+                            size_t count, size_t krows, size_t kcols,
+                            pc_memory *m);
+/* What a plan holds, measured on its mapping. */
+PC_API void pc_plan_memory(const pc_plan *plan, pc_memory *m);
+
+PC_API size_t pc_plan_count(const pc_plan *plan);
+PC_API void pc_plan_out_shape(const pc_plan *plan, size_t *orows,
+                              size_t *ocols);
 /* Kernels that the plan computes together (a set of vectors, an FFT
  * group): batches of a multiple of this waste nothing. */
-size_t pc_plan_batch_quantum(const pc_plan *plan);
+PC_API size_t pc_plan_batch_quantum(const pc_plan *plan);
 /* Bytes of one kernel's output plane. */
-size_t pc_plan_out_bytes(const pc_plan *plan);
-const pc_conv_params *pc_plan_params(const pc_plan *plan);
+PC_API size_t pc_plan_out_bytes(const pc_plan *plan);
+PC_API const pc_conv_params *pc_plan_params(const pc_plan *plan);
 /* The ISA the plan's kernels use (never AUTO). */
-pc_isa pc_plan_isa(const pc_plan *plan);
+PC_API pc_isa pc_plan_isa(const pc_plan *plan);
 /* The method the plan uses (never AUTO), and the model's estimates of
  * seconds per kernel for each (one core). */
-pc_method pc_plan_method(const pc_plan *plan);
-void pc_plan_estimates(const pc_plan *plan, double *direct, double *fft);
+PC_API pc_method pc_plan_method(const pc_plan *plan);
+PC_API void pc_plan_estimates(const pc_plan *plan, double *direct, double *fft);
 /* FFT set-up: transform size P x Q, output tile Tr x Tc, tiles down and
  * across, planning seconds (0s for a direct plan). */
-void pc_plan_fft_info(const pc_plan *plan, size_t *P, size_t *Q, size_t *Tr,
-                      size_t *Tc, size_t *ntr, size_t *ntc, double *plan_s);
+PC_API void pc_plan_fft_info(const pc_plan *plan, size_t *P, size_t *Q,
+                             size_t *Tr, size_t *Tc, size_t *ntr, size_t *ntc,
+                             double *plan_s);
 /* FFT plans: the largest |fft - direct| / max|direct| over a sample of
  * kernels (first, middle, last). */
-int pc_plan_fft_error(const pc_plan *plan, double *rel_err);
+PC_API int pc_plan_fft_error(const pc_plan *plan, double *rel_err);
 /* Floating-point operations per kernel: 2 * out_rows * out_cols * kh * kw. */
-double pc_plan_flops(const pc_plan *plan);
+PC_API double pc_plan_flops(const pc_plan *plan);
 
 /* Computes kernel k into out (orows x ocols of the plan's dtype, row-major),
  * bit for bit what a strategy computes for it. Re-entrant. Strategies use
  * the faster batch path, which computes many kernels at once. */
-int pc_plan_execute(const pc_plan *plan, size_t k, void *out);
+PC_API int pc_plan_execute(const pc_plan *plan, size_t k, void *out);
 
 /* ---- checksums ---------------------------------------------------------- */
 
 /* A 64-bit checksum of a byte string: parallel Fletcher-style sums of
  * 64-bit words (fast enough to run on every output row as it is made),
  * mixed by xxHash64's avalanche. */
-uint64_t pc_hash(const void *data, size_t n);
+PC_API uint64_t pc_hash(const void *data, size_t n);
 /* The checksum of a list of checksums (row -> kernel -> run). */
-uint64_t pc_hash_combine(const uint64_t *sums, size_t n);
+PC_API uint64_t pc_hash_combine(const uint64_t *sums, size_t n);
 /* A kernel's checksum: pc_hash_combine of the pc_hash of each row
  * (0 if memory for the row checksums cannot be had). */
-uint64_t pc_plane_checksum(const void *plane, size_t rows, size_t row_bytes);
+PC_API uint64_t pc_plane_checksum(const void *plane, size_t rows,
+                                  size_t row_bytes);
 
 /* ---- strategies --------------------------------------------------------- */
 
@@ -234,13 +276,16 @@ typedef struct {
     int fd;
 } pc_arena;
 
-int pc_arena_create(pc_arena *a, size_t bytes, bool shared);
-void pc_arena_destroy(pc_arena *a);
+PC_API int pc_arena_create(pc_arena *a, size_t bytes, bool shared);
+PC_API void pc_arena_destroy(pc_arena *a);
 
 typedef struct {
     pc_strategy strategy;
     unsigned workers;       /* threads or processes; 0 means 1 */
-    const char *worker_exe; /* procs: the parconv executable to spawn */
+    /* procs: the executable the workers run, started with PC_WORKER_FLAG
+     * (see pc_worker_check); NULL: the parconv installed with this
+     * library, pc_worker_default_exe(). */
+    const char *worker_exe;
     /* Work is split by output rows: worker w computes rows
      * [w*R/W, (w+1)*R/W) of every kernel, so any W balances.
      * Where results go: sums[k] receives kernel k's checksum (required). If
@@ -275,25 +320,48 @@ typedef struct {
 
 /* The FMA ceiling: GFLOP/s of a register-only multiply-add loop of the
  * ISA's vectors in the given number of threads (all running at once). */
-int pc_peak(pc_dtype dtype, pc_isa isa, unsigned threads, double *gflops);
+PC_API int pc_peak(pc_dtype dtype, pc_isa isa, unsigned threads,
+                   double *gflops);
 
-int pc_run(const pc_plan *plan, const pc_run_params *rp, pc_run_result *res);
+PC_API int pc_run(const pc_plan *plan, const pc_run_params *rp,
+                  pc_run_result *res);
 
-/* The entry point of a procs worker ("parconv --pc-worker FD INDEX COUNT").
- * Returns the process exit status. */
-int pc_worker_main(int argc, char **argv);
+/* Worker mode. The procs strategy starts its workers as processes of
+ * their own: pc_run_params.worker_exe with PC_WORKER_FLAG and a few
+ * numbers as arguments; the plan and the results are shared through
+ * memory mappings whose descriptors the workers inherit. A program that
+ * links the library and runs procs can be its own worker: at the very top
+ * of main, before anything else,
+ *
+ *     int status;
+ *     if (pc_worker_check(argc, argv, &status))
+ *         return status;
+ *
+ * and pass worker_exe = "/proc/self/exe". Otherwise leave worker_exe NULL:
+ * the workers are then the parconv executable installed with this library
+ * (pc_worker_default_exe(); it must be of the same version, or the workers
+ * fail with PC_EWORKER). */
 #define PC_WORKER_FLAG "--pc-worker"
+/* If argv is a worker's command line, runs the worker, sets *status to its
+ * exit status and returns 1; otherwise returns 0 and leaves *status. */
+PC_API int pc_worker_check(int argc, char **argv, int *status);
+/* The entry point of a procs worker ("parconv --pc-worker INDEX COUNT
+ * ..."). Returns the process exit status. */
+PC_API int pc_worker_main(int argc, char **argv);
+/* The installed parconv executable (bindir of the install prefix, fixed
+ * when the library was built). */
+PC_API const char *pc_worker_default_exe(void);
 
 /* ---- system facts ------------------------------------------------------- */
 
-unsigned pc_online_cpus(void);
+PC_API unsigned pc_online_cpus(void);
 /* Physical cores (hyperthread siblings counted once), 0 if unknown. */
-unsigned pc_physical_cores(void);
+PC_API unsigned pc_physical_cores(void);
 /* Bytes of memory this process may still use: MemAvailable, capped by the
  * cgroup limit when there is one; 0 if unknown. */
-uint64_t pc_available_memory(void);
+PC_API uint64_t pc_available_memory(void);
 
-double pc_now(void); /* monotonic seconds */
+PC_API double pc_now(void); /* monotonic seconds */
 
 #ifdef __cplusplus
 }

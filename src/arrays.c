@@ -1,5 +1,5 @@
 /* Allocation of matrices, banks and aligned buffers. */
-#include "internal.h"
+#include "base.h"
 
 #include <errno.h>
 #include <stdint.h>

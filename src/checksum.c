@@ -4,7 +4,7 @@
  * on any target, and xxHash64's avalanche mixes them at the end. Words are
  * read in the machine's byte order, so a given byte string has the same
  * checksum on every little-endian machine. */
-#include "internal.h"
+#include "base.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* AVX2 + FMA direct kernels (compiled with -mavx2 -mfma and contraction of
  * a*b+c into FMA, see src/meson.build). */
-#include "internal.h"
+#include "plan.h"
 
 /* 16 vector registers: 2 x 4 accumulators. */
 #define PC_VREGS 16

@@ -1,6 +1,6 @@
 /* AVX-512F direct kernels (compiled with -mavx512f -mfma and contraction of
  * a*b+c into FMA, see src/meson.build). */
-#include "internal.h"
+#include "plan.h"
 
 #define PC_VB 64
 

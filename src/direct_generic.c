@@ -1,6 +1,6 @@
 /* Portable direct kernels: GCC vector extensions of 16 bytes (SSE2 on
  * x86-64, NEON on arm64), no FMA contraction. */
-#include "internal.h"
+#include "plan.h"
 
 /* 16 vector registers: 2 x 4 accumulators. */
 #define PC_VREGS 16

@@ -10,13 +10,16 @@
  * the inverse needs no pass of its own), then per tile a pointwise multiply
  * and a c2r.
  *
+ * The executor (exec.c) walks the units of work and decides where the rows
+ * go; this file computes them.
+ *
  * FFTW's rules: all planning happens here on one thread, in
  * pc_fft_prepare (or a procs worker's pc_fft_worker_plans, from the
  * parent's wisdom so it makes the same plans and so the same bits), on
  * buffers of our own, never on inputs (FFTW_MEASURE overwrites them). Work
  * runs through the new-array execute functions on each worker's own
  * buffers, which have the planning buffers' alignment. */
-#include "internal.h"
+#include "fft.h"
 
 #include <errno.h>
 #include <fftw3.h>
@@ -50,11 +53,10 @@ static size_t cdiv(size_t a, size_t b)
     return (a + b - 1) / b;
 }
 
-/* Kernels per group: each tile spectrum is read once per group, not once
- * per kernel. The spectra of all tiles (16 bytes per sample in f64) do not
- * fit in cache; a group's kernel spectra do. */
-#define KGROUP 8
-/* ...but no more than fit in about 2 MB (a core's L2 and a bit), or the
+/* Kernels per group (at most PC_FFT_KGROUP): each tile spectrum is read
+ * once per group, not once per kernel. The spectra of all tiles (16 bytes
+ * per sample in f64) do not fit in cache; a group's kernel spectra do,
+ * but no more than fit in about 2 MB (a core's L2 and a bit), or the
  * group's spectra stream from memory and two workers fight over it. */
 static size_t kgroup(const pc_fft *f, pc_dtype dt);
 
@@ -71,7 +73,7 @@ static size_t real_bytes(const pc_fft *f, pc_dtype dt)
 static size_t kgroup(const pc_fft *f, pc_dtype dt)
 {
     size_t g = ((size_t)2 << 20) / spec_bytes(f, dt);
-    return g < 1 ? 1 : g > KGROUP ? KGROUP : g;
+    return g < 1 ? 1 : g > PC_FFT_KGROUP ? PC_FFT_KGROUP : g;
 }
 static size_t align64(size_t n)
 {
@@ -91,15 +93,14 @@ size_t pc_fft_spectra_bytes(const pc_fft *f, pc_dtype dt)
 }
 
 
-size_t pc_fft_scratch_bytes(const pc_plan *pl)
+size_t pc_fft_work_bytes(const pc_plan *pl)
 {
     const pc_fft *f = &pl->fft;
     pc_dtype dt = pl->p.dtype;
-    /* A group's kernel spectra, the product (c2r destroys it), the real
-     * block, and one tile row of output rows per kernel of the group. */
-    size_t g = kgroup(f, dt);
-    return (g + 1) * align64(spec_bytes(f, dt)) + align64(real_bytes(f, dt)) +
-           g * align64(f->Tr * pl->ocols * pc_dtype_size(dt));
+    /* A group's kernel spectra, the product (c2r destroys it) and the real
+     * block. */
+    return (f->kg + 1) * align64(spec_bytes(f, dt)) +
+           align64(real_bytes(f, dt));
 }
 
 /* Plans an r2c and a c2r of P x Q on buffers of our own. */
@@ -252,8 +253,7 @@ static double time_tile(pc_fft *f, pc_dtype dt)
  * keep most of their outputs, and the whole matrix in one transform.
  * Measured here: tiles of 128-160 win for 10x10 kernels, 256 for 64x64,
  * the whole matrix when the kernel is large next to it. */
-enum { MAX_CANDIDATES = 20 };
-static size_t candidates(const pc_plan *pl, pc_fft *c)
+size_t pc_fft_candidates(const pc_plan *pl, pc_fft *c)
 {
     static const size_t sizes[] = {32, 48, 64, 96, 128, 160, 192, 256, 320,
                                    384, 512, 640, 768, 1024, 1536, 2048};
@@ -284,8 +284,8 @@ static double model_work(const pc_fft *f)
 
 double pc_fft_model(const pc_plan *pl, pc_fft *best)
 {
-    pc_fft c[MAX_CANDIDATES];
-    size_t n = candidates(pl, c);
+    pc_fft c[PC_FFT_MAX_CANDIDATES];
+    size_t n = pc_fft_candidates(pl, c);
     double w = INFINITY;
     for (size_t i = 0; i < n; i++)
         if (model_work(&c[i]) < w) {
@@ -305,8 +305,8 @@ int pc_fft_choose(const pc_plan *pl, pc_fft *out)
                             pl->krows, pl->kcols);
         return PC_OK;
     }
-    pc_fft c[MAX_CANDIDATES];
-    size_t n = candidates(pl, c);
+    pc_fft c[PC_FFT_MAX_CANDIDATES];
+    size_t n = pc_fft_candidates(pl, c);
     double best_cost = INFINITY;
     for (size_t i = 0; i < n; i++) {
         /* Per kernel: a c2r and a multiply per tile, and the kernel's own
@@ -471,145 +471,56 @@ static void kernel_spectrum(const pc_plan *pl, size_t k, void *real, void *spec)
     exec_r2c(f, dt, real, spec);
 }
 
-/* Groups that hold kernels of [k0, k1), and the first of them. */
-static size_t first_group(const pc_plan *pl, const pc_sink *sink)
+void pc_fft_kernels(const pc_plan *pl, size_t k0, size_t nk, void *work)
 {
-    return sink->k0 / pl->fft.kg;
+    const pc_fft *f = &pl->fft;
+    size_t sstride = align64(spec_bytes(f, pl->p.dtype));
+    char *real = (char *)work + (f->kg + 1) * sstride;
+    for (size_t kk = 0; kk < nk; kk++)
+        kernel_spectrum(pl, k0 + kk, real, (char *)work + kk * sstride);
 }
 
-size_t pc_fft_units(const pc_plan *pl, const pc_sink *sink)
-{
-    if (sink->one_plane)
-        return pl->fft.ntr;
-    size_t g1 = cdiv(sink->k1, pl->fft.kg);
-    return (g1 - first_group(pl, sink)) * pl->fft.ntr;
-}
-
-/* Units are (group of kernels, tile row), group-major. */
-void pc_fft_exec_units(const pc_plan *pl, size_t u0, size_t u1,
-                       const pc_sink *sink, void *scratch)
+size_t pc_fft_tile_row(const pc_plan *pl, size_t ti, size_t nk,
+                       char *const *out, void *work)
 {
     const pc_fft *f = &pl->fft;
     pc_dtype dt = pl->p.dtype;
-    size_t esz = pc_dtype_size(dt);
-    size_t row_bytes = pl->ocols * esz, plane = pl->orows * row_bytes;
+    size_t esz = pc_dtype_size(dt), row_bytes = pl->ocols * esz;
     size_t sstride = align64(spec_bytes(f, dt));
-    size_t bstride = align64(f->Tr * row_bytes);
-    char *kspec = scratch;
-    const size_t G = f->kg;
-    char *prod = kspec + G * sstride;
+    /* work: the group's kernel spectra, the product, the real block. */
+    char *kspec = work;
+    char *prod = kspec + f->kg * sstride;
     char *real = prod + sstride;
-    char *rows = real + align64(real_bytes(f, dt));
-    size_t have = (size_t)-1;
-
-    for (size_t u = u0; u < u1; u++) {
-        size_t g = u / f->ntr + (sink->one_plane ? 0 : first_group(pl, sink));
-        size_t ti = u % f->ntr;
-        /* The group's kernels within [sink->k0, sink->k1). */
-        size_t k0 = g * G, kend = k0 + G;
-        if (k0 < sink->k0)
-            k0 = sink->k0;
-        if (kend > sink->k1)
-            kend = sink->k1;
-        size_t nk = kend - k0;
-        if (sink->one_plane) { /* pc_fft_execute: one kernel only */
-            k0 = sink->one_k;
-            nk = 1;
-        }
-        if (g != have) {
-            for (size_t kk = 0; kk < nk; kk++)
-                kernel_spectrum(pl, k0 + kk, real, kspec + kk * sstride);
-            have = g;
-        }
-        size_t i0 = ti * f->Tr;
-        size_t nr = pl->orows - i0 < f->Tr ? pl->orows - i0 : f->Tr;
-        char *dst[KGROUP];
-        for (size_t kk = 0; kk < nk; kk++)
-            dst[kk] = sink->one_plane ? sink->one_plane + i0 * row_bytes
-                      : sink->arena ? sink->arena + (k0 + kk - sink->k0) * plane +
-                                          i0 * row_bytes
-                                    : rows + kk * bstride;
-        for (size_t tj = 0; tj < f->ntc; tj++) {
-            const char *x = (const char *)pl->spectra +
-                            (ti * f->ntc + tj) * spec_stride(f, dt);
-            size_t j0 = tj * f->Tc;
-            size_t nc = pl->ocols - j0 < f->Tc ? pl->ocols - j0 : f->Tc;
-            for (size_t kk = 0; kk < nk; kk++) {
-                multiply(dt, x, kspec + kk * sstride, prod, f->P * f->qh);
-                exec_c2r(f, dt, prod, real);
-                for (size_t r = 0; r < nr; r++)
-                    memcpy(dst[kk] + r * row_bytes + j0 * esz,
-                           real + ((pl->krows - 1 + r) * f->Q + pl->kcols - 1) * esz,
-                           nc * esz);
-            }
-        }
+    size_t i0 = ti * f->Tr;
+    size_t nr = pl->orows - i0 < f->Tr ? pl->orows - i0 : f->Tr;
+    for (size_t tj = 0; tj < f->ntc; tj++) {
+        const char *x = (const char *)pl->spectra +
+                        (ti * f->ntc + tj) * spec_stride(f, dt);
+        size_t j0 = tj * f->Tc;
+        size_t nc = pl->ocols - j0 < f->Tc ? pl->ocols - j0 : f->Tc;
         for (size_t kk = 0; kk < nk; kk++) {
+            multiply(dt, x, kspec + kk * sstride, prod, f->P * f->qh);
+            exec_c2r(f, dt, prod, real);
             for (size_t r = 0; r < nr; r++)
-                sink->rowhash[(k0 + kk) * pl->orows + i0 + r] =
-                    pc_hash(dst[kk] + r * row_bytes, row_bytes);
-            if (sink->arena_fd >= 0 && !sink->one_plane)
-                pc_sink_put(sink, k0 + kk, i0, nr, row_bytes, plane, dst[kk], row_bytes);
+                memcpy(out[kk] + r * row_bytes + j0 * esz,
+                       real + ((pl->krows - 1 + r) * f->Q + pl->kcols - 1) * esz,
+                       nc * esz);
         }
     }
+    return nr;
 }
 
 int pc_fft_execute(const pc_plan *pl, size_t k, void *out)
 {
-    void *scratch = pc_alloc(pc_fft_scratch_bytes(pl));
-    uint64_t *hashes = malloc(pl->count * pl->orows * sizeof *hashes);
-    int st = PC_OK;
-    if (scratch && hashes) {
-        pc_sink sink = {.arena_fd = -1, .one_plane = out, .one_k = k, .rowhash = hashes,
-                        .k0 = k, .k1 = k + 1};
-        pc_fft_exec_units(pl, 0, pl->fft.ntr, &sink, scratch);
-    } else {
-        st = pc_error(PC_ENOMEM, "cannot allocate FFT buffers");
+    void *work = pc_alloc(pc_fft_work_bytes(pl));
+    if (!work)
+        return pc_error(PC_ENOMEM, "cannot allocate FFT buffers");
+    const size_t row_bytes = pl->ocols * pc_dtype_size(pl->p.dtype);
+    pc_fft_kernels(pl, k, 1, work);
+    for (size_t ti = 0; ti < pl->fft.ntr; ti++) {
+        char *dst = (char *)out + ti * pl->fft.Tr * row_bytes;
+        pc_fft_tile_row(pl, ti, 1, &dst, work);
     }
-    free(hashes);
-    pc_free(scratch);
-    return st;
-}
-
-int pc_plan_fft_error(const pc_plan *pl, double *rel_err)
-{
-    *rel_err = 0;
-    if (pl->method != PC_FFT)
-        return PC_OK;
-    size_t n = pl->orows * pl->ocols, esz = pc_dtype_size(pl->p.dtype);
-    void *a = malloc(n * esz), *b = malloc(n * esz);
-    int st = PC_OK;
-    if (!a || !b) {
-        st = pc_error(PC_ENOMEM, "cannot allocate the FFT check");
-        goto done;
-    }
-    const size_t sample[3] = {0, pl->count / 2, pl->count - 1};
-    for (int s = 0; s < 3; s++) {
-        if ((st = pc_fft_execute(pl, sample[s], a)))
-            break;
-        /* The one-kernel direct path: the error check needs the value,
-         * not the bits of the batch path. */
-        for (size_t i = 0; i < pl->orows; i++) {
-            void *row = (char *)b + i * pl->ocols * esz;
-            pl->fns->multi(pl, sample[s], 1, i, &row);
-        }
-        double maxref = 0, maxerr = 0;
-        for (size_t i = 0; i < n; i++) {
-            double x = pl->p.dtype == PC_F32 ? ((float *)a)[i] : ((double *)a)[i];
-            double y = pl->p.dtype == PC_F32 ? ((float *)b)[i] : ((double *)b)[i];
-            if (isfinite(y) && fabs(y) > maxref)
-                maxref = fabs(y);
-            /* NaN and Inf spread over a whole tile in an FFT, and only to
-             * the kernel's footprint in a direct sum: compare where both
-             * are finite. */
-            if (isfinite(x) && isfinite(y) && fabs(x - y) > maxerr)
-                maxerr = fabs(x - y);
-        }
-        double e = maxref > 0 ? maxerr / maxref : maxerr;
-        if (e > *rel_err)
-            *rel_err = e;
-    }
-done:
-    free(a);
-    free(b);
-    return st;
+    pc_free(work);
+    return PC_OK;
 }

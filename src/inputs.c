@@ -1,6 +1,6 @@
 /* Reproducible inputs: integers from GSL's mt19937, matrix first, then the
  * kernels in order, so the same seed gives the same numbers anywhere. */
-#include "internal.h"
+#include "base.h"
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>

@@ -13,7 +13,7 @@
 #define _POSIX_C_SOURCE 200809L /* fileno, fstat */
 #endif
 
-#include "internal.h"
+#include "base.h"
 
 #include <errno.h>
 #include <stdio.h>

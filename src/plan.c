@@ -1,16 +1,15 @@
-/* The plan: every mode as "pad once, then valid". All set-up happens here,
- * on one thread, before any parallel work; pc_plan_execute is re-entrant. */
-#include "internal.h"
+/* The plan's data layout: every mode as "pad once, then valid". Shapes,
+ * padding, flipped and packed kernels, and the shared mapping that holds
+ * them. The planner (planner.c) assembles a plan from these with the
+ * kernels' set-up; nothing here calls above this layer. */
+#include "plan.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #define PLAN_MAGIC "PCPLAN2"
-
-static int choose_method(pc_plan *pl, bool finite);
 
 static bool all_finite(const double *x, size_t n)
 {
@@ -73,6 +72,95 @@ int pc_out_shape(pc_mode mode, size_t rows, size_t cols, size_t krows,
     return pc_error(PC_EUSAGE, "unknown mode %d", (int)mode);
 }
 
+int pc_plan_init(pc_plan *pl, const pc_conv_params *p, size_t rows,
+                 size_t cols, size_t count, size_t krows, size_t kcols)
+{
+    if (rows == 0 || cols == 0 || count == 0 || krows == 0 || kcols == 0)
+        return pc_error(PC_EUSAGE, "empty matrix or kernel bank");
+    if (p->dtype != PC_F64 && p->dtype != PC_F32)
+        return pc_error(PC_EUSAGE, "unknown dtype %d", (int)p->dtype);
+    if (p->boundary != PC_FILL && p->boundary != PC_WRAP && p->boundary != PC_SYMM)
+        return pc_error(PC_EUSAGE, "unknown boundary %d", (int)p->boundary);
+    if ((unsigned)p->method > PC_AUTO)
+        return pc_error(PC_EUSAGE, "unknown method %d", (int)p->method);
+    if ((unsigned)p->isa >= PC_NISAS)
+        return pc_error(PC_EUSAGE, "unknown isa %d", (int)p->isa);
+    pl->p = *p;
+    pl->blob_fd = -1;
+    pl->rows = rows;
+    pl->cols = cols;
+    pl->count = count;
+    pl->krows = krows;
+    pl->kcols = kcols;
+    return PC_OK;
+}
+
+/* Where the output starts on the full grid, and the boundary and fill
+ * value the padding uses. */
+static void origin(const pc_plan *pl, size_t *r0, size_t *c0, pc_boundary *bnd,
+                   double *fillv)
+{
+    *r0 = *c0 = 0;
+    *bnd = pl->p.boundary;
+    *fillv = pl->p.fillvalue;
+    if (pl->p.mode == PC_SAME) {
+        *r0 = (pl->krows - 1) / 2;
+        *c0 = (pl->kcols - 1) / 2;
+    } else if (pl->p.mode == PC_VALID) {
+        *r0 = (pl->rows < pl->krows ? pl->rows : pl->krows) - 1;
+        *c0 = (pl->cols < pl->kcols ? pl->cols : pl->kcols) - 1;
+        /* Unswapped, 'valid' never reads outside the matrix; swapped, scipy
+         * convolves the kernel with the matrix, so outside counts as zero
+         * whatever the boundary says. */
+        *bnd = PC_FILL;
+        *fillv = 0.0;
+    }
+}
+
+int pc_plan_geometry(pc_plan *pl)
+{
+    int swapped, st = pc_out_shape(pl->p.mode, pl->rows, pl->cols, pl->krows,
+                                   pl->kcols, &pl->orows, &pl->ocols, &swapped);
+    if (st)
+        return st;
+    size_t esz = pc_dtype_size(pl->p.dtype), n;
+    if (!pc_add_ok(pl->orows, pl->krows - 1, &pl->prows) ||
+        !pc_add_ok(pl->ocols, pl->kcols - 1, &pl->pcols) ||
+        !pc_add_ok(pl->pcols, PC_SPARE + 15, &pl->pstride) ||
+        !pc_mul_ok(pl->prows, pl->pstride, &n) || !pc_mul_ok(n, esz, &n) ||
+        (long)pl->prows < 0 || (long)pl->pcols < 0)
+        return pc_error(PC_EUSAGE, "the padded matrix would be too large");
+    /* The kernels twice, flipped and packed (the packed ones rounded up to
+     * whole vectors, at most 64 kernels more). */
+    if (!pc_mul_ok(pl->krows, pl->kcols, &n) || !pc_mul_ok(n, 2 * esz, &n) ||
+        !pc_mul_ok(n, pl->count + 64, &n))
+        return pc_error(PC_EUSAGE, "the kernels would be too large");
+    /* Rows start on 64-byte boundaries, and PC_SPARE zero columns let
+     * vector loads run past the row end. */
+    pl->pstride &= ~(size_t)15;
+    return PC_OK;
+}
+
+void pc_plan_sets(pc_plan *pl, size_t lanes)
+{
+    pl->lanes = lanes;
+    /* Sets of two vectors of kernels, then at most one set of one vector,
+     * then the few left over one at a time. */
+    pl->nsets2 = pl->count / (2 * pl->lanes);
+    pl->nsets1 = (pl->count % (2 * pl->lanes)) / pl->lanes;
+    pl->first_single = (2 * pl->nsets2 + pl->nsets1) * pl->lanes;
+}
+
+bool pc_plan_finite(const pc_plan *pl, const pc_matrix *m, const pc_bank *b)
+{
+    size_t r0, c0;
+    pc_boundary bnd;
+    double fillv;
+    origin(pl, &r0, &c0, &bnd, &fillv);
+    return all_finite(m->data, m->rows * m->cols) &&
+           all_finite(b->data, b->count * b->rows * b->cols) && isfinite(fillv);
+}
+
 /* Index into a dimension of n samples, extended per boundary. Returns -1 for
  * "outside, use the fill value". */
 static long extend(long i, long n, pc_boundary b)
@@ -115,20 +203,29 @@ size_t pc_plan_kpack_bytes(const pc_plan *plan)
            pc_dtype_size(plan->p.dtype);
 }
 
-int pc_plan_bind(pc_plan *pl)
+void pc_plan_layout(const pc_plan *pl, size_t spectra_bytes,
+                    size_t wisdom_bytes, pc_plan_header *h)
 {
-    pl->fns = pc_direct_lookup(pl->isa, pl->p.dtype);
-    if (!pl->fns)
-        return pc_error(PC_EUSAGE, "this CPU cannot run the %s kernels (it "
-                        "supports up to %s)", pc_isa_name(pl->isa),
-                        pc_isa_name(pc_isa_best()));
-    pl->lanes = (size_t)pl->fns->lanes;
-    /* Sets of two vectors of kernels, then at most one set of one vector,
-     * then the few left over one at a time. */
-    pl->nsets2 = pl->count / (2 * pl->lanes);
-    pl->nsets1 = (pl->count % (2 * pl->lanes)) / pl->lanes;
-    pl->first_single = (2 * pl->nsets2 + pl->nsets1) * pl->lanes;
-    return PC_OK;
+    /* Header, padded matrix, kernels, packed kernels, tile spectra and the
+     * planner's wisdom, each on its own page. */
+    memset(h, 0, sizeof *h);
+    h->pad_off = align_page(sizeof *h);
+    h->kern_off = align_page(h->pad_off + pc_plan_pad_bytes(pl));
+    h->kpack_off = align_page(h->kern_off + pc_plan_kern_bytes(pl));
+    h->spectra_off = align_page(h->kpack_off + pc_plan_kpack_bytes(pl));
+    h->wisdom_off = align_page(h->spectra_off + spectra_bytes);
+    h->total = align_page(h->wisdom_off + wisdom_bytes);
+}
+
+void pc_plan_attach(pc_plan *pl, char *blob, size_t bytes,
+                    const pc_plan_header *h)
+{
+    pl->blob = blob;
+    pl->blob_bytes = bytes;
+    pl->pad = blob + h->pad_off;
+    pl->kern = blob + h->kern_off;
+    pl->kpack = blob + h->kpack_off;
+    pl->spectra = blob + h->spectra_off;
 }
 
 static void store(void *base, pc_dtype dt, size_t i, double v)
@@ -139,124 +236,13 @@ static void store(void *base, pc_dtype dt, size_t i, double v)
         ((double *)base)[i] = v;
 }
 
-int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
-                   const pc_bank *b)
+void pc_plan_fill(pc_plan *pl, const pc_matrix *m, const pc_bank *b)
 {
-    *out = NULL;
-    if (m->rows == 0 || m->cols == 0 || b->count == 0 || b->rows == 0 ||
-        b->cols == 0)
-        return pc_error(PC_EUSAGE, "empty matrix or kernel bank");
-    if (p->dtype != PC_F64 && p->dtype != PC_F32)
-        return pc_error(PC_EUSAGE, "unknown dtype %d", (int)p->dtype);
-    if (p->boundary != PC_FILL && p->boundary != PC_WRAP && p->boundary != PC_SYMM)
-        return pc_error(PC_EUSAGE, "unknown boundary %d", (int)p->boundary);
-    if ((unsigned)p->method > PC_AUTO)
-        return pc_error(PC_EUSAGE, "unknown method %d", (int)p->method);
-    if ((unsigned)p->isa >= PC_NISAS)
-        return pc_error(PC_EUSAGE, "unknown isa %d", (int)p->isa);
-
-    pc_plan *pl = calloc(1, sizeof *pl);
-    if (!pl)
-        return pc_error(PC_ENOMEM, "cannot allocate a plan");
-    pl->p = *p;
-    pl->owns = true;
-    pl->blob_fd = -1;
-    pl->rows = m->rows;
-    pl->cols = m->cols;
-    pl->count = b->count;
-    pl->krows = b->rows;
-    pl->kcols = b->cols;
-    pl->isa = p->isa == PC_ISA_AUTO ? pc_isa_best() : p->isa;
-
-    int swapped, st = pc_plan_bind(pl);
-    if (st)
-        goto error;
-    st = pc_out_shape(p->mode, m->rows, m->cols, b->rows, b->cols, &pl->orows,
-                      &pl->ocols, &swapped);
-    if (st)
-        goto error;
-
-    /* Where the output starts on the full grid. */
-    size_t r0 = 0, c0 = 0;
-    pc_boundary bnd = p->boundary;
-    double fillv = p->fillvalue;
-    if (p->mode == PC_SAME) {
-        r0 = (b->rows - 1) / 2;
-        c0 = (b->cols - 1) / 2;
-    } else if (p->mode == PC_VALID) {
-        r0 = (m->rows < b->rows ? m->rows : b->rows) - 1;
-        c0 = (m->cols < b->cols ? m->cols : b->cols) - 1;
-        /* Unswapped, 'valid' never reads outside the matrix; swapped, scipy
-         * convolves the kernel with the matrix, so outside counts as zero
-         * whatever the boundary says. */
-        bnd = PC_FILL;
-        fillv = 0.0;
-    }
-
-    size_t esz = pc_dtype_size(p->dtype), n;
-    if (!pc_add_ok(pl->orows, b->rows - 1, &pl->prows) ||
-        !pc_add_ok(pl->ocols, b->cols - 1, &pl->pcols) ||
-        !pc_add_ok(pl->pcols, PC_SPARE + 15, &pl->pstride) ||
-        !pc_mul_ok(pl->prows, pl->pstride, &n) || !pc_mul_ok(n, esz, &n) ||
-        (long)pl->prows < 0 || (long)pl->pcols < 0) {
-        st = pc_error(PC_EUSAGE, "the padded matrix would be too large");
-        goto error;
-    }
-    /* Rows start on 64-byte boundaries, and PC_SPARE zero columns let
-     * vector loads run past the row end. */
-    pl->pstride &= ~(size_t)15;
-
-    /* Direct or FFT: the model's estimates, then FFTW's plans (on buffers
-     * of their own, before the inputs exist). NaN and Inf spread over a
-     * whole tile in an FFT but only over the kernel's footprint in
-     * scipy's direct sum, so inputs with them are computed directly. */
-    bool finite = all_finite(m->data, m->rows * m->cols) &&
-                  all_finite(b->data, b->count * b->rows * b->cols) &&
-                  isfinite(fillv);
-    if (!finite && p->method == PC_FFT) {
-        st = pc_error(PC_EUSAGE, "--method fft cannot give scipy's results "
-                      "with NaN or Inf in the inputs (an FFT spreads them "
-                      "over whole tiles); use --method direct or auto");
-        goto error;
-    }
-    if ((st = choose_method(pl, finite)))
-        goto error;
-    char *wisdom = NULL;
-    size_t wisdom_len = 0;
-    if (pl->method == PC_FFT) {
-        if ((st = pc_fft_prepare(pl, p->wisdom)))
-            goto error;
-        wisdom = pc_fft_export_wisdom(p->dtype);
-        wisdom_len = wisdom ? strlen(wisdom) + 1 : 0;
-    }
-
-    /* One shared mapping: header, padded matrix, kernels, packed kernels,
-     * tile spectra and the planner's wisdom, each on its own page. */
-    pc_plan_header h;
-    memset(&h, 0, sizeof h);
-    h.pad_off = align_page(sizeof h);
-    h.kern_off = align_page(h.pad_off + pc_plan_pad_bytes(pl));
-    h.kpack_off = align_page(h.kern_off + pc_plan_kern_bytes(pl));
-    h.spectra_off = align_page(h.kpack_off + pc_plan_kpack_bytes(pl));
-    h.wisdom_off = align_page(h.spectra_off +
-        (pl->method == PC_FFT ? pc_fft_spectra_bytes(&pl->fft, p->dtype) : 0));
-    h.total = align_page(h.wisdom_off + wisdom_len);
-    if ((st = pc_shm_map("parconv-plan", h.total, &pl->blob_fd,
-                         (void **)&pl->blob))) {
-        free(wisdom);
-        goto error;
-    }
-    pl->blob_bytes = h.total;
-    pl->pad = pl->blob + h.pad_off;
-    pl->kern = pl->blob + h.kern_off;
-    pl->kpack = pl->blob + h.kpack_off;
-    pl->spectra = pl->blob + h.spectra_off;
-    if (wisdom) {
-        memcpy(pl->blob + h.wisdom_off, wisdom, wisdom_len);
-        pl->wisdom = pl->blob + h.wisdom_off;
-        free(wisdom);
-    }
-
+    const pc_dtype dt = pl->p.dtype;
+    size_t r0, c0;
+    pc_boundary bnd;
+    double fillv;
+    origin(pl, &r0, &c0, &bnd, &fillv);
     long M = (long)m->rows, N = (long)m->cols;
     long roff = (long)r0 - (long)(b->rows - 1);
     long coff = (long)c0 - (long)(b->cols - 1);
@@ -265,7 +251,7 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
         for (size_t j = 0; j < pl->pcols; j++) {
             long sj = extend((long)j + coff, N, bnd);
             double v = si < 0 || sj < 0 ? fillv : m->data[si * N + sj];
-            store(pl->pad, p->dtype, i * pl->pstride + j, v);
+            store(pl->pad, dt, i * pl->pstride + j, v);
         }
     }
 
@@ -274,8 +260,7 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
     size_t kh = b->rows, kw = b->cols, taps = kh * kw;
     for (size_t k = 0; k < b->count; k++)
         for (size_t t = 0; t < taps; t++)
-            store(pl->kern, p->dtype, k * taps + t,
-                  b->data[k * taps + (taps - 1 - t)]);
+            store(pl->kern, dt, k * taps + t, b->data[k * taps + (taps - 1 - t)]);
     /* Set s holds kernels s*2L .. s*2L+2L-1 (L lanes; the last set may have
      * one vector), tap by tap: [p][q][group][lane]. */
     size_t L = pl->lanes;
@@ -284,69 +269,43 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
         size_t G = set < pl->nsets2 ? 2 : 1;
         size_t base = set * taps * 2 * L;
         for (size_t t = 0; t < taps; t++)
-            store(pl->kpack, p->dtype, base + (t * G + g) * L + lane,
+            store(pl->kpack, dt, base + (t * G + g) * L + lane,
                   b->data[k * taps + (taps - 1 - t)]);
     }
+}
 
-    if (pl->method == PC_FFT)
-        pc_fft_spectra(pl);
-
-    memcpy(h.magic, PLAN_MAGIC, sizeof PLAN_MAGIC);
-    h.header_bytes = sizeof h;
+void pc_plan_seal(const pc_plan *pl, pc_plan_header *h)
+{
+    memcpy(h->magic, PLAN_MAGIC, sizeof PLAN_MAGIC);
+    snprintf(h->version, sizeof h->version, "%s", PC_VERSION);
+    h->header_bytes = sizeof *h;
     /* A pointer, a plan or a descriptor means nothing in another process. */
-    h.plan = *pl;
-    h.plan.p.wisdom = NULL;
-    h.plan.pad = h.plan.kern = h.plan.kpack = h.plan.spectra = NULL;
-    h.plan.fns = NULL;
-    h.plan.fft.r2c = h.plan.fft.c2r = NULL;
-    h.plan.wisdom = NULL;
-    h.plan.blob = NULL;
-    h.plan.blob_fd = -1;
-    h.plan.owns = false;
-    memcpy(pl->blob, &h, sizeof h);
-    *out = pl;
-    return PC_OK;
-
-error:
-    pc_plan_destroy(pl);
-    return st;
+    h->plan = *pl;
+    h->plan.p.wisdom = NULL;
+    h->plan.pad = h->plan.kern = h->plan.kpack = h->plan.spectra = NULL;
+    h->plan.fns = NULL;
+    h->plan.fft.r2c = h->plan.fft.c2r = NULL;
+    h->plan.wisdom = NULL;
+    h->plan.blob = NULL;
+    h->plan.blob_fd = -1;
+    h->plan.owns = false;
+    memcpy(pl->blob, h, sizeof *h);
 }
 
-void pc_cost_defaults(pc_dtype dtype, pc_isa isa, double *direct, double *fft)
+int pc_plan_open(pc_plan *pl, char *blob, size_t bytes, pc_plan_header *h)
 {
-    /* Seconds per output sample and tap (direct), and per P*Q*log2(P*Q)
-     * of a tile transform with its multiply (FFT), on one core of the
-     * development machine (AMD EPYC, AVX-512; FFTW 3.3.10 with AVX). The
-     * direct constant follows the vector width; FFTW's does not. */
-    static const double direct_f64[PC_NISAS] = {
-        [PC_ISA_GENERIC] = 1.04e-10, [PC_ISA_AVX2] = 4.4e-11,
-        [PC_ISA_AVX512] = 2.1e-11};
-    if (isa == PC_ISA_AUTO)
-        isa = pc_isa_best();
-    *direct = direct_f64[isa] * (dtype == PC_F32 ? 0.56 : 1.0);
-    *fft = dtype == PC_F32 ? 1.55e-10 : 2.7e-10;
-}
-
-/* The scipy choose_conv_method form: direct ~ outputs x taps, FFT ~
- * tiles x P*Q*log2(P*Q) for the best tiling under the model; then FFT
- * plans take the measured best tiling. */
-static int choose_method(pc_plan *pl, bool finite)
-{
-    double cd = pl->p.cost_direct, cf = pl->p.cost_fft, dd, df;
-    pc_cost_defaults(pl->p.dtype, pl->isa, &dd, &df);
-    if (!(cd > 0))
-        cd = dd;
-    if (!(cf > 0))
-        cf = df;
-    pl->est_direct = cd * (double)pl->orows * (double)pl->ocols *
-                     (double)pl->krows * (double)pl->kcols;
-    pc_fft model;
-    pl->est_fft = cf * pc_fft_model(pl, &model);
-    pl->method = pl->p.method == PC_AUTO
-                     ? (finite && pl->est_fft < pl->est_direct ? PC_FFT : PC_DIRECT)
-                     : pl->p.method;
-    if (pl->method == PC_FFT)
-        return pc_fft_choose(pl, &pl->fft);
+    memset(pl, 0, sizeof *pl);
+    pl->blob_fd = -1;
+    if (bytes < sizeof *h)
+        return pc_error(PC_EINPUT, "plan mapping too small");
+    memcpy(h, blob, sizeof *h);
+    if (memcmp(h->magic, PLAN_MAGIC, sizeof PLAN_MAGIC) != 0 ||
+        h->header_bytes != sizeof *h || h->total != bytes ||
+        strncmp(h->version, PC_VERSION, sizeof h->version) != 0)
+        return pc_error(PC_EINPUT, "the plan mapping is not from this parconv "
+                        "(version %s)", PC_VERSION);
+    *pl = h->plan;
+    pc_plan_attach(pl, blob, bytes, h);
     return PC_OK;
 }
 
@@ -377,48 +336,6 @@ void pc_plan_fft_info(const pc_plan *plan, size_t *P, size_t *Q, size_t *Tr,
     *ntr = f->ntr;
     *ntc = f->ntc;
     *plan_s = f->plan_seconds;
-}
-
-int pc_plan_view(pc_plan *pl, char *blob, size_t bytes)
-{
-    pc_plan_header h;
-    memset(pl, 0, sizeof *pl);
-    pl->blob_fd = -1;
-    if (bytes < sizeof h)
-        return pc_error(PC_EINPUT, "plan mapping too small");
-    memcpy(&h, blob, sizeof h);
-    if (memcmp(h.magic, PLAN_MAGIC, sizeof PLAN_MAGIC) != 0 ||
-        h.header_bytes != sizeof h || h.total != bytes)
-        return pc_error(PC_EINPUT, "the plan mapping is not from this parconv");
-    *pl = h.plan;
-    pl->blob = blob;
-    pl->blob_bytes = bytes;
-    pl->pad = blob + h.pad_off;
-    pl->kern = blob + h.kern_off;
-    pl->kpack = blob + h.kpack_off;
-    pl->spectra = blob + h.spectra_off;
-    int st = pc_plan_bind(pl);
-    if (!st && pl->method == PC_FFT) {
-        /* This process makes its own FFTW plans, from the parent's wisdom
-         * so they are the same plans. */
-        pl->wisdom = blob + h.wisdom_off;
-        st = pc_fft_worker_plans(pl, pl->wisdom);
-    }
-    return st;
-}
-
-void pc_plan_destroy(pc_plan *plan)
-{
-    if (!plan)
-        return;
-    pc_fft_destroy(&plan->fft, plan->p.dtype);
-    if (plan->owns) {
-        if (plan->blob)
-            munmap(plan->blob, plan->blob_bytes);
-        if (plan->blob_fd >= 0)
-            close(plan->blob_fd);
-    }
-    free(plan);
 }
 
 size_t pc_plan_count(const pc_plan *plan)

@@ -1,5 +1,5 @@
 /* Shared memory: memfd mappings that procs workers can map too. */
-#include "internal.h"
+#include "base.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,7 +65,7 @@ int pc_arena_create(pc_arena *a, size_t bytes, bool shared)
                        : pc_error(PC_ENOMEM, "cannot allocate %zu bytes of "
                                              "output planes", a->bytes);
     }
-    /* procs workers write it through its file (pc_sink_put), so no
+    /* procs workers write it through its file (the row sink, exec.c), so no
      * process's compute pays for first touches of its pages. */
     return pc_shm_map("parconv-arena", a->bytes, &a->fd, &a->base);
 }

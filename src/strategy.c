@@ -1,6 +1,6 @@
 /* pc_run: validate, pick the strategy from the table, time it, and turn
  * the row checksums into kernel checksums. */
-#include "internal.h"
+#include "strategy.h"
 
 #include <stdlib.h>
 

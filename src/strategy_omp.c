@@ -1,6 +1,6 @@
 /* omp: an OpenMP parallel loop over blocks of output rows, the same blocks
  * the threads strategy uses. */
-#include "internal.h"
+#include "strategy.h"
 
 int pc_strategy_omp(const pc_plan *plan, const pc_run_params *rp,
                     const pc_sink *sink, unsigned workers, double *times)

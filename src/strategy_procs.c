@@ -5,8 +5,12 @@
  * checksums and passes both, and the output arena's when there is one, as
  * fixed descriptors. Worker w maps them, computes its block of output rows
  * of every kernel and writes their checksums, and the rows themselves into
- * the arena. Nothing goes through pipes or files. */
-#include "internal.h"
+ * the arena. Nothing goes through pipes or files.
+ *
+ * The worker executable is the caller's (a program that calls
+ * pc_worker_check at the top of its main, "/proc/self/exe"), or by default
+ * the parconv installed with the library. */
+#include "strategy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +29,11 @@
 #include <unistd.h>
 
 extern char **environ;
+
+/* The installed parconv (src/meson.build sets it from the prefix). */
+#ifndef PC_WORKER_EXE
+#define PC_WORKER_EXE "parconv"
+#endif
 
 /* Where a worker finds the mappings: fixed descriptor numbers. */
 #define PLAN_FD 3
@@ -129,8 +138,12 @@ static int spawn_one(spawner *sp, child *c, unsigned i)
                     sp->sparent, sp->sarena, sp->sk0, sp->sk1, NULL};
     int e = posix_spawn(&c->pid, sp->exe, &sp->fa, NULL, argv, environ);
     if (e)
-        return pc_error(PC_ESYS, "cannot spawn procs worker %u ('%s'): %s", i,
-                        sp->exe, strerror(e));
+        return pc_error(PC_ESYS, "cannot spawn procs worker %u ('%s'): %s%s",
+                        i, sp->exe, strerror(e),
+                        sp->exe == pc_worker_default_exe()
+                            ? " (the installed parconv, used when worker_exe "
+                              "is NULL; see pc_worker_check in parconv.h)"
+                            : "");
     c->pidfd = open_pidfd(c->pid);
     c->done = 0;
     c->started = pc_now();
@@ -229,9 +242,6 @@ static int wait_all(child *c, unsigned n, const pc_plan *plan,
 int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
                       const pc_sink *sink, unsigned workers, double *times)
 {
-    if (!rp->worker_exe)
-        return pc_error(PC_EUSAGE, "procs needs the path of the parconv "
-                                   "executable to spawn");
     if (!plan->owns || plan->blob_fd < 0)
         return pc_error(PC_EUSAGE, "procs needs a plan made by pc_plan_create");
     if (rp->arena && rp->arena->fd < 0)
@@ -250,7 +260,8 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
     child *kids = calloc(workers, sizeof *kids);
     for (unsigned i = 0; kids && i < workers; i++)
         kids[i].pidfd = -1;
-    spawner sp = {.exe = rp->worker_exe};
+    spawner sp = {.exe = rp->worker_exe ? rp->worker_exe
+                                        : pc_worker_default_exe()};
     int fa_ok = 0;
     unsigned spawned = 0;
     if (!kids) {
@@ -323,6 +334,19 @@ static void *map_fd(int fd, int prot, size_t *bytes)
     /* MAP_POPULATE: page-table set-up belongs to start-up, not compute. */
     void *p = mmap(NULL, *bytes, prot, MAP_SHARED | MAP_POPULATE, fd, 0);
     return p == MAP_FAILED ? NULL : p;
+}
+
+const char *pc_worker_default_exe(void)
+{
+    return PC_WORKER_EXE;
+}
+
+int pc_worker_check(int argc, char **argv, int *status)
+{
+    if (argc < 2 || !argv || !argv[1] || strcmp(argv[1], PC_WORKER_FLAG) != 0)
+        return 0;
+    *status = pc_worker_main(argc, argv);
+    return 1;
 }
 
 int pc_worker_main(int argc, char **argv)

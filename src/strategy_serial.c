@@ -1,5 +1,5 @@
 /* serial: one loop over the kernels, the reference the others must match. */
-#include "internal.h"
+#include "strategy.h"
 
 int pc_strategy_serial(const pc_plan *plan, const pc_run_params *rp,
                        const pc_sink *sink, unsigned workers, double *times)

@@ -1,7 +1,7 @@
 /* threads: POSIX threads, each computing its own block of output rows of
  * every kernel (rows, not kernels: 100 kernels in sets of 16 would split
  * badly over 2 threads). */
-#include "internal.h"
+#include "strategy.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* What the machine offers: CPUs, cores, memory, a clock. */
-#include "internal.h"
+#include "base.h"
 
 #include <inttypes.h>
 #include <stdio.h>

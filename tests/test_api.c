@@ -1,0 +1,189 @@
+/* The library's own answers about itself: pc_plan_estimate agrees with
+ * what pc_plan_create allocates (pc_plan_memory, measured on the plan's
+ * mapping), and worker mode works without a parconv executable given:
+ * pc_worker_check leaves a normal command line alone, and a NULL
+ * worker_exe (the installed parconv) either works or fails cleanly. */
+#include "parconv.h"
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* An FFT plan's mapping also holds FFTW's wisdom, which the estimate
+ * cannot know: a few KB, a page-rounded allowance of 1 MB is plenty. */
+#define WISDOM_ALLOWANCE (1 << 20)
+
+static void make_inputs(pc_matrix *m, pc_bank *b, size_t M, size_t N,
+                        size_t K, size_t kh, size_t kw)
+{
+    pc_gen_params g = {.seed = 7, .lo = -9, .hi = 10};
+    pc_matrix_alloc(m, M, N);
+    pc_bank_alloc(b, K, kh, kw);
+    pc_generate(&g, M, N, m, b);
+}
+
+/* Estimate, then plan, then compare. exact_fft: the FFT tiling is pinned
+ * (or the method direct), so spectra and scratch must match exactly. */
+static void estimate_case(const char *name, size_t M, size_t N, size_t K,
+                          size_t kh, size_t kw, const pc_conv_params *p,
+                          bool exact_fft)
+{
+    pc_memory est, got;
+    int st = pc_plan_estimate(p, M, N, K, kh, kw, &est);
+    CHECK(st == 0, "%s: estimate: %s", name, pc_errmsg());
+    pc_matrix m;
+    pc_bank b;
+    make_inputs(&m, &b, M, N, K, kh, kw);
+    pc_plan *plan;
+    st = pc_plan_create(&plan, p, &m, &b);
+    CHECK(st == 0, "%s: plan: %s", name, pc_errmsg());
+    if (st)
+        goto done;
+    pc_plan_memory(plan, &got);
+    size_t orows, ocols;
+    pc_plan_out_shape(plan, &orows, &ocols);
+    CHECK(got.sums == (double)K * (double)orows * 8, "%s: sums %g", name,
+          got.sums);
+    CHECK(est.sums == got.sums, "%s: sums estimated %g, are %g", name,
+          est.sums, got.sums);
+    if (pc_plan_method(plan) == PC_DIRECT) {
+        CHECK(est.plan == got.plan, "%s: plan estimated %g, is %g", name,
+              est.plan, got.plan);
+        CHECK(got.spectra == 0, "%s: direct plan with spectra", name);
+    } else {
+        CHECK(est.plan <= got.plan && got.plan <= est.plan + WISDOM_ALLOWANCE,
+              "%s: plan estimated %g, is %g (with the wisdom)", name,
+              est.plan, got.plan);
+        CHECK(got.spectra > 0, "%s: FFT plan without spectra", name);
+    }
+    if (exact_fft || pc_plan_method(plan) == PC_DIRECT) {
+        CHECK(est.spectra == got.spectra, "%s: spectra estimated %g, are %g",
+              name, est.spectra, got.spectra);
+        CHECK(est.scratch == got.scratch, "%s: scratch estimated %g, is %g",
+              name, est.scratch, got.scratch);
+    } else {
+        /* The tiling is chosen by timing: the estimate is the most any
+         * candidate needs. */
+        CHECK(est.spectra >= got.spectra, "%s: spectra estimated %g < %g",
+              name, est.spectra, got.spectra);
+        CHECK(est.scratch >= got.scratch, "%s: scratch estimated %g < %g",
+              name, est.scratch, got.scratch);
+    }
+    CHECK(got.scratch > 0, "%s: no scratch", name);
+    pc_plan_destroy(plan);
+done:
+    pc_matrix_free(&m);
+    pc_bank_free(&b);
+}
+
+static void test_estimates(void)
+{
+    pc_conv_params p;
+    pc_conv_params_default(&p);
+    /* Direct: every mode, both dtypes, odd counts (sets and singles). */
+    const pc_mode modes[] = {PC_FULL, PC_SAME, PC_VALID};
+    for (int i = 0; i < 3; i++)
+        for (int d = 0; d < 2; d++) {
+            p.mode = modes[i];
+            p.dtype = d ? PC_F32 : PC_F64;
+            estimate_case("direct", 97, 130, 13, 7, 5, &p, true);
+            estimate_case("direct, one kernel", 40, 33, 1, 3, 3, &p, true);
+            estimate_case("direct, kernel larger", 6, 9, 37, 12, 15, &p, true);
+        }
+    pc_conv_params_default(&p);
+    p.isa = PC_ISA_GENERIC;
+    estimate_case("direct generic", 64, 64, 21, 5, 5, &p, true);
+
+    /* FFT, size pinned: the same tiling, so exact. */
+    pc_conv_params_default(&p);
+    p.method = PC_FFT;
+    p.fft_P = p.fft_Q = 64;
+    estimate_case("fft 64x64", 150, 170, 11, 9, 9, &p, true);
+    p.dtype = PC_F32;
+    p.mode = PC_SAME;
+    estimate_case("fft 64x64 f32", 150, 170, 11, 9, 9, &p, true);
+
+    /* FFT chosen by timing, and AUTO where the model takes FFT (large
+     * kernels) or direct (small ones). */
+    pc_conv_params_default(&p);
+    p.method = PC_FFT;
+    estimate_case("fft timed", 200, 180, 5, 17, 17, &p, false);
+    p.method = PC_AUTO;
+    estimate_case("auto, large kernels", 256, 256, 4, 41, 41, &p, false);
+    estimate_case("auto, small kernels", 256, 256, 4, 3, 3, &p, false);
+    pc_memory m;
+    CHECK(pc_plan_estimate(&p, 256, 256, 4, 3, 3, &m) == 0 && m.spectra == 0,
+          "auto with 3x3 kernels should need no spectra: %g", m.spectra);
+
+    /* Bad parameters and impossible sizes are refused, not overflowed. */
+    pc_conv_params_default(&p);
+    CHECK(pc_plan_estimate(&p, 10, 10, 0, 3, 3, &m) == PC_EUSAGE,
+          "no kernels");
+    CHECK(pc_plan_estimate(&p, (size_t)1 << 40, (size_t)1 << 40, 1, 3, 3,
+                           &m) == PC_EUSAGE, "a matrix of 2^80 samples");
+    CHECK(pc_plan_estimate(&p, 10, 10, (size_t)1 << 50, 1 << 10, 1 << 10,
+                           &m) == PC_EUSAGE, "kernels of 2^70 taps");
+    p.mode = PC_VALID;
+    CHECK(pc_plan_estimate(&p, 10, 20, 1, 20, 10, &m) == PC_EUSAGE,
+          "valid with neither input containing the other");
+    pc_conv_params_default(&p);
+    p.dtype = (pc_dtype)9;
+    CHECK(pc_plan_estimate(&p, 10, 10, 1, 3, 3, &m) == PC_EUSAGE, "dtype 9");
+}
+
+static void test_worker_mode(void)
+{
+    /* A program's own command line is not a worker's. */
+    char *args[] = {"prog", "--mode", "full", NULL};
+    int status = 12345;
+    CHECK(pc_worker_check(3, args, &status) == 0 && status == 12345,
+          "pc_worker_check took a normal command line");
+    CHECK(pc_worker_check(1, args, &status) == 0, "argc 1");
+    /* A worker's flag with bad arguments is a worker that refuses. */
+    char *bad[] = {"prog", PC_WORKER_FLAG, "x", NULL};
+    CHECK(pc_worker_check(3, bad, &status) == 1 && status == 2,
+          "bad worker arguments: status %d", status);
+
+    const char *exe = pc_worker_default_exe();
+    size_t n = exe ? strlen(exe) : 0;
+    CHECK(n > 8 && exe[0] == '/' && strcmp(exe + n - 8, "/parconv") == 0,
+          "default worker executable '%s'", exe ? exe : "(null)");
+
+    /* NULL worker_exe: the installed parconv if there is one (then the
+     * results are serial's), else a clean error naming it. */
+    pc_matrix m;
+    pc_bank b;
+    make_inputs(&m, &b, 50, 40, 6, 5, 5);
+    pc_conv_params p;
+    pc_conv_params_default(&p);
+    pc_plan *plan;
+    if (pc_plan_create(&plan, &p, &m, &b) == 0) {
+        uint64_t ref[6] = {0}, sums[6] = {0};
+        pc_run_result res;
+        pc_run_params rp = {.strategy = PC_SERIAL, .sums = ref};
+        CHECK(pc_run(plan, &rp, &res) == 0, "serial: %s", pc_errmsg());
+        rp = (pc_run_params){.strategy = PC_PROCS, .workers = 2, .sums = sums};
+        int st = pc_run(plan, &rp, &res);
+        if (st == 0)
+            CHECK(memcmp(ref, sums, sizeof ref) == 0,
+                  "procs with the installed parconv differs from serial");
+        else
+            CHECK((st == PC_ESYS && strstr(pc_errmsg(), exe)) ||
+                  st == PC_EWORKER, "NULL worker_exe: status %d: %s", st,
+                  pc_errmsg());
+        printf("procs with worker_exe NULL: %s\n",
+               st ? pc_errmsg() : "ran with the installed parconv");
+        pc_plan_destroy(plan);
+    } else {
+        CHECK(0, "plan: %s", pc_errmsg());
+    }
+    pc_matrix_free(&m);
+    pc_bank_free(&b);
+}
+
+int main(void)
+{
+    test_estimates();
+    test_worker_mode();
+    return t_summary("api");
+}
