@@ -63,21 +63,23 @@ static int estimate_memory(job *j)
     bool procs = false;
     for (int i = 0; i < o->nstrategies; i++)
         procs |= o->strategies[i] == PC_PROCS;
-    double esz = (double)pc_dtype_size(o->conv.dtype);
-    double plane = (double)j->orows * (double)j->ocols * esz;
+    /* The plan's own parts come from the library, which lays them out. */
+    pc_memory mem;
+    int st = pc_plan_estimate(&o->conv, j->rows, j->cols, count ? count : 1,
+                              kr, kc, &mem);
+    if (st)
+        return st;
+    double plane = (double)j->orows * (double)j->ocols *
+                   (double)pc_dtype_size(o->conv.dtype);
     double inputs = 8.0 * ((double)j->rows * j->cols + (double)count * kr * kc);
-    double plan = esz * ((double)(j->orows + kr) * (double)(j->ocols + kc + 160) +
-                         2.0 * ((double)count + 32) * kr * kc);
-    double hashes = 8.0 * (double)count * (double)j->orows;
     /* With -o, a batch of output planes at a time (see batch_size). */
     double arena = o->outdir ? fmin(plane * (double)count, fmax(plane * 32, 256e6))
                              : 0;
-    /* FFT: every input tile's spectrum, with the overlap of the tiles. */
-    double spectra = o->conv.method == PC_DIRECT ? 0
-                     : 2.0 * esz * 1.6 * (double)(j->orows + kr) *
-                           (double)(j->ocols + kc);
-    double est = inputs + plan * (procs ? 2 : 1) + hashes * (procs ? 2 : 1) +
-                 arena + spectra;
+    /* procs: the parent's row checksums and the workers' views of them; the
+     * plan is counted twice too, to stay on the safe side. */
+    double copies = procs ? 2 : 1;
+    double plan = mem.plan;
+    double est = inputs + (mem.plan + mem.sums) * copies + arena + mem.spectra;
     j->mem_estimate = est;
     double avail = memory_limit(o);
     if (avail > 0 && est > avail) {
