@@ -176,26 +176,24 @@ static void multiply(pc_dtype dt, const void *x, const void *h, void *out,
                      size_t n)
 {
     /* Written out in real arithmetic: C's complex multiply checks for NaN
-     * results and calls a library routine, which stops vectorisation. */
-    if (dt == PC_F32) {
-        const float *a = x, *b = h;
-        float *o = out;
-        for (size_t i = 0; i < n; i++) {
-            float ar = a[2 * i], ai = a[2 * i + 1];
-            float br = b[2 * i], bi = b[2 * i + 1];
-            o[2 * i] = ar * br - ai * bi;
-            o[2 * i + 1] = ar * bi + ai * br;
-        }
-    } else {
-        const double *a = x, *b = h;
-        double *o = out;
-        for (size_t i = 0; i < n; i++) {
-            double ar = a[2 * i], ai = a[2 * i + 1];
-            double br = b[2 * i], bi = b[2 * i + 1];
-            o[2 * i] = ar * br - ai * bi;
-            o[2 * i + 1] = ar * bi + ai * br;
-        }
-    }
+     * results and calls a library routine, which stops vectorisation. One
+     * body for both element types. */
+#define PC_CMUL(T)                                                        \
+    do {                                                                  \
+        const T *a = x, *b = h;                                           \
+        T *o = out;                                                       \
+        for (size_t i = 0; i < n; i++) {                                  \
+            T ar = a[2 * i], ai = a[2 * i + 1];                           \
+            T br = b[2 * i], bi = b[2 * i + 1];                           \
+            o[2 * i] = ar * br - ai * bi;                                 \
+            o[2 * i + 1] = ar * bi + ai * br;                             \
+        }                                                                 \
+    } while (0)
+    if (dt == PC_F32)
+        PC_CMUL(float);
+    else
+        PC_CMUL(double);
+#undef PC_CMUL
 }
 
 static void exec_c2r(const pc_fft *f, pc_dtype dt, void *in, void *out)
@@ -346,6 +344,19 @@ static int wisdom_precision(const char *path, pc_dtype *dt)
     return PC_OK;
 }
 
+/* Imports (or, with save, exports) FFTW's wisdom of dt from (to) path,
+ * under the planner's lock; false if FFTW could not. */
+static bool wisdom_file(pc_dtype dt, const char *path, bool save)
+{
+    pthread_mutex_lock(&planner);
+    int ok = save ? (dt == PC_F32 ? fftwf_export_wisdom_to_filename(path)
+                                  : fftw_export_wisdom_to_filename(path))
+                  : (dt == PC_F32 ? fftwf_import_wisdom_from_filename(path)
+                                  : fftw_import_wisdom_from_filename(path));
+    pthread_mutex_unlock(&planner);
+    return ok != 0;
+}
+
 int pc_fft_prepare(pc_plan *pl, const char *wisdom_path)
 {
     pc_fft *f = &pl->fft;
@@ -362,11 +373,7 @@ int pc_fft_prepare(pc_plan *pl, const char *wisdom_path)
                                 "run computes in %s (use one file per dtype)",
                                 wisdom_path, pc_dtype_name(wdt),
                                 pc_dtype_name(dt));
-            pthread_mutex_lock(&planner);
-            int ok = dt == PC_F32 ? fftwf_import_wisdom_from_filename(wisdom_path)
-                                  : fftw_import_wisdom_from_filename(wisdom_path);
-            pthread_mutex_unlock(&planner);
-            if (!ok)
+            if (!wisdom_file(dt, wisdom_path, false))
                 return pc_error(PC_EINPUT, "wisdom file '%s' is corrupt",
                                 wisdom_path);
         } else if (st != 1) {
@@ -377,11 +384,7 @@ int pc_fft_prepare(pc_plan *pl, const char *wisdom_path)
     if (st)
         return st;
     if (wisdom_path) {
-        pthread_mutex_lock(&planner);
-        int ok = dt == PC_F32 ? fftwf_export_wisdom_to_filename(wisdom_path)
-                              : fftw_export_wisdom_to_filename(wisdom_path);
-        pthread_mutex_unlock(&planner);
-        if (!ok)
+        if (!wisdom_file(dt, wisdom_path, true))
             return pc_error(PC_EIO, "cannot write wisdom file '%s'",
                             wisdom_path);
     }

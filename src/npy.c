@@ -751,41 +751,6 @@ int pc_npy_read_matrix(const char *path, pc_matrix *m)
     return pc_npy_read_matrix_max(path, m, 0);
 }
 
-static int check_max(const char *path, const struct npy_info *in, double max);
-
-int pc_npy_read_matrix_max(const char *path, pc_matrix *m, double max)
-{
-    struct npy_info info;
-    FILE *f;
-    int rc;
-
-    memset(m, 0, sizeof *m);
-    rc = npy_open(path, 2, 2, &f, &info);
-    if (rc)
-        return rc;
-    if ((rc = check_max(path, &info, max)))
-        goto done;
-    rc = pc_matrix_alloc(m, info.shape[0], info.shape[1]);
-    if (rc) {
-        rc = pc_error(rc, "%s: cannot allocate a %zux%zu matrix", path,
-                      info.shape[0], info.shape[1]);
-        goto done;
-    }
-    rc = npy_read_data(f, path, &info, m->data);
-    if (rc)
-        pc_matrix_free(m);
-done:
-    fclose(f);
-    if (rc)
-        memset(m, 0, sizeof *m);
-    return rc;
-}
-
-int pc_npy_read_bank(const char *path, pc_bank *b)
-{
-    return pc_npy_read_bank_max(path, b, 0);
-}
-
 /* Refuses an array whose doubles would take more than max bytes (0: no
  * limit), before allocating: a pipe's header can promise anything. */
 static int check_max(const char *path, const struct npy_info *in, double max)
@@ -800,35 +765,75 @@ static int check_max(const char *path, const struct npy_info *in, double max)
     return PC_OK;
 }
 
-int pc_npy_read_bank_max(const char *path, pc_bank *b, double max)
+/* Allocates the destination of an array of that shape (a matrix or a
+ * bank) and points *data at its doubles; the message names the file. */
+typedef int (*npy_alloc_fn)(void *dst, const struct npy_info *in,
+                            const char *path, double **data);
+
+/* The one reading path of both array kinds: header, size limit,
+ * allocation, data; dst (dst_size bytes) is all zero on failure. */
+static int read_array(const char *path, int min_ndim, int max_ndim, double max,
+                      npy_alloc_fn alloc, void *dst, size_t dst_size)
 {
     struct npy_info info;
     FILE *f;
-    int rc;
-
-    memset(b, 0, sizeof *b);
-    rc = npy_open(path, 2, 3, &f, &info);
+    double *data = NULL;
+    memset(dst, 0, dst_size);
+    int rc = npy_open(path, min_ndim, max_ndim, &f, &info);
     if (rc)
         return rc;
-    if ((rc = check_max(path, &info, max)))
-        goto done;
-    /* A 2-D array is one kernel; its elements are in the same order. */
-    size_t count = info.ndim == 3 ? info.shape[0] : 1;
-    size_t rows = info.shape[info.ndim - 2], cols = info.shape[info.ndim - 1];
-    rc = pc_bank_alloc(b, count, rows, cols);
-    if (rc) {
-        rc = pc_error(rc, "%s: cannot allocate %zu kernels of %zux%zu", path,
-                      count, rows, cols);
-        goto done;
-    }
-    rc = npy_read_data(f, path, &info, b->data);
-    if (rc)
-        pc_bank_free(b);
-done:
+    if (!(rc = check_max(path, &info, max)) &&
+        !(rc = alloc(dst, &info, path, &data)))
+        rc = npy_read_data(f, path, &info, data);
     fclose(f);
-    if (rc)
-        memset(b, 0, sizeof *b);
+    if (rc) {
+        /* What alloc made (pc_matrix_free and pc_bank_free do the same). */
+        pc_free(data);
+        memset(dst, 0, dst_size);
+    }
     return rc;
+}
+
+static int alloc_matrix(void *dst, const struct npy_info *in, const char *path,
+                        double **data)
+{
+    pc_matrix *m = dst;
+    int rc = pc_matrix_alloc(m, in->shape[0], in->shape[1]);
+    if (rc)
+        return pc_error(rc, "%s: cannot allocate a %zux%zu matrix", path,
+                        in->shape[0], in->shape[1]);
+    *data = m->data;
+    return PC_OK;
+}
+
+/* A 2-D array is one kernel; its elements are in the same order. */
+static int alloc_bank(void *dst, const struct npy_info *in, const char *path,
+                      double **data)
+{
+    pc_bank *b = dst;
+    size_t count = in->ndim == 3 ? in->shape[0] : 1;
+    size_t rows = in->shape[in->ndim - 2], cols = in->shape[in->ndim - 1];
+    int rc = pc_bank_alloc(b, count, rows, cols);
+    if (rc)
+        return pc_error(rc, "%s: cannot allocate %zu kernels of %zux%zu", path,
+                        count, rows, cols);
+    *data = b->data;
+    return PC_OK;
+}
+
+int pc_npy_read_matrix_max(const char *path, pc_matrix *m, double max)
+{
+    return read_array(path, 2, 2, max, alloc_matrix, m, sizeof *m);
+}
+
+int pc_npy_read_bank(const char *path, pc_bank *b)
+{
+    return pc_npy_read_bank_max(path, b, 0);
+}
+
+int pc_npy_read_bank_max(const char *path, pc_bank *b, double max)
+{
+    return read_array(path, 2, 3, max, alloc_bank, b, sizeof *b);
 }
 
 /* ---- writing ------------------------------------------------------------ */
