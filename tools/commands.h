@@ -13,9 +13,6 @@ int calibrate_cmd(cli_options *o); /* calibrate.c: the cost constants */
 int sweep_cmd(cli_options *o);     /* sweep.c: ksize or threads sweeps */
 int merge_cmd(cli_options *o);     /* merge.c: shards into one result */
 
-/* run.c: reads the input files, works out the shapes, refuses what would
- * not fit in memory, then generates what was not read (gen uses it too). */
-int run_load_inputs(job *j);
 /* calibrate.c: fills o->conv.cost_direct/cost_fft from the calibration
  * file (the one given, else the default one if it exists); sets *from to
  * its path or "built-in". */

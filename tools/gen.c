@@ -3,6 +3,7 @@
  * later runs with -m and -b. */
 #include "commands.h"
 #include "outdir.h"
+#include "inputs.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ static int write_inputs(const cli_options *o, const pc_matrix *m,
 int gen_cmd(cli_options *o)
 {
     job j = {.o = o};
-    int st = run_load_inputs(&j);
+    int st = inputs_load(&j);
     if (!st)
         st = write_inputs(o, &j.m, &j.b);
     pc_matrix_free(&j.m);
