@@ -76,8 +76,18 @@ static int check_entry(const char *dt, const char *isa, json_t *e, char *why,
                  "\"fft\": SECONDS}", dt, isa);
         return 1;
     }
+    const char *key;
+    json_t *v;
+    /* A misspelt field is named, not reported as a missing one. */
+    json_object_foreach(e, key, v) {
+        if (strcmp(key, keys[0]) != 0 && strcmp(key, keys[1]) != 0) {
+            snprintf(why, n, "constants.%s.%s: unknown field '%.40s' (direct "
+                     "and fft)", dt, isa, key);
+            return 1;
+        }
+    }
     for (int k = 0; k < 2; k++) {
-        json_t *v = json_object_get(e, keys[k]);
+        v = json_object_get(e, keys[k]);
         double x = json_number_value(v);
         if (json_is_number(v) && isfinite(x) && x > 0)
             continue;
@@ -86,15 +96,6 @@ static int check_entry(const char *dt, const char *isa, json_t *e, char *why,
                  "seconds > 0", dt, isa, keys[k], text ? text : "missing");
         free(text);
         return 1;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(e, key, v) {
-        if (strcmp(key, keys[0]) != 0 && strcmp(key, keys[1]) != 0) {
-            snprintf(why, n, "constants.%s.%s: unknown field '%.40s' (direct "
-                     "and fft)", dt, isa, key);
-            return 1;
-        }
     }
     return 0;
 }
