@@ -52,7 +52,8 @@ static bool old_format(FILE *f)
         char *save, *dt = strtok_r(line, sep, &save);
         if (!dt || dt[0] == '#')
             continue;
-        char *isa = strtok_r(NULL, sep, &save), *word = strtok_r(NULL, sep, &save);
+        char *isa = strtok_r(NULL, sep, &save);
+        char *word = strtok_r(NULL, sep, &save);
         return pc_dtype_parse(dt) >= 0 && pc_isa_parse(isa) >= 0 && word &&
                strcmp(word, "direct") == 0;
     }
@@ -114,7 +115,8 @@ static int check_file(json_t *root, char *why, size_t n)
                  "\"calibration\")");
         return 1;
     }
-    if (!json_is_integer(version) || json_integer_value(version) != CAL_VERSION) {
+    if (!json_is_integer(version) ||
+        json_integer_value(version) != CAL_VERSION) {
         snprintf(why, n, "\"version\" is not %d (a file of another parconv?)",
                  CAL_VERSION);
         return 1;
