@@ -31,8 +31,6 @@ SCRATCH = None
 HOME = None
 
 STRATEGIES = ["serial", "procs", "threads", "omp"]
-CAL_LINE = re.compile(r"^(f64|f32) (generic|avx2|avx512) direct (\S+) "
-                      r"fft (\S+)$")
 
 
 def env(**extra):
@@ -338,10 +336,36 @@ def t_wisdom_unusable_path():
 # ---------------------------------------------------------------------------
 # (e) parconv calibrate and --calibration
 
-def cal_lines(path):
+def no_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    expect(len(keys) == len(set(keys)), f"a key twice in {keys}")
+    return dict(pairs)
+
+
+def cal_read(path):
+    """The calibration file's JSON, checked for what every one written by
+    parconv calibrate holds; returns its "constants"."""
     with open(path) as f:
-        lines = [l.rstrip("\n") for l in f]
-    return [l for l in lines if l.strip() and not l.startswith("#")]
+        text = f.read()
+    try:
+        cal = json.loads(text, object_pairs_hook=no_duplicates)
+    except ValueError as e:
+        raise AssertionError(f"{path} is not JSON ({e}): {text[:200]!r}")
+    expect(cal.get("parconv") == "calibration" and cal.get("version") == 1,
+           f"{path}: parconv {cal.get('parconv')!r}, version "
+           f"{cal.get('version')!r}")
+    c = cal.get("constants")
+    expect(isinstance(c, dict), f"{path}: constants {c!r}")
+    for dt, per in c.items():
+        expect(dt in ("f64", "f32") and isinstance(per, dict) and per,
+               f"{path}: constants[{dt!r}] = {per!r}")
+        for isa, e in per.items():
+            expect(isa in ("generic", "avx2", "avx512") and
+                   isinstance(e, dict) and sorted(e) == ["direct", "fft"] and
+                   all(isinstance(v, float) and v > 0 for v in e.values()),
+                   f"{path}: constants.{dt}.{isa} = {e!r}, expected "
+                   f"{{'direct': X, 'fft': Y}}, both > 0")
+    return c
 
 
 def t_calibrate():
@@ -353,24 +377,24 @@ def t_calibrate():
     expect(path in r.stdout, f"calibrate does not say where it wrote: "
            f"{r.stdout!r}")
     expect(os.path.isfile(path), "calibrate wrote no file")
-    lines = cal_lines(path)
-    expect(len(lines) == 1, f"calibration lines {lines}, expected one")
-    m = CAL_LINE.match(lines[0])
-    expect(m and m.group(1) == "f64" and m.group(2) == isa,
-           f"line {lines[0]!r}, expected 'f64 {isa} direct X fft Y'")
-    cd64, cf64 = float(m.group(3)), float(m.group(4))
-    expect(cd64 > 0 and cf64 > 0, f"constants {cd64}, {cf64}")
-    first = lines[0]
+    c = cal_read(path)
+    expect(list(c) == ["f64"] and list(c["f64"]) == [isa],
+           f"constants {c}, expected one entry, f64 {isa}")
+    first = c["f64"][isa]
+    cd64 = first["direct"]
 
     ok_run(["calibrate", "--dtype", "f32", "--calibration", path])
-    lines = cal_lines(path)
-    expect(len(lines) == 2 and lines[0] == first,
-           f"after the f32 calibration: {lines} (the f64 line {first!r} "
-           f"must stay first and unchanged)")
-    m = CAL_LINE.match(lines[1])
-    expect(m and m.group(1) == "f32" and m.group(2) == isa,
-           f"second line {lines[1]!r}, expected 'f32 {isa} direct X fft Y'")
-    cd32 = float(m.group(3))
+    c = cal_read(path)
+    expect(list(c) == ["f64", "f32"] and c["f64"] == {isa: first},
+           f"after the f32 calibration: {c} (the f64 entry {first} must "
+           f"stay first and unchanged)")
+    expect(list(c["f32"]) == [isa], f"f32 entries {c['f32']}, expected "
+           f"one for {isa}")
+    f32 = c["f32"][isa]
+    cd32 = f32["direct"]
+    # The temporary file was renamed, none left beside it.
+    left = os.listdir(os.path.dirname(path))
+    expect(left == ["calibration"], f"files beside the calibration: {left}")
 
     # A run with the file uses its constants: the direct estimate is the
     # constant times outputs x taps.
@@ -387,30 +411,37 @@ def t_calibrate():
         expect(path in r.stderr, f"{dt}: text report does not name the "
                f"calibration file")
 
-    # Calibrating f64 again replaces its line and keeps the f32 one.
+    # Calibrating f64 again replaces its entry and keeps the f32 one.
     ok_run(["calibrate", "--calibration", path])
-    lines2 = cal_lines(path)
-    expect(len(lines2) == 2 and lines2[0] == lines[1] and
-           CAL_LINE.match(lines2[1]).group(1) == "f64",
-           f"after calibrating f64 again: {lines2}")
+    c2 = cal_read(path)
+    expect(sorted(c2) == ["f32", "f64"] and c2["f32"] == {isa: f32} and
+           list(c2["f64"]) == [isa], f"after calibrating f64 again: {c2}")
+    left = os.listdir(os.path.dirname(path))
+    expect(left == ["calibration"], f"files beside the calibration: {left}")
 
 
 def write_cal(name, text):
+    """SCRATCH/calfiles/name holding text, or calibration(text) as JSON if
+    text is a dict of entries."""
     d = os.path.join(SCRATCH, "calfiles")
     os.makedirs(d, exist_ok=True)
     p = os.path.join(d, name)
     with open(p, "w") as f:
-        f.write(text)
+        if isinstance(text, dict):
+            json.dump(pctest.calibration(text, comment="made by hand"), f,
+                      indent=2)
+        else:
+            f.write(text)
     return p
 
 
 def t_calibration_drives_auto():
     """Constants from a file decide auto: a dear FFT makes 41x41 direct, a
-    dear direct sum makes 3x3 FFT. Lines for another ISA are not used."""
-    fft_dear = write_cal("fft_dear", "# made by hand\n"
-                         "f64 generic direct 1e-15 fft 1e-3\n")
-    direct_dear = write_cal("direct_dear", "f64 generic direct 1e-3 fft "
-                            "1e-15\n\n")
+    dear direct sum makes 3x3 FFT. Entries for another ISA are not
+    used."""
+    fft_dear = write_cal("fft_dear", {("f64", "generic"): (1e-15, 1e-3)})
+    direct_dear = write_cal("direct_dear",
+                            {("f64", "generic"): (1e-3, 1e-15)})
     j, _ = run_json(["-n", "100", "-k", "2", "-s", "41", "-S", "serial",
                      "--isa", "generic", "--calibration", fft_dear])
     expect(j["model"]["constants"] == fft_dear and
@@ -423,31 +454,30 @@ def t_calibration_drives_auto():
            f"dear direct: method {j['workload']['method']}, model "
            f"{j['model']}")
     expect(j["verified"] is True, "not verified")
-    # f32 has no line in these files: built-in constants.
+    # f32 has no entry in these files: built-in constants.
     j, _ = run_json(["-n", "100", "-k", "2", "-s", "3", "-S", "serial",
                      "--isa", "generic", "--dtype", "f32", "--calibration",
                      direct_dear])
     expect(j["model"]["constants"] == "built-in",
-           f"no f32 line, yet constants {j['model']['constants']!r}")
+           f"no f32 entry, yet constants {j['model']['constants']!r}")
     isa = best_isa()
     if isa != "generic":
         j, _ = run_json(["-n", "100", "-k", "2", "-s", "3", "-S", "serial",
                          "--calibration", direct_dear])
         expect(j["model"]["constants"] == "built-in",
-               f"no {isa} line, yet constants {j['model']['constants']!r}")
+               f"no {isa} entry, yet constants {j['model']['constants']!r}")
 
 
 def t_calibration_default_places():
     """$PARCONV_CALIBRATION, else $HOME/.config/parconv/calibration;
     --calibration wins over both."""
-    a = write_cal("env_cal", "f64 generic direct 3e-11 fft 3e-10\n")
-    b = write_cal("flag_cal", "f64 generic direct 4e-11 fft 4e-10\n")
+    a = write_cal("env_cal", {("f64", "generic"): (3e-11, 3e-10)})
+    b = write_cal("flag_cal", {("f64", "generic"): (4e-11, 4e-10)})
     home = os.path.join(SCRATCH, "home_cal")
     shutil.rmtree(home, ignore_errors=True)
     os.makedirs(os.path.join(home, ".config", "parconv"))
     h = os.path.join(home, ".config", "parconv", "calibration")
-    with open(h, "w") as f:
-        f.write("f64 generic direct 5e-11 fft 5e-10\n")
+    pctest.write_calibration(h, {("f64", "generic"): (5e-11, 5e-10)})
     base = ["-n", "20", "-k", "1", "-s", "3", "-S", "serial", "--isa",
             "generic", "-q"]
     j, _ = run_json(base, env=env(HOME=home))
@@ -462,40 +492,102 @@ def t_calibration_default_places():
            f"{j['model']['constants']!r}, expected {b!r}")
 
 
+def cal_text(entries, **top):
+    """A calibration file's text, one field a line (so that a syntax error
+    is on a known line), from pctest.calibration(entries, **top)."""
+    return json.dumps(pctest.calibration(entries, **top), indent=1) + "\n"
+
+
 def t_calibration_malformed():
+    """Every malformed file: exit 2, one line naming the file and what is
+    wrong (PATH:LINE:COL for a syntax error)."""
     isa = best_isa()
-    for name, text, lineno in (
-            ("bad_number", f"# comment\nf64 {isa} direct abc fft 1e-10\n", 2),
-            ("zero", f"f64 {isa} direct 0 fft 1e-10\n", 1),
-            ("negative", f"f64 {isa} direct 2e-11 fft -1\n", 1),
-            ("no_fft", f"\nf64 {isa} direct 2e-11\n", 2),
-            ("bad_dtype", f"f16 {isa} direct 2e-11 fft 1e-10\n", 1),
-            ("bad_isa", "f64 sse9 direct 2e-11 fft 1e-10\n", 1),
-            ("garbage", "hello world\n", 1)):
+    good = {("f64", isa): (2e-11, 1e-10)}
+    # A comma missing at the end of line 3: found at line 4's token
+    # (jansson gives the column where that token ends).
+    syntax = ('{\n "parconv": "calibration",\n "version": 1\n '
+              '"constants": {}\n}\n')
+    for name, text, subs in (
+            ("syntax", syntax, [":4:"]),
+            ("bad_number", cal_text(good).replace("2e-11", "abc"),
+             [":7:"]),
+            ("bad_dtype", cal_text({("f16", isa): (2e-11, 1e-10)}),
+             ["f16", "dtype"]),
+            ("bad_isa", cal_text({("f64", "sse9"): (2e-11, 1e-10)}),
+             ["sse9", "ISA"]),
+            ("isa_auto", cal_text({("f64", "auto"): (2e-11, 1e-10)}),
+             ["auto", "ISA"]),
+            ("zero", cal_text({("f64", isa): (0, 1e-10)}),
+             [f"f64.{isa}.direct", "> 0"]),
+            ("negative", cal_text({("f64", isa): (2e-11, -1)}),
+             [f"f64.{isa}.fft", "> 0"]),
+            ("string", cal_text({("f64", isa): ("2e-11", 1e-10)}),
+             [f"f64.{isa}.direct", "> 0"]),
+            ("no_fft", cal_text(good).replace(',\n    "fft": 1e-10', ""),
+             [f"f64.{isa}.fft", "missing"]),
+            ("other_field", cal_text(good).replace('"fft"', '"fftw"'),
+             ["fftw"]),
+            ("duplicate", cal_text(good).replace(
+                ' "version": 1,', ' "version": 1,\n "version": 1,'),
+             [":4:", "duplicate"]),
+            ("version", cal_text(good, version=2), ["version"]),
+            ("not_calibration", cal_text(good, parconv="manifest"),
+             ["not a parconv calibration file"]),
+            ("no_constants", '{"parconv": "calibration", "version": 1}',
+             ["constants"]),
+            ("empty", "", [":1:"]),
+            ("garbage", "hello world\n", [":1:"]),
+            ("old_format", f"# parconv calibrate: ...\n\nf64 {isa} direct "
+             "2e-11 fft 1e-10\n",
+             ["a calibration file of an older parconv",
+              "run 'parconv calibrate' again"])):
         p = write_cal(name, text)
         refused(["-n", "20", "-k", "1", "-s", "3", "-S", "serial",
-                 "--calibration", p], (2,), [f"{p}:{lineno}"])
+                 "--calibration", p], (2,), [p] + subs)
 
 
-def t_calibration_malformed_after_used_line():
-    """A malformed line is an error wherever it is in the file, also after
-    the line the run uses (otherwise the same file is refused by f32 runs
-    and accepted by f64 ones)."""
+def t_calibration_malformed_other_entry():
+    """A malformed entry is an error wherever it is in the file, also one
+    for another dtype than the run's (otherwise the same file is refused
+    by f32 runs and accepted by f64 ones)."""
     isa = best_isa()
-    p = write_cal("bad_after", f"f64 {isa} direct 2e-11 fft 3e-10\n"
-                  "garbage\n")
-    refused(["-n", "20", "-k", "1", "-s", "3", "-S", "serial", "--dtype",
-             "f32", "--calibration", p], (2,), [f"{p}:2"])
-    refused(["-n", "20", "-k", "1", "-s", "3", "-S", "serial",
-             "--calibration", p], (2,), [f"{p}:2"])
+    p = write_cal("bad_other", cal_text({("f64", isa): (2e-11, 3e-10),
+                                         ("f32", isa): (2e-11, 0)}))
+    for dt in ("f32", "f64"):
+        refused(["-n", "20", "-k", "1", "-s", "3", "-S", "serial", "--dtype",
+                 dt, "--calibration", p], (2,), [p, f"f32.{isa}.fft"])
 
 
 def t_calibration_trailing_junk():
-    """'fft 3e-10x' is not a number: the line is malformed."""
+    """Junk after the JSON, or in a number ('3e-10x'): a syntax error, at
+    its line."""
     isa = best_isa()
-    p = write_cal("junk_number", f"f64 {isa} direct 2e-11 fft 3e-10x\n")
-    refused(["-n", "20", "-k", "1", "-s", "3", "-S", "serial",
-             "--calibration", p], (2,), [f"{p}:1"])
+    text = cal_text({("f64", isa): (2e-11, 3e-10)})
+    nlines = text.count("\n")
+    for name, junk, at in (
+            ("junk_after", text + "f64 generic direct 1 fft 1\n",
+             f":{nlines + 1}:"),
+            ("junk_second", text + "{}\n", f":{nlines + 1}:"),
+            ("junk_number", text.replace("3e-10", "3e-10x"), ":8:")):
+        p = write_cal(name, junk)
+        refused(["-n", "20", "-k", "1", "-s", "3", "-S", "serial",
+                 "--calibration", p], (2,), [p + at])
+
+
+def t_calibrate_old_format():
+    """calibrate rewrites a file of an older parconv, as the message says;
+    a malformed JSON file it refuses and leaves alone."""
+    p = write_cal("old_rewritten", "f64 generic direct 2e-11 fft 1e-10\n")
+    r = ok_run(["calibrate", "--calibration", p])
+    expect("older parconv" in r.stdout, f"calibrate does not say it "
+           f"replaced an old file: {r.stdout!r}")
+    c = cal_read(p)
+    expect(list(c) == ["f64"], f"constants {c}")
+    text = '{"parconv": "calibration", "version": 1,\n "constants": [}\n'
+    p = write_cal("bad_kept", text)
+    refused(["calibrate", "--calibration", p], (2,), [p + ":2:"])
+    with open(p) as f:
+        expect(f.read() == text, f"calibrate changed the malformed {p}")
 
 
 def t_calibration_missing():
@@ -691,16 +783,18 @@ def main():
     case("--wisdom: file of the other dtype refused", t_wisdom_wrong_dtype)
     case("--wisdom: corrupt files refused, left alone", t_wisdom_corrupt)
     case("--wisdom: directory, missing directory", t_wisdom_unusable_path)
-    case("calibrate: f64 line, f32 line added, run uses the file",
+    case("calibrate: f64 entry, f32 entry added, run uses the file",
          t_calibrate)
     case("--calibration constants decide auto", t_calibration_drives_auto)
     case("calibration file: env, HOME, --calibration",
          t_calibration_default_places)
-    case("--calibration malformed: file:line", t_calibration_malformed)
-    case("--calibration malformed line after the used one",
-         t_calibration_malformed_after_used_line)
-    case("--calibration trailing junk after a number",
+    case("--calibration malformed: file and what", t_calibration_malformed)
+    case("--calibration malformed entry of another dtype",
+         t_calibration_malformed_other_entry)
+    case("--calibration junk after the JSON or a number: file:line",
          t_calibration_trailing_junk)
+    case("calibrate: an old file rewritten, a malformed one refused",
+         t_calibrate_old_format)
     case("--calibration missing file", t_calibration_missing)
     case("--calibration a directory", t_calibration_directory)
     case("calibrate into a directory", t_calibrate_unwritable)

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The output directory's files as other tools leave them: a manifest that
 a tool rewrote (other indentation, other key order, as Python's json.dump or
-jq write it) still serves --resume and merge, and a calibration file laid
-out differently is still read.
+jq write it) still serves --resume and merge, and a calibration file
+reformatted so is still read.
 
 Run by meson as outdir_test.py PARCONV_PATH SCRATCH_DIR; pctest prints a
 line per case and the totals.
@@ -176,11 +176,13 @@ def t_merge_incomplete():
 
 
 def t_calibration_layout():
-    """A calibration file with tabs, extra spaces and CRLF line ends is
-    read like the one parconv calibrate writes."""
+    """A calibration file that a tool reformatted (json.dump indent=1,
+    sort_keys=True, as jq would) is read like the one parconv calibrate
+    writes."""
     p = os.path.join(SCRATCH, "layout.cal")
-    with open(p, "w", newline="") as f:
-        f.write("# by hand\r\n\r\n  f64\tgeneric   direct\t1e-15  fft 1e-3 \r\n")
+    pctest.write_calibration(p, {("f64", "generic"): (1e-15, 1e-3),
+                                 ("f32", "avx2"): (2e-11, 3e-10)},
+                             indent=1, sort_keys=True)
     r = parconv(["-n", "100", "-k", "2", "-s", "41", "-S", "serial", "--isa",
                 "generic", "--calibration", p, "--json", "-"])
     j = json.loads(r.stdout)
@@ -203,7 +205,7 @@ def main():
          t_merge_other_workload)
     case("merge, a corrupt plane: named, no manifest", t_merge_corrupt_plane)
     case("merge, an incomplete shard: named", t_merge_incomplete)
-    case("calibration file with other whitespace", t_calibration_layout)
+    case("a reformatted calibration file is read", t_calibration_layout)
     return pctest.summary()
 
 

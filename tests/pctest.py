@@ -262,17 +262,34 @@ def same_files(d, ref, ignore=()):
            f"{differ[:5]}")
 
 
+def calibration(entries, **top):
+    """A calibration file's JSON object as parconv calibrate writes it:
+    entries maps (dtype, isa) to (direct, fft) seconds; top adds or
+    replaces top-level fields."""
+    constants = {}
+    for (dt, isa), (cd, cf) in entries.items():
+        constants.setdefault(dt, {})[isa] = {"direct": cd, "fft": cf}
+    cal = {"parconv": "calibration", "version": 1, "constants": constants}
+    cal.update(top)
+    return cal
+
+
+def write_calibration(path, entries, **dump):
+    """Writes calibration(entries) to path with json.dump(**dump); returns
+    path."""
+    with open(path, "w") as f:
+        json.dump(calibration(entries), f, **dump)
+    return path
+
+
 def slow_calibration(scratch):
     """Writes a calibration file with cost constants about 50 times the
     built-in ones, so that parconv cuts runs into many small batches (the
     fault tests interrupt runs between batches); returns its path."""
-    path = os.path.join(scratch, "slow.cal")
-    with open(path, "w") as f:
-        f.write("# 50x the built-in constants: small batches\n")
-        for dt in ("f64", "f32"):
-            for isa in ("avx512", "avx2", "generic"):
-                f.write(f"{dt} {isa} direct 1e-9 fft 3e-8\n")
-    return path
+    return write_calibration(
+        os.path.join(scratch, "slow.cal"),
+        {(dt, isa): (1e-9, 3e-8) for dt in ("f64", "f32")
+         for isa in ("avx512", "avx2", "generic")}, indent=2)
 
 
 # ---------------------------------------------------------------------------
