@@ -13,9 +13,5 @@ int calibrate_cmd(cli_options *o); /* calibrate.c: the cost constants */
 int sweep_cmd(cli_options *o);     /* sweep.c: ksize or threads sweeps */
 int merge_cmd(cli_options *o);     /* merge.c: shards into one result */
 
-/* calibrate.c: fills o->conv.cost_direct/cost_fft from the calibration
- * file (the one given, else the default one if it exists); sets *from to
- * its path or "built-in". */
-int calibration_load(cli_options *o, const char **from);
 
 #endif

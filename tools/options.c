@@ -421,6 +421,7 @@ const cli_opt cli_opts[] = {
              "'parconv calibrate'",
      .set = set_path, .off = AT(calibration), .choices = "file name",
      .dflt = "$PARCONV_CALIBRATION, else\n"
+             "$XDG_CONFIG_HOME/parconv/calibration, else\n"
              "~/.config/parconv/calibration if present, else\n"
              "built-in"},
     {.name = "isa", .arg = "I",

@@ -2,6 +2,7 @@
  * check, inputs, output directory, plan and FFT check, set-up (not timed),
  * one timed call per strategy, verification, report, exit status. The
  * library does the work; outdir.c owns what goes on disk. */
+#include "calibration.h"
 #include "commands.h"
 #include "inputs.h"
 #include "outdir.h"

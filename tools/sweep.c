@@ -1,5 +1,6 @@
 /* parconv sweep ksize: direct against FFT over kernel sizes, and what auto
  * chose, on one workload; the crossover study. */
+#include "calibration.h"
 #include "commands.h"
 #include "jsontext.h"
 #include "report.h"
