@@ -418,6 +418,12 @@ int pc_worker_main(int argc, char **argv)
         ++*beat;
     }
     times[2 * ui + 1] = pc_now();
+    /* A worker that returns (a program's own, through pc_worker_check)
+     * gives back what it took; parconv's workers _exit instead. */
+    pc_free(scratch);
+    pc_fft_destroy(&pl.fft, pl.p.dtype);
+    munmap(blob, plan_bytes);
+    munmap(run, run_len);
     if (put_errno) {
         char why[160];
         snprintf(why, sizeof why, "cannot write results into the output "

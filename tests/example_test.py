@@ -13,6 +13,7 @@ match scipy.signal.convolve2d. Nothing is written outside the temporary
 directory, which is removed at the end.
 """
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -50,6 +51,20 @@ def main():
     print('example: shared and static builds agree with parconv and scipy')
 
 
+def sanitizer_flags(build):
+    """The -fsanitize=... flags the library's sources were compiled with."""
+    with open(os.path.join(build, 'compile_commands.json')) as f:
+        commands = json.load(f)
+    flags = []
+    for c in commands:
+        if '/src/' not in c['file'] and not c['file'].startswith('../src/'):
+            continue
+        for a in c.get('command', ' '.join(c.get('arguments', []))).split():
+            if a.startswith('-fsanitize') and a not in flags:
+                flags.append(a)
+    return flags
+
+
 def check(build, source, parconv, cc, tmp):
     dest = os.path.join(tmp, 'dest')
     run(['meson', 'install', '-C', build, '--no-rebuild', '--quiet',
@@ -75,6 +90,10 @@ def check(build, source, parconv, cc, tmp):
         if not os.path.exists(os.path.join(libdir, 'libparconv.' + kind)):
             sys.exit('libparconv.%s was not installed in %s' % (kind, libdir))
 
+    # A library built with sanitizers (scripts/test.sh's second build)
+    # needs their runtimes in whatever links it: the same -fsanitize flags.
+    sanitize = sanitizer_flags(build)
+    cflags = cflags + sanitize
     example = os.path.join(source, 'examples', 'bank.c')
     shared_exe = os.path.join(tmp, 'bank')
     static_exe = os.path.join(tmp, 'bank-static')
