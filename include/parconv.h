@@ -139,6 +139,24 @@ PC_API int pc_npy_read_bank(const char *path, pc_bank *b);
 PC_API int pc_npy_read_matrix_max(const char *path, pc_matrix *m, double max);
 PC_API int pc_npy_read_bank_max(const char *path, pc_bank *b, double max);
 
+/* What a .npy file's header says, read without its elements: its
+ * element type as numpy spells it, byte order first ("<f8", "|u1",
+ * ">i4"; '=' and no marker read as '<'), the order of the elements, the
+ * shape (up to 3 dimensions, what the readers take), where the elements
+ * start and the file's size in bytes (0 if it is not a regular file). */
+typedef struct {
+    char descr[8];
+    bool fortran_order;
+    int ndim;
+    size_t shape[3];
+    size_t header_bytes;
+    uint64_t file_bytes;
+} pc_npy_meta;
+
+/* Reads and checks path's header as the readers do (same errors), and
+ * only the header. */
+PC_API int pc_npy_info(const char *path, pc_npy_meta *meta);
+
 /* Writes a C-ordered array of ndim dimensions (1..3) as .npy version 1.0.
  * data holds doubles or floats as dtype says. */
 PC_API int pc_npy_write(const char *path, pc_dtype dtype, int ndim,
@@ -167,6 +185,10 @@ typedef struct {
     /* FFT transform size to use instead of timing candidates (0: choose);
      * --resume pins the earlier run's so results are the same bits. */
     size_t fft_P, fft_Q;
+    /* Choose the FFT size (when not pinned) by the cost model alone, with
+     * no timing: a function of the shapes only, so separately planned
+     * runs (the shards of a job array) take the same size. */
+    bool fft_model;
 } pc_conv_params;
 
 /* Built-in cost constants for a dtype and ISA (measured on the

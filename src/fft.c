@@ -303,6 +303,15 @@ int pc_fft_choose(const pc_plan *pl, pc_fft *out)
                             pl->krows, pl->kcols);
         return PC_OK;
     }
+    /* The model's choice depends on nothing measured, so every run of
+     * these shapes makes it alike. */
+    if (pl->p.fft_model) {
+        memset(out, 0, sizeof *out);
+        if (!isfinite(pc_fft_model(pl, out)))
+            return pc_error(PC_EUSAGE, "no FFT size fits %zux%zu kernels",
+                            pl->krows, pl->kcols);
+        return PC_OK;
+    }
     pc_fft c[PC_FFT_MAX_CANDIDATES];
     size_t n = pc_fft_candidates(pl, c);
     double best_cost = INFINITY;

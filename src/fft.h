@@ -16,8 +16,9 @@ size_t pc_fft_good_size(size_t n);
 /* The transform sizes worth trying for the plan's shapes, tiled (at most
  * PC_FFT_MAX_CANDIDATES); returns how many. */
 size_t pc_fft_candidates(const pc_plan *plan, pc_fft *c);
-/* The plan's tiling: the size the parameters pin, or the candidate whose
- * measured time per kernel is least. */
+/* The plan's tiling: the size the parameters pin, else with fft_model the
+ * model's best, else the candidate whose measured time per kernel is
+ * least. */
 int pc_fft_choose(const pc_plan *plan, pc_fft *out);
 /* The model's FFT work per kernel (P*Q*log2(P*Q) units) of the best
  * tiling under the model, which goes to *best. */

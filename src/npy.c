@@ -92,6 +92,8 @@ struct npy_info {
     size_t shape[NPY_MAX_DIMS];
     size_t nelem;       /* product of shape, checked */
     size_t data_bytes;  /* nelem * dt->size, checked */
+    size_t offset;      /* where the elements start */
+    uintmax_t file_bytes; /* 0 if not a regular file */
 };
 
 /* What the dict parser collects before it is validated. The descr is kept
@@ -587,6 +589,8 @@ static int npy_open(const char *path, int min_ndim, int max_ndim, FILE **fp,
         rc = pc_error(PC_EIO, "%s: cannot stat: %s", path, strerror(errno));
         goto done;
     }
+    info->offset = offset;
+    info->file_bytes = S_ISREG(st.st_mode) ? (uintmax_t)st.st_size : 0;
     if (S_ISREG(st.st_mode)) {
         uintmax_t size = (uintmax_t)st.st_size;
         uintmax_t left = size > offset ? size - offset : 0;
@@ -834,6 +838,26 @@ int pc_npy_read_bank(const char *path, pc_bank *b)
 int pc_npy_read_bank_max(const char *path, pc_bank *b, double max)
 {
     return read_array(path, 2, 3, max, alloc_bank, b, sizeof *b);
+}
+
+int pc_npy_info(const char *path, pc_npy_meta *meta)
+{
+    struct npy_info info;
+    FILE *f;
+    memset(meta, 0, sizeof *meta);
+    int rc = npy_open(path, 0, 3, &f, &info);
+    if (rc)
+        return rc;
+    fclose(f);
+    /* One spelling per dtype, whatever marker the file used. */
+    snprintf(meta->descr, sizeof meta->descr, "%c%s",
+             info.dt->size == 1 ? '|' : info.big ? '>' : '<', info.dt->code);
+    meta->fortran_order = info.fortran != 0;
+    meta->ndim = info.ndim;
+    memcpy(meta->shape, info.shape, (size_t)info.ndim * sizeof *info.shape);
+    meta->header_bytes = info.offset;
+    meta->file_bytes = info.file_bytes;
+    return PC_OK;
 }
 
 /* ---- writing ------------------------------------------------------------ */

@@ -192,8 +192,9 @@ int pc_plan_estimate(const pc_conv_params *p, size_t rows, size_t cols,
     /* The method the model would choose, assuming finite inputs (with
      * others it can only be direct, which needs less). */
     model_method(&pl, true);
-    bool pinned = p->fft_P && p->fft_Q;
-    /* A pinned size: exactly the tiling pc_plan_create takes. */
+    bool pinned = (p->fft_P && p->fft_Q) || p->fft_model;
+    /* A pinned size (or the model's): exactly the tiling pc_plan_create
+     * takes. */
     if (pl.method == PC_FFT && pinned && (st = pc_fft_choose(&pl, &pl.fft)))
         return st;
     memory_of(&pl, m);

@@ -33,6 +33,7 @@ typedef struct {
     bool quiet;
     const char *outdir;
     bool resume;
+    bool force; /* --force: replace DIR's parconv files */
     double worker_timeout; /* seconds, 0: none */
     unsigned retries;
     double max_mem;        /* bytes, 0: what the machine has */

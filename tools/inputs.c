@@ -6,6 +6,7 @@
 #include "report.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A file's shape must agree with any size option given alongside it. */
@@ -73,6 +74,22 @@ static int estimate_memory(job *j)
     return PC_OK;
 }
 
+/* A file's identity, once its values are read: its header's facts, its
+ * absolute path, and the hash of the values as doubles in C order (so
+ * that another file of the same values, or the same file rewritten, is
+ * told apart from one of other values). */
+static int identify(const char *path, const double *data, size_t n,
+                    job_file *id)
+{
+    int st = pc_npy_info(path, &id->meta);
+    if (st)
+        return st == PC_EIO ? PC_EINPUT : st;
+    if (!realpath(path, id->abs_path))
+        id->abs_path[0] = 0;
+    id->hash = pc_hash(data, n * sizeof *data);
+    return PC_OK;
+}
+
 /* Reads the files (none may take more than the run may use), checks them
  * against the size options. */
 static int read_files(job *j)
@@ -84,6 +101,9 @@ static int read_files(job *j)
     if (o->matrix_path) {
         if ((st = pc_npy_read_matrix_max(o->matrix_path, &j->m, limit)))
             return st == PC_EIO ? PC_EINPUT : st;
+        if ((st = identify(o->matrix_path, j->m.data, j->m.rows * j->m.cols,
+                           &j->matrix_file)))
+            return st;
         if ((st = check_given(o, G_SIZE, "--size", o->rows, o->cols, j->m.rows,
                               j->m.cols, o->matrix_path)))
             return st;
@@ -91,6 +111,9 @@ static int read_files(job *j)
     if (o->bank_path) {
         if ((st = pc_npy_read_bank_max(o->bank_path, &j->b, limit)))
             return st == PC_EIO ? PC_EINPUT : st;
+        if ((st = identify(o->bank_path, j->b.data,
+                           j->b.count * j->b.rows * j->b.cols, &j->bank_file)))
+            return st;
         if ((o->given & G_COUNT) && o->count != j->b.count)
             return pc_error(PC_EUSAGE, "--count %zu does not match %s, which "
                             "holds %zu kernels", o->count, o->bank_path,

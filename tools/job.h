@@ -6,6 +6,8 @@
 
 #include "cli.h"
 
+#include <limits.h>
+
 typedef struct {
     pc_strategy strategy;
     unsigned workers;
@@ -19,8 +21,17 @@ typedef struct {
     uint64_t *sums; /* per kernel */
 } job_run;
 
+/* An input file as it was read, for the manifest's "inputs": what its
+ * header says, where it is and the hash of its values. */
+typedef struct {
+    pc_npy_meta meta;
+    char abs_path[PATH_MAX]; /* "" if unknown */
+    uint64_t hash;       /* pc_hash of the values as doubles, C order */
+} job_file;
+
 typedef struct {
     const cli_options *o;
+    job_file matrix_file, bank_file; /* -m, -b: their identity */
     pc_matrix m;
     pc_bank b;
     pc_plan *plan;

@@ -501,6 +501,12 @@ const cli_opt cli_opts[] = {
              "the manifest's checksums) and compute the rest;\n"
              "refused if DIR holds another workload",
      .set = set_flag, .off = AT(resume)},
+    {.name = "force", .cmds = IN_RUN, .group = GRP_OUTPUT,
+     .help = "with -o: first remove what DIR holds of parconv's\n"
+             "(conv_NNNNN.npy, manifests, temporaries; a shard only\n"
+             "its own share) so that results of another workload\n"
+             "can be replaced; nothing else in DIR is touched",
+     .set = set_flag, .off = AT(force)},
     {.name = "shard", .arg = "I/N", .cmds = IN_RUN, .group = GRP_OUTPUT,
      .help = "compute only kernels I, I+N, I+2N, ... (0 <= I < N),\n"
              "written under their own numbers beside\n"

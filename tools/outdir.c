@@ -69,6 +69,35 @@ static void plane_name(size_t g, char *buf, size_t n)
     snprintf(buf, n, "conv_%05zu.npy", g);
 }
 
+/* Whether name is exactly what plane_name makes of a kernel number (no
+ * other spelling of it), and which. */
+static bool is_plane(const char *name, size_t *g)
+{
+    if (strncmp(name, "conv_", 5) != 0 || name[5] < '0' || name[5] > '9')
+        return false;
+    char *end, want[32];
+    unsigned long long v = strtoull(name + 5, &end, 10);
+    if (strcmp(end, ".npy") != 0 || v >= SIZE_MAX)
+        return false;
+    *g = (size_t)v;
+    plane_name(*g, want, sizeof want);
+    return strcmp(want, name) == 0;
+}
+
+/* Whether name is exactly a manifest's name (manifest.json is shard 0 of
+ * 1), and whose. */
+static bool is_manifest(const char *name, size_t *i, size_t *n)
+{
+    char want[96];
+    *i = 0;
+    *n = 1;
+    if (strcmp(name, "manifest.json") != 0 &&
+        sscanf(name, "manifest.shard-%zu-of-%zu.", i, n) != 2)
+        return false;
+    outdir_manifest_name(*i, *n, want, sizeof want);
+    return strcmp(want, name) == 0;
+}
+
 /* A file's temporary name: ".NAME.PID.tmp" in the same directory, so the
  * rename is atomic and a killed run's leftovers are recognisable. */
 static void temp_name(const char *dir, const char *name, char *buf, size_t n)
@@ -142,6 +171,29 @@ static void sync_dir(const char *dir)
 
 /* ---- the workload's identity --------------------------------------------- */
 
+static json_t *hex64(uint64_t v);
+
+/* One input's identity: a file's facts as read (the path as given is the
+ * workload's "matrix"/"bank"; the absolute one is for the reader), or the
+ * generator's stream. */
+static json_t *input_identity(const char *path, const job_file *f,
+                              const pc_gen_params *g)
+{
+    if (!path)
+        return json_pack("{s:s, s:I, s:[I, I]}", "generator", "gsl-mt19937",
+                         "seed", (json_int_t)g->seed, "range",
+                         (json_int_t)g->lo, (json_int_t)g->hi);
+    json_t *shape = json_array();
+    for (int k = 0; shape && k < f->meta.ndim; k++)
+        json_array_append_new(shape, json_integer((json_int_t)f->meta.shape[k]));
+    return json_pack("{s:o, s:o, s:I, s:s, s:o, s:b, s:o}", "path",
+                     json_text(path), "absolute_path",
+                     json_text(f->abs_path[0] ? f->abs_path : NULL),
+                     "file_bytes", (json_int_t)f->meta.file_bytes, "dtype",
+                     f->meta.descr, "shape", shape, "fortran_order",
+                     f->meta.fortran_order, "hash", hex64(f->hash));
+}
+
 json_t *outdir_workload(const job *j)
 {
     const cli_options *o = j->o;
@@ -153,20 +205,26 @@ json_t *outdir_workload(const job *j)
                                           (json_int_t)o->gen.hi)
                               : json_null();
     json_t *seed = generated ? json_integer((json_int_t)o->gen.seed) : json_null();
+    json_t *inputs = json_pack(
+        "{s:o, s:o}", "matrix",
+        input_identity(o->matrix_path, &j->matrix_file, &o->gen), "bank",
+        input_identity(o->bank_path, &j->bank_file, &o->gen));
     return json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:I, "
-        "s:I, s:b, s:o, s:o, s:o, s:o}",
+        "{s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:o, s:s, s:o, s:s, s:o, s:I, "
+        "s:I, s:b, s:o, s:o, s:o, s:o, s:o}",
         "rows", (json_int_t)j->rows, "cols", (json_int_t)j->cols,
         "count", (json_int_t)j->total, "krows", (json_int_t)j->krows,
         "kcols", (json_int_t)j->kcols, "mode", pc_mode_name(p->mode),
         "boundary", pc_boundary_name(p->boundary), "fillvalue", fill,
         "dtype", pc_dtype_name(p->dtype),
-        "method", pc_method_name(pc_plan_method(j->plan)),
+        "method", json_text(j->plan ? pc_method_name(pc_plan_method(j->plan))
+                                    : NULL),
         "method_requested", pc_method_name(p->method),
-        "isa", pc_isa_name(pc_plan_isa(j->plan)),
+        "isa", json_text(j->plan ? pc_isa_name(pc_plan_isa(j->plan)) : NULL),
         "out_rows", (json_int_t)j->orows, "out_cols", (json_int_t)j->ocols,
         "swapped", j->swapped != 0, "matrix", json_text(o->matrix_path),
-        "bank", json_text(o->bank_path), "seed", seed, "range", range);
+        "bank", json_text(o->bank_path), "seed", seed, "range", range,
+        "inputs", inputs);
 }
 
 /* Numbers compare by value: 0 and 0.0 are the same fillvalue. */
@@ -177,12 +235,58 @@ static bool same_value(const json_t *a, const json_t *b)
     return json_equal((json_t *)a, (json_t *)b);
 }
 
-/* A value for a message: its JSON text, at most 60 characters. */
+/* A value for a message: its JSON text (a string without its quotes), at
+ * most 60 characters. */
 static void show(const json_t *v, char *buf, size_t n)
 {
+    if (json_is_string(v)) {
+        snprintf(buf, n, "%.60s", json_string_value(v));
+        return;
+    }
     char *s = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    snprintf(buf, n, "%.60s", s ? s : "no such field");
+    snprintf(buf, n, "%.60s", s ? s : "none");
     free(s);
+}
+
+/* How the inputs a and b (the workloads' "inputs") differ, the first
+ * fact that does, in words: 2 with why, or 0. The paths are not
+ * compared here: the path as given is the workload's "matrix" or
+ * "bank", and the same file may be reached from elsewhere. */
+static int inputs_diff(const json_t *a, const char *a_name, const json_t *b,
+                       const char *b_name, char *why, size_t n)
+{
+    static const char *const which[] = {"matrix", "bank"};
+    static const struct {
+        const char *key, *what;
+    } facts[] = {
+        {"generator", "generator differs"}, {"seed", "seed differs"},
+        {"range", "range differs"},        {"dtype", "dtype differs"},
+        {"shape", "shape differs"},
+        {"fortran_order", "order (fortran_order) differs"},
+        {"file_bytes", "size in bytes differs"}, {"hash", "values differ"},
+    };
+    for (size_t w = 0; w < 2; w++) {
+        const json_t *ia = json_object_get(a, which[w]);
+        const json_t *ib = json_object_get(b, which[w]);
+        const char *path = json_string_value(json_object_get(ib, "path"));
+        for (size_t f = 0; f < sizeof facts / sizeof *facts; f++) {
+            const json_t *va = json_object_get(ia, facts[f].key);
+            const json_t *vb = json_object_get(ib, facts[f].key);
+            if ((!va && !vb) || (va && vb && same_value(va, vb)))
+                continue;
+            char x[64], y[64], label[80];
+            bool hash = strcmp(facts[f].key, "hash") == 0;
+            show(va, x, sizeof x);
+            show(vb, y, sizeof y);
+            snprintf(label, sizeof label, "%s%.60s", path ? "" : "the generated ",
+                     path ? path : which[w]);
+            snprintf(why, n, "another %s: %s's %s (%s%s %s, %s%s %s)", which[w],
+                     label, facts[f].what, hash ? "hash 0x" : "", x, a_name,
+                     hash ? "0x" : "", y, b_name);
+            return 2;
+        }
+    }
+    return 0;
 }
 
 int outdir_workload_diff(const json_t *a, const char *a_name, const json_t *b,
@@ -194,23 +298,36 @@ int outdir_workload_diff(const json_t *a, const char *a_name, const json_t *b,
     /* In b's order, then what only a has. */
     json_object_foreach((json_t *)b, key, bv) {
         av = json_object_get(a, key);
+        if (strcmp(key, "inputs") == 0 && json_is_object(av) &&
+            json_is_object(bv)) {
+            if (inputs_diff(av, a_name, bv, b_name, why, n))
+                return 2;
+            continue;
+        }
         if (!av || !same_value(av, bv)) {
             show(av, x, sizeof x);
             show(bv, y, sizeof y);
-            snprintf(why, n, "field '%s': %s has %s, %s %s", key, a_name, x,
-                     b_name, y);
+            snprintf(why, n, "field '%s': %s %s, %s %s", key, x, a_name, y,
+                     b_name);
             return 1;
         }
     }
     json_object_foreach((json_t *)a, key, av) {
         if (!json_object_get(b, key)) {
             show(av, x, sizeof x);
-            snprintf(why, n, "field '%s': %s has %s, %s none", key, a_name, x,
+            snprintf(why, n, "field '%s': %s %s, none %s", key, x, a_name,
                      b_name);
             return 1;
         }
     }
     return 0;
+}
+
+/* What a workload difference found by outdir_workload_diff (kind 1 or 2)
+ * makes of DIR's results, for a message: "was <this> <why>". */
+static const char *differs_as(int kind)
+{
+    return kind == 2 ? "computed from" : "written for a different workload:";
 }
 
 /* ---- the manifest ----------------------------------------------------------
@@ -591,12 +708,12 @@ int outdir_resume_check(const job *j, const outdir_manifest *m, bool *done,
     if (!now)
         return pc_error(PC_ENOMEM, "cannot compare the workloads");
     char why[256];
-    int differs = outdir_workload_diff(m->workload, "it", now, "this run", why,
+    int differs = outdir_workload_diff(m->workload, "then", now, "now", why,
                                        sizeof why);
     json_decref(now);
     if (differs)
-        return pc_error(PC_EUSAGE, "--resume: '%s' was written for a different "
-                        "workload: %s", j->o->outdir, why);
+        return pc_error(PC_EUSAGE, "--resume: '%s' was %s %s", j->o->outdir,
+                        differs_as(differs), why);
     /* The same workload and shard, so the same kernels. Entries that are
      * not this shard's are ignored: their kernels are computed again. */
     *ndone = 0;
@@ -623,9 +740,7 @@ static int count_shards(const char *dir, size_t *n)
     int st = PC_OK;
     while (!st && (e = readdir(d))) {
         size_t i, m;
-        char tail[8];
-        if (sscanf(e->d_name, "manifest.shard-%zu-of-%zu.js%2s", &i, &m,
-                   tail) == 3 && strcmp(tail, "on") == 0) {
+        if (is_manifest(e->d_name, &i, &m) && m > 1) {
             if (*n && m != *n)
                 st = pc_error(PC_EWORKER, "merge: '%s' holds shards of "
                               "different splits (of %zu and of %zu)", dir, *n,
@@ -634,9 +749,6 @@ static int count_shards(const char *dir, size_t *n)
         }
     }
     closedir(d);
-    if (!st && !*n)
-        st = pc_error(PC_EUSAGE, "merge: no shard manifests "
-                      "(manifest.shard-I-of-N.json) in '%s'", dir);
     return st;
 }
 
@@ -657,12 +769,13 @@ static int merge_shard(const char *dir, size_t i, size_t n,
                         sh->kernels_done);
     if (sh != first) {
         char a[32], b[32];
-        snprintf(a, sizeof a, "shard %zu", i);
-        snprintf(b, sizeof b, "shard %zu", first->shard_i);
-        if (outdir_workload_diff(sh->workload, a, first->workload, b, why,
-                                 sizeof why))
-            return pc_error(PC_EWORKER, "merge: shard %zu of %zu was computed "
-                            "for another workload than shard 0: %s", i, n, why);
+        snprintf(a, sizeof a, "in shard %zu", i);
+        snprintf(b, sizeof b, "in shard %zu", first->shard_i);
+        int differs = outdir_workload_diff(sh->workload, a, first->workload, b,
+                                           why, sizeof why);
+        if (differs)
+            return pc_error(PC_EWORKER, "merge: shard %zu of %zu was %s %s", i,
+                            n, differs_as(differs), why);
         if (sh->fft_P != first->fft_P || sh->fft_Q != first->fft_Q)
             return pc_error(PC_EWORKER, "merge: shard %zu of %zu was computed "
                             "with FFT size %zux%zu, shard 0 with %zux%zu (give "
@@ -712,10 +825,10 @@ int outdir_merge_check(const char *dir, outdir_manifest *merged,
                        size_t *nshards)
 {
     memset(merged, 0, sizeof *merged);
-    size_t n;
+    size_t n = 0;
     int st = count_shards(dir, &n);
-    if (st)
-        return st;
+    if (st || !n)
+        return st ? st : 1;
     *nshards = n;
     outdir_manifest first = {0}, sh = {0};
     for (size_t i = 0; i < n && !st; i++) {
@@ -757,4 +870,202 @@ void outdir_remove_shards(const char *dir, size_t nshards)
         if (!outdir_path(path, sizeof path, dir, name))
             unlink(path);
     }
+}
+
+/* merge on a DIR with no shard manifests: its manifest.json must be
+ * complete and every file must check out. */
+int outdir_verify_merged(const char *dir, size_t *count)
+{
+    outdir_manifest m;
+    int st = outdir_manifest_read(dir, "manifest.json", &m);
+    if (st == 1)
+        return pc_error(PC_EUSAGE, "merge: no manifests (manifest.json or "
+                        "manifest.shard-I-of-N.json) in '%s'", dir);
+    if (st) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", pc_errmsg());
+        return pc_error(st, "merge: %s", msg);
+    }
+    if (!m.complete || m.kernels_done != m.count)
+        st = pc_error(PC_EWORKER, "merge: %s/manifest.json is incomplete (%zu "
+                      "of %zu kernels done): rerun with --resume", dir,
+                      m.kernels_done, m.count);
+    else if (m.bad)
+        st = pc_error(PC_EINPUT, "merge: %s/manifest.json lists a kernel that "
+                      "is not the workload's, or one twice (entry %zu)", dir,
+                      m.first_bad);
+    for (size_t g = 0; !st && g < m.count; g++)
+        if (!m.done[g] || !outdir_plane_ok(dir, g, m.dtype, m.orows, m.ocols,
+                                           m.sums[g]))
+            st = pc_error(PC_EWORKER, "merge: %s/conv_%05zu.npy is %s", dir, g,
+                          m.done[g] ? "missing or does not match its checksum"
+                                    : "not listed in manifest.json");
+    *count = m.count;
+    outdir_manifest_free(&m);
+    return st;
+}
+
+/* ---- what -o DIR holds already ------------------------------------------- */
+
+/* Whether name (in DIR) is one of parconv's files that --force lets shard
+ * i of n replace: its planes (every plane, for a whole run), manifest.json
+ * and the manifests of other splits, its own shard manifest, and the
+ * temporaries of those ("." NAME "." ...). The other shards of the same
+ * split may be running; they replace theirs. */
+static bool replaceable(const char *name, size_t shard_i, size_t shard_n)
+{
+    char base[256];
+    size_t g, i, n;
+    if (name[0] == '.') {
+        const char *end = strstr(name + 1, ".npy.");
+        size_t len = end ? (size_t)(end - name) + 3 : 0;
+        if (!end && (end = strstr(name + 1, ".json.")))
+            len = (size_t)(end - name) + 4;
+        if (!len || len >= sizeof base)
+            return false;
+        memcpy(base, name + 1, len);
+        base[len] = 0;
+        name = base;
+    }
+    if (is_plane(name, &g))
+        return shard_n <= 1 || g % shard_n == shard_i;
+    if (is_manifest(name, &i, &n))
+        return shard_n <= 1 || n != shard_n || i == shard_i;
+    return false;
+}
+
+int outdir_replace(const char *dir, size_t shard_i, size_t shard_n,
+                   size_t *removed)
+{
+    *removed = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return pc_error(PC_EIO, "cannot read '%s': %s", dir, strerror(errno));
+    struct dirent *e;
+    char path[4096];
+    int st = PC_OK;
+    while (!st && (e = readdir(d))) {
+        if (!replaceable(e->d_name, shard_i, shard_n) ||
+            outdir_path(path, sizeof path, dir, e->d_name))
+            continue;
+        if (unlink(path) == 0)
+            ++*removed;
+        else if (errno != ENOENT)
+            st = pc_error(PC_EIO, "--force: cannot remove '%s': %s", path,
+                          strerror(errno));
+    }
+    closedir(d);
+    if (!st)
+        sync_dir(dir);
+    return st;
+}
+
+/* The workloads there (a manifest's) and here (this run's) compared: all
+ * of it once planned, else all but the method and ISA the plan resolves.
+ * As outdir_workload_diff. */
+static int compare_workload(const json_t *there, const json_t *here,
+                            bool planned, char *why, size_t n)
+{
+    if (planned)
+        return outdir_workload_diff(there, "there", here, "here", why, n);
+    json_t *a = json_copy((json_t *)there), *b = json_copy((json_t *)here);
+    int d = 1;
+    snprintf(why, n, "out of memory");
+    if (a && b) {
+        json_object_del(a, "method");
+        json_object_del(a, "isa");
+        json_object_del(b, "method");
+        json_object_del(b, "isa");
+        d = outdir_workload_diff(a, "there", b, "here", why, n);
+    }
+    json_decref(a);
+    json_decref(b);
+    return d;
+}
+
+/* Manifest name of DIR, read and compared with this run; 0 if it is of
+ * this workload (then *adopt filled unless it was), else 1 with why (or
+ * also 0 if it vanished: a merge removed it). */
+static int survey_manifest(const job *j, const json_t *here, bool planned,
+                           const char *name, outdir_adopt *adopt, char *why,
+                           size_t n)
+{
+    outdir_manifest m;
+    int st = outdir_manifest_read(j->o->outdir, name, &m);
+    if (st) {
+        snprintf(why, n, "%s", st == 1 ? "" : pc_errmsg());
+        return st != 1;
+    }
+    char what[200];
+    int d = compare_workload(m.workload, here, planned, what, sizeof what);
+    if (!d && planned && (m.fft_P != j->fft_P || m.fft_Q != j->fft_Q)) {
+        snprintf(what, sizeof what, "FFT size %zux%zu there, %zux%zu here",
+                 m.fft_P, m.fft_Q, j->fft_P, j->fft_Q);
+        d = 1;
+    }
+    if (d)
+        snprintf(why, n, "%s: %s", name, what);
+    else if (!planned && !adopt->found) {
+        adopt->found = true;
+        snprintf(adopt->method, sizeof adopt->method, "%s", m.method);
+        snprintf(adopt->isa, sizeof adopt->isa, "%s", m.isa);
+        adopt->fft_P = m.fft_P;
+        adopt->fft_Q = m.fft_Q;
+        snprintf(adopt->from, sizeof adopt->from, "%s", name);
+    }
+    outdir_manifest_free(&m);
+    return d != 0;
+}
+
+int outdir_survey(const job *j, bool planned, const char *skip,
+                  outdir_adopt *adopt, bool lenient)
+{
+    const char *dir = j->o->outdir;
+    outdir_adopt unused;
+    if (!adopt)
+        adopt = &unused;
+    memset(adopt, 0, sizeof *adopt);
+    json_t *here = outdir_workload(j);
+    DIR *d = opendir(dir);
+    if (!here || !d) {
+        json_decref(here);
+        if (d)
+            closedir(d);
+        return pc_error(here ? PC_EIO : PC_ENOMEM, "cannot survey '%s': %s",
+                        dir, here ? strerror(errno) : "out of memory");
+    }
+    char why[700] = "";
+    size_t manifests = 0, planes = 0, g, stray = SIZE_MAX;
+    struct dirent *e;
+    bool other = false;
+    while (!(other && !lenient) && (e = readdir(d))) {
+        const char *name = e->d_name;
+        size_t len = strlen(name);
+        if (strncmp(name, "manifest", 8) == 0 && len >= 13 &&
+            strcmp(name + len - 5, ".json") == 0) {
+            manifests++;
+            if ((!skip || strcmp(name, skip) != 0) &&
+                survey_manifest(j, here, planned, name, adopt, why, sizeof why))
+                other = true;
+        } else if (is_plane(name, &g)) {
+            planes++;
+            if (g >= j->total && g < stray)
+                stray = g;
+        }
+    }
+    closedir(d);
+    json_decref(here);
+    if (!other && planes && !manifests) {
+        snprintf(why, sizeof why, "conv_*.npy files and no manifest");
+        other = true;
+    } else if (!other && stray != SIZE_MAX) {
+        snprintf(why, sizeof why, "conv_%05zu.npy, and this workload has %zu "
+                 "kernels", stray, j->total);
+        other = true;
+    }
+    if (other && !lenient)
+        return pc_error(PC_EUSAGE, "'%s' holds results of another workload "
+                        "(%s); use --resume, another DIR, or --force to "
+                        "replace them", dir, why);
+    return PC_OK;
 }

@@ -43,9 +43,12 @@ void outdir_clean_temps(const char *dir, size_t shard_i, size_t shard_n);
 /* The workload's identity: what --resume and merge compare. A new
  * reference, NULL if out of memory. */
 json_t *outdir_workload(const job *j);
-/* 0 if the workloads a (named a_name in the message) and b are the same,
- * field by field; else 1 with why naming the first field that differs and
- * both values. */
+/* 0 if the workloads a and b are the same, field by field; else what
+ * differs first, with both values (a_name and b_name follow them: "then",
+ * "now"): 1 for a field, why "field 'count': 6 then, 3 now"; 2 for an
+ * input (the files' facts and hash, the generator's seed and range), why
+ * "another matrix: m.npy's values differ (hash 0x... then, 0x... now)".
+ * The inputs' paths are compared as the fields "matrix" and "bank". */
 int outdir_workload_diff(const json_t *a, const char *a_name, const json_t *b,
                          const char *b_name, char *why, size_t n);
 
@@ -77,10 +80,43 @@ int outdir_resume_check(const job *j, const outdir_manifest *m, bool *done,
 /* merge: reads every shard manifest of DIR and checks that each kernel of
  * the workload is there once with a file that checks out; fills *merged
  * with the manifest a single run would have written (free it with
- * outdir_manifest_free) and *nshards. */
+ * outdir_manifest_free) and *nshards. 1 if DIR holds no shard manifests. */
 int outdir_merge_check(const char *dir, outdir_manifest *merged,
                        size_t *nshards);
 /* Removes DIR's N shard manifests (after the merged one is in place). */
 void outdir_remove_shards(const char *dir, size_t nshards);
+/* merge on a DIR without shard manifests (outdir_merge_check returned 1):
+ * checks that its manifest.json is complete and every file checks out
+ * (PC_EWORKER if not; PC_EUSAGE if there is no manifest); *count: the
+ * kernels verified. */
+int outdir_verify_merged(const char *dir, size_t *count);
+
+/* What DIR's manifests of this workload record of how it was computed: a
+ * later shard, or a run again, computes it the same way (same bits). */
+typedef struct {
+    bool found;
+    char method[16], isa[16];
+    size_t fft_P, fft_Q;
+    char from[96]; /* the manifest's name */
+} outdir_adopt;
+
+/* -o DIR before this run writes to it: PC_EUSAGE ("DIR holds results of
+ * another workload; use --resume, another DIR, or --force ...") if DIR
+ * holds a manifest (any manifest*.json but skip, the one --resume reads)
+ * that cannot be read or is of another workload, conv_NNNNN.npy files and
+ * no manifest, or a conv file beyond the workload's kernels. Before the
+ * plan (planned false) the method and ISA are not compared, and *adopt
+ * (may be NULL) receives them and the FFT size from the first manifest of
+ * this workload; once planned they and the FFT size must be the same.
+ * lenient (--force): nothing is refused, *adopt is filled. */
+int outdir_survey(const job *j, bool planned, const char *skip,
+                  outdir_adopt *adopt, bool lenient);
+/* --force: removes the files of DIR that are parconv's (conv_NNNNN.npy,
+ * manifest.json, manifest.shard-I-of-N.json, their temporaries) and this
+ * run's to replace: all of them for a whole run; for shard I of N its own
+ * planes and manifest and the manifests of other splits (the other shards
+ * replace theirs). Nothing else is touched. *removed: how many. */
+int outdir_replace(const char *dir, size_t shard_i, size_t shard_n,
+                   size_t *removed);
 
 #endif

@@ -53,11 +53,45 @@ static int start(run_state *s)
         j->procs = o->procs;
         j->procs_from = "--procs";
     }
+    if (o->force && (!o->outdir || o->resume))
+        return pc_error(PC_EUSAGE, o->outdir
+                        ? "--force replaces what -o DIR holds, --resume keeps "
+                          "it: give one of them"
+                        : "--force needs -o DIR (whose results it replaces)");
     signals_install();
     s->conv = o->conv;
+    /* Shards are planned apart, maybe at once: their FFT size must not
+     * depend on a timing. */
+    s->conv.fft_model = o->shard_n > 1;
     s->text = o->quiet ? NULL
               : (o->json_path && strcmp(o->json_path, "-") == 0) ? stderr
                                                                   : stdout;
+    return PC_OK;
+}
+
+/* Takes the method, ISA and FFT size that results in DIR were computed
+ * with (what: "--resume" or "-o"), so that this run computes the same
+ * bits. keep: an ISA or FFT size the user gave stays (the check once
+ * planned then refuses a DIR computed otherwise). */
+static int pin(run_state *s, const char *what, const char *method,
+               const char *isa_name, size_t P, size_t Q, bool keep)
+{
+    const cli_options *o = s->j.o;
+    int m = pc_method_parse(method), isa = pc_isa_parse(isa_name);
+    bool user_isa = keep && o->conv.isa != PC_ISA_AUTO;
+    if (m < 0 || isa < 0)
+        return pc_error(PC_EINPUT, "%s: the manifest in '%s' names method "
+                        "'%s', isa '%s'", what, o->outdir, method, isa_name);
+    if (!user_isa && !pc_isa_supported((pc_isa)isa))
+        return pc_error(PC_EUSAGE, "%s: '%s' was computed with %s kernels, "
+                        "which this CPU cannot run", what, o->outdir, isa_name);
+    s->conv.method = (pc_method)m;
+    if (!user_isa)
+        s->conv.isa = (pc_isa)isa;
+    if (!(keep && o->conv.fft_P)) {
+        s->conv.fft_P = P;
+        s->conv.fft_Q = Q;
+    }
     return PC_OK;
 }
 
@@ -74,20 +108,8 @@ static int check_resume(run_state *s)
     if (st)
         return st == 1 ? PC_OK : st;
     s->have_manifest = true;
-    int m = pc_method_parse(s->had.method), isa = pc_isa_parse(s->had.isa);
-    if (m < 0 || isa < 0)
-        return pc_error(PC_EINPUT, "--resume: the manifest in '%s' names "
-                        "method '%s', isa '%s'", o->outdir, s->had.method,
-                        s->had.isa);
-    if (!pc_isa_supported((pc_isa)isa))
-        return pc_error(PC_EUSAGE, "--resume: '%s' was computed with %s "
-                        "kernels, which this CPU cannot run", o->outdir,
-                        s->had.isa);
-    s->conv.method = (pc_method)m;
-    s->conv.isa = (pc_isa)isa;
-    s->conv.fft_P = s->had.fft_P;
-    s->conv.fft_Q = s->had.fft_Q;
-    return PC_OK;
+    return pin(s, "--resume", s->had.method, s->had.isa, s->had.fft_P,
+               s->had.fft_Q, false);
 }
 
 /* The matrix and kernels, and the cost model's constants. */
@@ -101,6 +123,38 @@ static int read_inputs(run_state *s)
     return st;
 }
 
+/* What DIR holds already (--force first removes this run's share of
+ * parconv's files): another workload's results are refused; a manifest
+ * of this one says how it was computed, which this run takes (unless
+ * --resume took its own), so that a later shard, or a run again, writes
+ * the same bits as the results beside it. */
+static int survey_outputs(run_state *s)
+{
+    const cli_options *o = s->j.o;
+    size_t removed;
+    int st;
+    if (o->force) {
+        if ((st = outdir_replace(o->outdir, o->shard_i, o->shard_n, &removed)))
+            return st;
+        if (removed && s->text)
+            fprintf(s->text, "--force: removed %zu of parconv's files from "
+                    "'%s'\n", removed, o->outdir);
+    }
+    char own[96];
+    outdir_manifest_name(o->shard_i, o->shard_n, own, sizeof own);
+    outdir_adopt had;
+    if ((st = outdir_survey(&s->j, false, o->resume ? own : NULL, &had,
+                            o->force)))
+        return st;
+    if (!had.found || s->have_manifest)
+        return PC_OK;
+    if (s->text)
+        fprintf(s->text, "computed as %s/%s records this workload: %s, %s%s\n",
+                o->outdir, had.from, had.method, had.isa,
+                had.fft_P ? ", FFT size as there" : "");
+    return pin(s, "-o", had.method, had.isa, had.fft_P, had.fft_Q, true);
+}
+
 /* Where results will go is checked before any work is done. */
 static int open_outputs(run_state *s)
 {
@@ -110,6 +164,8 @@ static int open_outputs(run_state *s)
         if ((st = outdir_prepare(o->outdir)))
             return st;
         outdir_clean_temps(o->outdir, o->shard_i, o->shard_n);
+        if ((st = survey_outputs(s)))
+            return st;
     }
     if (o->json_path) {
         s->json = strcmp(o->json_path, "-") == 0 ? stdout
@@ -148,6 +204,19 @@ static int make_plan(run_state *s)
                         "by %.3g (relative), more than the %g allowed for %s",
                         j->fft_error, fft_tolerance(dt), pc_dtype_name(dt));
     return PC_OK;
+}
+
+/* Once planned, before anything is written: results of this workload in
+ * DIR were computed with this run's method, ISA and FFT size (a --isa or
+ * --fft-size that differs is refused rather than mixed in). */
+static int confirm_outputs(run_state *s)
+{
+    const cli_options *o = s->j.o;
+    if (!o->outdir || o->force)
+        return PC_OK;
+    char own[96];
+    outdir_manifest_name(o->shard_i, o->shard_n, own, sizeof own);
+    return outdir_survey(&s->j, true, o->resume ? own : NULL, NULL, false);
 }
 
 /* A shard with no kernels: its manifest says so, for merge. */
@@ -472,6 +541,8 @@ int run_cmd(cli_options *o)
         st = open_outputs(&s);
     if (!st)
         st = make_plan(&s);
+    if (!st)
+        st = confirm_outputs(&s);
     if (!st && s.j.count == 0)
         return finish(&s, empty_shard(&s));
     if (!st)
