@@ -292,6 +292,17 @@ def slow_calibration(scratch):
          for isa in ("avx512", "avx2", "generic")}, indent=2)
 
 
+def fft_calibration(scratch):
+    """Writes a calibration file whose constants make the direct sum cost
+    a thousand times more than the built-in ones say, so that --method
+    auto chooses FFT for any kernel of more than a few taps; returns its
+    path."""
+    return write_calibration(
+        os.path.join(scratch, "fft.cal"),
+        {(dt, isa): (1e-8, 1e-10) for dt in ("f64", "f32")
+         for isa in ("avx512", "avx2", "generic")}, indent=2)
+
+
 # ---------------------------------------------------------------------------
 # processes, from /proc
 
