@@ -17,6 +17,9 @@ manifest.json compared byte for byte; report.json is the job's own):
   parconv-array-submit.sh (the array, then the merge job afterok on it)
     with 1, 2, 3, 7 and 30 shards (more shards than kernels), and with
     --array=1-3 (shards counted from SLURM_ARRAY_TASK_MIN);
+  the same, 3 shards of the default method on a workload where it
+    chooses FFT: the merge succeeds and equals a run pinned to the FFT
+    size the manifest records;
   parconv-srun.sh as sbatch -n 3 (srun tasks as shards, then merge);
   parconv.sbatch interrupted mid-run by SIGTERM to the batch shell only
     (scancel --signal=TERM --batch, what --signal=B:TERM does at the time
@@ -70,6 +73,11 @@ K_LONG = 384
 W_TL = ["-n", "600", "-s", "300", "--mode", "valid", "-k", "512",
         "--method", "direct", "-S", "omp"]
 K_TL = 512
+
+# FFT-leaning: with the calibration CAL_FFT, --method auto (the default)
+# chooses FFT for 10 kernels of 41x41 on 300x300.
+W_FFT = ["-n", "300", "-k", "10", "-s", "41", "-S", "omp"]
+CAL_FFT = None
 
 REF = None
 REF_LONG = None
@@ -245,10 +253,28 @@ def t_array(array_opt, n):
     expect(not bad, f"{len(bad)} of {n} shards failed: " + "; ".join(bad))
     merged = read_out(f"parconv-merge-{merge_id}")
     if n == 1:
-        expect("nothing to merge" in merged, f"merge output: {merged!r}")
+        expect(f"already merged: {K} kernels verified" in merged,
+               f"merge output: {merged!r}")
     else:
         expect(f"merged {n} shards" in merged, f"merge output: {merged!r}")
     same_files(out, REF, JOB_FILES)
+
+
+def t_array_fft(n):
+    """The default method (auto, choosing FFT here) in an array: the shards
+    take the same FFT size, the merge job succeeds, and the result is byte
+    for byte a plain run pinned to the size the manifest records."""
+    out = os.path.join(CASE_DIR, "out")
+    args = W_FFT + ["--calibration", CAL_FFT]
+    array_id, merge_id = submit_array(out, f"--array=0-{n - 1}", args)
+    merged = read_out(f"parconv-merge-{merge_id}")
+    expect(f"merged {n} shards" in merged, f"merge output: {merged!r}")
+    m = manifest(out)
+    expect(m["workload"]["method"] == "fft",
+           f"method {m['workload']['method']}, expected fft")
+    ref = os.path.join(CASE_DIR, "ref")
+    plain_run(ref, args + ["--fft-size", "%dx%d" % tuple(m["fft_tile"])])
+    same_files(out, ref, JOB_FILES)
 
 
 def t_srun():
@@ -442,7 +468,7 @@ def skip(why):
 
 
 def main():
-    global EXE, SCRATCH, ENV, CAL, REF, REF_LONG
+    global EXE, SCRATCH, ENV, CAL, CAL_FFT, REF, REF_LONG
     EXE, SCRATCH = pctest.arguments(
         "usage: slurm_test.py PARCONV_PATH SCRATCH_DIR")
     if os.geteuid() != 0:
@@ -454,6 +480,7 @@ def main():
                                         XDG_CONFIG_HOME=noconf,
                                         SLURM_CONF=None)
     CAL = pctest.slow_calibration(SCRATCH)
+    CAL_FFT = pctest.fft_calibration(SCRATCH)
 
     st = sh([SLURM_LOCAL, "status"], timeout=60)
     was_up = st.returncode == 0
@@ -484,6 +511,8 @@ def main():
                  f"--array=0-{n - 1}", n)
         case("array --array=1-3 (min 1) + merge: same bytes", t_array,
              "--array=1-3", 3)
+        case("array of 3, default method (FFT) + merge: one FFT size, the "
+             "bytes of a pinned run", t_array_fft, 3)
         case("parconv-srun.sh as sbatch -n 3: shards, merge, same bytes",
              t_srun)
         case("SIGTERM to the batch shell: exit 143, incomplete; resubmit "

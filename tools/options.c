@@ -493,7 +493,8 @@ const cli_opt cli_opts[] = {
              "and renamed: a file under its final name is whole;\n"
              "the manifest is rewritten (atomically) after each\n"
              "batch. The other strategies are checked against\n"
-             "them. DIR is created if missing.",
+             "them. DIR is created if missing; one holding results\n"
+             "of another workload is refused (see --force).",
      .set = set_path, .off = AT(outdir), .choices = "directory name"},
     {.name = "resume", .cmds = IN_RUN, .group = GRP_OUTPUT,
      .help = "with -o: keep the kernels an earlier run of the same\n"
@@ -502,10 +503,9 @@ const cli_opt cli_opts[] = {
              "refused if DIR holds another workload",
      .set = set_flag, .off = AT(resume)},
     {.name = "force", .cmds = IN_RUN, .group = GRP_OUTPUT,
-     .help = "with -o: first remove what DIR holds of parconv's\n"
-             "(conv_NNNNN.npy, manifests, temporaries; a shard only\n"
-             "its own share) so that results of another workload\n"
-             "can be replaced; nothing else in DIR is touched",
+     .help = "with -o: replace DIR's results: first remove its\n"
+             "conv_NNNNN.npy, manifests and temporaries (a shard:\n"
+             "its share), never any other file",
      .set = set_flag, .off = AT(force)},
     {.name = "shard", .arg = "I/N", .cmds = IN_RUN, .group = GRP_OUTPUT,
      .help = "compute only kernels I, I+N, I+2N, ... (0 <= I < N),\n"
@@ -514,7 +514,10 @@ const cli_opt cli_opts[] = {
              "checks and combines the shards. Default from Slurm:\n"
              "SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) of\n"
              "SLURM_ARRAY_TASK_COUNT in a job array, else\n"
-             "SLURM_PROCID of SLURM_NTASKS under srun -n N > 1",
+             "SLURM_PROCID of SLURM_NTASKS under srun -n N > 1.\n"
+             "Shards take the FFT size a manifest of the workload\n"
+             "in DIR records, else the cost model's (no timing):\n"
+             "the same in every shard, so they merge",
      .set = set_shard},
     {.name = "json", .arg = "FILE", .cmds = IN_RUN | IN_SWEEP,
      .group = GRP_OUTPUT,
@@ -697,6 +700,11 @@ const cli_command_info cli_commands[CMD_COUNT] = {
         "kernel present exactly once with a file that checks out, and the\n"
         "manifest.json a single-node run would have written, byte for "
         "byte. The\n"
-        "shard manifests are removed once it is in place.",
+        "shard manifests are removed once it is in place. On a DIR with no "
+        "shard\n"
+        "manifests (merged already, or written by one run) it verifies "
+        "every file\n"
+        "against manifest.json instead: \"already merged: K kernels "
+        "verified\".",
         NULL, NULL, NULL},
 };
