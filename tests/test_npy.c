@@ -984,6 +984,37 @@ static void test_write_errors(void)
 
 /* ---- main --------------------------------------------------------------- */
 
+/* pc_npy_info: the header's facts, one spelling of each dtype, and the
+ * same errors as the readers. */
+static void test_info(void)
+{
+    static const unsigned char u8[6] = {1, 2, 3, 4, 5, 6};
+    const char *path = make_npy("info_u1.npy", 1,
+                                "{'descr': '=u1', 'fortran_order': True, "
+                                "'shape': (2, 3), }", u8, sizeof u8);
+    pc_npy_meta meta;
+    int rc = pc_npy_info(path, &meta);
+    CHECK(rc == 0 && strcmp(meta.descr, "|u1") == 0 && meta.fortran_order &&
+          meta.ndim == 2 && meta.shape[0] == 2 && meta.shape[1] == 3 &&
+          meta.header_bytes % 64 == 0 &&
+          meta.file_bytes == meta.header_bytes + sizeof u8,
+          "info of a u1 file: rc %d descr %s fortran %d ndim %d header %zu "
+          "file %llu", rc, meta.descr, meta.fortran_order, meta.ndim,
+          meta.header_bytes, (unsigned long long)meta.file_bytes);
+    double d[4] = {0};
+    size_t shape[3] = {1, 2, 2};
+    path = path_for("info_f8.npy");
+    pc_npy_write(path, PC_F64, 3, shape, d);
+    rc = pc_npy_info(path, &meta);
+    CHECK(rc == 0 && strcmp(meta.descr, "<f8") == 0 && !meta.fortran_order &&
+          meta.ndim == 3 && meta.header_bytes ==
+          pc_npy_header_size(PC_F64, 3, shape) &&
+          meta.file_bytes == meta.header_bytes + sizeof d,
+          "info of a written f8 file: rc %d descr %s", rc, meta.descr);
+    rc = pc_npy_info(path_for("no-such.npy"), &meta);
+    CHECK(rc == PC_EIO, "info of a missing file: rc %d", rc);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2) {
@@ -1020,6 +1051,7 @@ int main(int argc, char **argv)
     test_bad_headers();
     test_bad_files();
     test_mutations();
+    test_info();
 
     cleanup();
     if (failures) {
