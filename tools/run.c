@@ -46,7 +46,6 @@ static int start(run_state *s)
         st = cli_default_procs(o, &j->procs, &j->procs_from);
     if (st)
         return st;
-    cli_warn_oversubscribed(o, j->threads, j->procs);
     signals_install();
     s->conv = o->conv;
     s->text = o->quiet ? NULL
@@ -289,6 +288,10 @@ static int set_up(run_state *s)
         (st = pc_arena_create(&s->arena, j->batch * pc_plan_out_bytes(j->plan),
                               o->strategies[0] == PC_PROCS)))
         return st;
+    /* Workers beyond the output rows would idle, not take turns. */
+    cli_warn_oversubscribed(o, j->threads < j->orows ? j->threads
+                                                      : (unsigned)j->orows,
+                            j->procs < j->orows ? j->procs : (unsigned)j->orows);
     measure_peaks(s);
     j->setup_seconds = pc_now() - s->t0;
     if (s->text)
