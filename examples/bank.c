@@ -70,9 +70,13 @@ int main(int argc, char **argv)
         rc = fail("cannot allocate the outputs");
         goto done;
     }
+    /* As many workers as CPUs this process may use (its affinity, a
+     * cgroup quota), not the machine's. */
+    pc_cpu_info cpus;
+    pc_cpu_info_get(&cpus);
     pc_run_params rp = {
         .strategy = (pc_strategy)strategy,
-        .workers = pc_online_cpus(),
+        .workers = cpus.usable,
         .worker_exe = "/proc/self/exe", /* this program, see the top */
         .sums = sums,
         .arena = &arena,

@@ -331,17 +331,23 @@ typedef struct {
 
 typedef struct {
     double seconds;       /* wall time of the whole strategy */
-    double compute;       /* the longest any one worker spent computing;
-                             the rest of seconds is starting workers and
-                             waiting for them to stop */
-    unsigned workers;     /* workers actually used */
+    double compute;       /* from the first worker's start to the last
+                             worker's end (one monotonic clock); the rest
+                             of seconds is starting workers and waiting
+                             for them to stop */
+    unsigned workers;     /* workers actually used: at most as many as
+                             units of work, and for omp the team the
+                             runtime gave (OMP_THREAD_LIMIT, OMP_DYNAMIC) */
     unsigned retried;     /* procs: workers restarted */
     char warning[1024];   /* procs: what each restarted worker did, a line
                              each */
 } pc_run_result;
 
 /* The FMA ceiling: GFLOP/s of a register-only multiply-add loop of the
- * ISA's vectors in the given number of threads (all running at once). */
+ * ISA's vectors in the given number of POSIX threads (not OpenMP's, so
+ * OMP_THREAD_LIMIT cannot shrink it), all started together on the
+ * process's CPUs (pc_cpu_info's affinity), over the time from the first
+ * one's start to the last one's end. */
 PC_API int pc_peak(pc_dtype dtype, pc_isa isa, unsigned threads,
                    double *gflops);
 
@@ -377,8 +383,40 @@ PC_API const char *pc_worker_default_exe(void);
 /* ---- system facts ------------------------------------------------------- */
 
 PC_API unsigned pc_online_cpus(void);
-/* Physical cores (hyperthread siblings counted once), 0 if unknown. */
+/* Physical cores of the machine (hyperthread siblings counted once), 0 if
+ * unknown. */
 PC_API unsigned pc_physical_cores(void);
+
+/* The CPUs this process may use, for choosing worker counts. */
+typedef struct {
+    unsigned online;   /* CPUs the machine has online */
+    /* CPUs in the process's affinity mask (sched_getaffinity: taskset,
+     * a Slurm or container cpuset). When the OpenMP runtime has bound the
+     * calling thread to one place (OMP_PROC_BIND), the union of its
+     * places, which it took from the affinity the process started with. */
+    unsigned affinity;
+    /* The cgroup CPU quota in CPUs (v2 cpu.max, v1 cpu.cfs_quota_us over
+     * cpu.cfs_period_us; the smallest on the way from the process's
+     * cgroup to the root, as a parent's quota holds for its children),
+     * 0 if there is none. */
+    double quota;
+    /* Workers that can run at once: affinity, capped by the quota rounded
+     * up (a quota of 1.5 CPUs gives 2: two workers share 1.5 CPUs of time
+     * and get it all, one would leave a half unused); at least 1. */
+    unsigned usable;
+    /* Physical cores among the affinity CPUs (siblings once), 0 if the
+     * topology is unknown. */
+    unsigned cores;
+    /* Where usable came from: "affinity 4 of 128 CPUs" or "cgroup quota
+     * 1.5". */
+    char from[64];
+} pc_cpu_info;
+
+PC_API int pc_cpu_info_get(pc_cpu_info *ci);
+/* The same, reading /proc/self/{cgroup,mountinfo}, the cgroup files and
+ * /sys/devices/system/cpu under root instead of "/" (tests give a tree of
+ * their own); the affinity is always the process's. */
+PC_API int pc_cpu_info_at(const char *root, pc_cpu_info *ci);
 /* Bytes of memory this process may still use: MemAvailable, capped by the
  * cgroup limit when there is one; 0 if unknown. */
 PC_API uint64_t pc_available_memory(void);

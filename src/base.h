@@ -10,6 +10,7 @@
 
 #include "parconv.h"
 
+#include <sched.h>
 #include <stdbool.h>
 
 /* Checked size arithmetic: returns false on overflow. */
@@ -31,6 +32,16 @@ int pc_prefault(void *p, size_t bytes);
 /* Touches one byte of each page, reading it or writing it back. */
 void pc_touch(void *p, size_t bytes, bool write);
 void pc_free(void *p);
+
+/* sysinfo.c: the CPUs this process may use (see pc_cpu_info's affinity),
+ * a CPU_ALLOC'd set of *size bytes; NULL if it cannot be had. */
+cpu_set_t *pc_process_cpus(size_t *size);
+/* Lets the calling thread run on all of them where the OpenMP runtime has
+ * bound it to one (OMP_PROC_BIND): what it starts (threads, processes)
+ * inherits its mask. Returns the mask it had, for pc_thread_restore, or
+ * NULL if nothing changed. */
+cpu_set_t *pc_thread_widen(size_t *size);
+void pc_thread_restore(cpu_set_t *old, size_t size);
 
 /* A memfd of the given size mapped shared and read-write, its descriptor
  * at 10 or above (see strategy_procs.c). */

@@ -17,7 +17,8 @@ typedef struct {
     int *put_errno;     /* with arena_fd: set when a write fails */
     uint64_t *rowhash;
     size_t k0, k1;   /* the kernels to compute; arena slot of k is k - k0 */
-    pc_run_result *res; /* procs: where restarts are told */
+    pc_run_result *res; /* procs: where restarts are told; omp: the
+                           team it got */
     const volatile int *cancel; /* stop early when it becomes non-zero */
 } pc_sink;
 

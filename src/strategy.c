@@ -43,18 +43,28 @@ int pc_run(const pc_plan *plan, const pc_run_params *rp, pc_run_result *res)
         return pc_error(PC_ENOMEM, "cannot allocate the row checksums");
     }
 
+    /* omp lowers it to the team the runtime gave. */
+    res->workers = workers;
     double t0 = pc_now();
     int st = strategies[rp->strategy](plan, rp, &sink, workers, times);
     if (!st && rp->cancel && *rp->cancel)
         st = pc_error(PC_EINTERRUPTED, "interrupted");
     res->seconds = pc_now() - t0;
-    res->workers = workers;
-    /* Compute time is the critical worker's: start-up (spawning, mapping)
-     * and stopping (joining, reaping) are the rest of the wall time. */
-    res->compute = 0;
-    for (unsigned w = 0; w < workers; w++)
-        if (times[2 * w + 1] - times[2 * w] > res->compute)
-            res->compute = times[2 * w + 1] - times[2 * w];
+    /* Compute time runs from the first worker's start to the last one's
+     * end, all on one monotonic clock (procs workers read the same
+     * CLOCK_MONOTONIC): the longest single worker would undercount when
+     * workers take turns on fewer CPUs. Start-up (spawning, mapping) and
+     * stopping (joining, reaping) are the rest of the wall time. */
+    double first = 0, last = 0;
+    for (unsigned w = 0; w < res->workers; w++) {
+        if (times[2 * w + 1] <= 0)
+            continue;
+        if (!first || times[2 * w] < first)
+            first = times[2 * w];
+        if (times[2 * w + 1] > last)
+            last = times[2 * w + 1];
+    }
+    res->compute = last > first ? last - first : 0;
     if (res->compute > res->seconds)
         res->compute = res->seconds;
     if (!st)

@@ -264,6 +264,8 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
                                         : pc_worker_default_exe()};
     int fa_ok = 0;
     unsigned spawned = 0;
+    size_t mask_size = 0;
+    cpu_set_t *mask = NULL;
     if (!kids) {
         st = pc_error(PC_ENOMEM, "cannot allocate %u worker records", workers);
         goto done;
@@ -286,6 +288,9 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
     snprintf(sp.scount, sizeof sp.scount, "%u", workers);
     snprintf(sp.sk0, sizeof sp.sk0, "%zu", sink->k0);
     snprintf(sp.sk1, sizeof sp.sk1, "%zu", sink->k1);
+    /* The workers inherit this thread's mask: all of the process's CPUs,
+     * not the one OpenMP's binding may have given it (restarts too). */
+    mask = pc_thread_widen(&mask_size);
     for (; spawned < workers; spawned++)
         if ((st = spawn_one(&sp, &kids[spawned], spawned))) {
             kill_all(kids, spawned);
@@ -299,6 +304,7 @@ int pc_strategy_procs(const pc_plan *plan, const pc_run_params *rp,
     }
 
 done:
+    pc_thread_restore(mask, mask_size);
     if (fa_ok)
         posix_spawn_file_actions_destroy(&sp.fa);
     free(kids);
@@ -374,6 +380,10 @@ int pc_worker_main(int argc, char **argv)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != (pid_t)parent)
         return worker_fail(ui, "parent is gone");
+    /* This process's OpenMP runtime may have bound it to its first place
+     * (OMP_PROC_BIND), as the parent's did: every worker would share one
+     * CPU. The worker uses no OpenMP; it runs where the parent may. */
+    CPU_FREE(pc_thread_widen(&(size_t){0}));
 
     size_t plan_bytes = 0, run_len = 0;
     char *blob = map_fd(PLAN_FD, PROT_READ, &plan_bytes);

@@ -41,6 +41,10 @@ int pc_strategy_threads(const pc_plan *plan, const pc_run_params *rp,
     pthread_t *tids = calloc(workers, sizeof *tids);
     int st = PC_OK;
     unsigned n = 0;
+    /* The threads inherit this thread's mask: all of the process's CPUs,
+     * not the one OpenMP's binding may have given it. */
+    size_t mask_size = 0;
+    cpu_set_t *mask = pc_thread_widen(&mask_size);
     if (!jobs || !tids) {
         st = pc_error(PC_ENOMEM, "cannot allocate %u thread records", workers);
         goto done;
@@ -61,6 +65,7 @@ int pc_strategy_threads(const pc_plan *plan, const pc_run_params *rp,
                           "thread %u could not allocate its row buffer", t);
     }
 done:
+    pc_thread_restore(mask, mask_size);
     free(jobs);
     free(tids);
     return st;

@@ -32,8 +32,11 @@ static void sweep_defaults(cli_options *o, bool threads)
 {
     o->sweep_threads = threads;
     o->sweep_runs = 3;
-    if (threads)
+    /* sweep threads without -S times omp and procs (sweep.c). */
+    if (threads) {
+        o->nstrategies = 0;
         return;
+    }
     o->rows = o->cols = 500;
     o->count = 16;
     o->sweep_step = 2;

@@ -55,10 +55,20 @@ typedef struct {
  * pc_errmsg() set. */
 int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now);
 
-/* workers.c: default worker counts and where they came from. Returns
- * PC_EUSAGE for a malformed OMP_NUM_THREADS or SLURM_CPUS_PER_TASK. */
-int cli_default_threads(unsigned *n, const char **from);
-void cli_default_procs(unsigned *n, const char **from);
+/* workers.c: the CPUs this process may use (read once). */
+const pc_cpu_info *cli_cpus(void);
+/* Worker counts and where they came from. Threads (threads, omp):
+ * --threads, else OMP_NUM_THREADS, else SLURM_CPUS_PER_TASK, else the
+ * usable CPUs. Processes: --procs, else SLURM_CPUS_PER_TASK, else the
+ * physical cores among the usable CPUs (never more than those), else the
+ * usable CPUs. PC_EUSAGE for a malformed OMP_NUM_THREADS or
+ * SLURM_CPUS_PER_TASK. */
+int cli_default_threads(const cli_options *o, unsigned *n, const char **from);
+int cli_default_procs(const cli_options *o, unsigned *n, const char **from);
+/* One warning line on stderr if the strategies of -S would run more
+ * threads or processes than usable CPUs; true if it warned. */
+bool cli_warn_oversubscribed(const cli_options *o, unsigned threads,
+                             unsigned procs);
 
 /* --shard, else Slurm's job array or srun task variables; PC_EUSAGE for
  * malformed values. */

@@ -14,9 +14,12 @@ typedef struct {
     size_t kernels;   /* computed in this run (fewer after --resume) */
     unsigned retried; /* procs workers restarted */
     double seconds;   /* the whole strategy, as "Executed in" says */
-    double compute;   /* the critical worker's compute time (summed over
-                         batches); the rest of seconds is start/stop */
+    double compute;   /* from the first worker's start to the last one's
+                         end, summed over batches; the rest of seconds is
+                         start/stop */
     double peak;      /* the FMA ceiling for this many workers, GFLOP/s */
+    unsigned peak_threads; /* measured on this many threads (the workers,
+                              but no more than the usable CPUs) */
     uint64_t checksum;
     uint64_t *sums; /* per kernel */
 } job_run;

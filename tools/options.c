@@ -451,13 +451,18 @@ const cli_opt cli_opts[] = {
      .group = GRP_STRATEGIES,
      .help = "worker processes",
      .set = set_unsigned, .off = AT(procs), .max = 4096,
-     .dflt = "physical cores, else online CPUs"},
+     .dflt = "SLURM_CPUS_PER_TASK, else the physical\n"
+             "cores among the usable CPUs, else the usable\n"
+             "CPUs. Usable CPUs: the affinity (taskset, a\n"
+             "cpuset), capped by a cgroup CPU quota rounded\n"
+             "up. More workers than usable CPUs are\n"
+             "warned of and marked oversubscribed"},
     {.name = "threads", .letter = 't', .arg = "T",
      .cmds = IN_RUN | IN_PEAK | IN_SWEEP, .group = GRP_STRATEGIES,
      .help = "threads for threads and omp",
      .set = set_unsigned, .off = AT(threads), .max = 4096,
      .dflt = "OMP_NUM_THREADS, else SLURM_CPUS_PER_TASK, else\n"
-             "online CPUs"},
+             "the usable CPUs (see --procs)"},
 
     {.name = "from", .arg = "A", .cmds = IN_SWEEP, .group = GRP_SWEEP,
      .help = "ksize: the first kernel size (A x A)",
@@ -469,9 +474,10 @@ const cli_opt cli_opts[] = {
      .help = "ksize: the step between kernel sizes",
      .set = set_size, .off = AT(sweep_step), .max = 4096, .dflt = "2"},
     {.name = "max", .arg = "T", .cmds = IN_SWEEP, .group = GRP_SWEEP,
-     .help = "threads: time 1..T workers",
+     .help = "threads: time 1..T workers (-t T too); more than\n"
+             "the usable CPUs is refused",
      .set = set_unsigned, .off = AT(sweep_max), .max = 256,
-     .dflt = "online CPUs"},
+     .dflt = "the usable CPUs"},
     {.name = "runs", .arg = "R", .cmds = IN_SWEEP, .group = GRP_SWEEP,
      .help = "time each point R times (1-9), keep the median",
      .set = set_runs, .max = 9, .dflt = "3"},
@@ -575,9 +581,11 @@ const cli_opt_note cli_opt_notes[] = {
                         "it)", NULL},
     {IN_SWEEP, "method", "threads: direct, fft or auto (ksize times both)",
      NULL},
-    {IN_SWEEP, "strategy", "ksize: the one strategy timed (threads times\n"
-                           "omp, then procs)", "omp"},
-    {IN_SWEEP, "threads", "ksize: the strategy's workers (procs too)", NULL},
+    {IN_SWEEP, "strategy", "ksize: the one strategy timed; threads: the\n"
+                           "parallel strategies timed",
+     "ksize: omp; threads: omp,procs"},
+    {IN_SWEEP, "threads", "ksize: the strategy's workers (procs too);\n"
+                          "threads: as --max", NULL},
     {IN_SWEEP, "procs", "ignored: ksize -S procs runs -t workers, by\n"
                         "default", NULL},
     {IN_SWEEP, "json", "the sweep as JSON too; '-' for stdout, the text\n"
@@ -604,9 +612,11 @@ static const cli_word sweep_words[] = {
               "what auto chose and its loss, the crossover, and\n"
               "writes CSV/JSON for bench/plot_crossover.py"},
     {"threads", "the workload (-n -k -s --method --dtype as for run)\n"
-                "with 1..T workers (--max) for omp and procs, median\n"
-                "of --runs: seconds, speedup, parallel efficiency,\n"
-                "GFLOP/s; CSV/JSON for bench/plot_scaling.py"},
+                "with 1..T workers (--max, at most the usable CPUs)\n"
+                "for each strategy of -S (omp and procs by default),\n"
+                "median of --runs: compute seconds, speedup,\n"
+                "parallel efficiency, GFLOP/s; CSV/JSON for\n"
+                "bench/plot_scaling.py"},
     {NULL, NULL},
 };
 
@@ -634,9 +644,13 @@ const cli_command_info cli_commands[CMD_COUNT] = {
         "10% or 30 s otherwise, none with -q.\n"
         "Environment: OMP_NUM_THREADS and SLURM_CPUS_PER_TASK set the "
         "default\n"
-        "thread count; the other OMP_* variables (OMP_PROC_BIND, "
-        "OMP_PLACES, ...)\n"
-        "are honoured by the OpenMP runtime and shown in the report.\n"
+        "thread count, SLURM_CPUS_PER_TASK the process count (see -t, -p); "
+        "the\n"
+        "other OMP_* variables (OMP_PROC_BIND, OMP_PLACES, OMP_THREAD_LIMIT, "
+        "...)\n"
+        "are honoured by the OpenMP runtime and shown in the report; omp "
+        "reports\n"
+        "the team it really got.\n"
         "\n"
         "Report: the workload, one box per strategy ('Executed in X s.'), "
         "a table\n"
@@ -644,11 +658,17 @@ const cli_command_info cli_commands[CMD_COUNT] = {
         "and\n"
         "stopping workers: spawning, mapping, joining, reaping), GFLOP/s "
         "over the\n"
-        "compute time (the longest any one worker computed)\n"
-        "(2*out_rows*out_cols*kh*kw per kernel), % of the FMA ceiling, "
-        "speedup over\n"
-        "serial and checksum, a verification line, and the peak memory "
-        "used."},
+        "compute time (from the first worker's start to the last one's "
+        "end)\n"
+        "(2*out_rows*out_cols*kh*kw per kernel; for FFT runs 'eff. "
+        "GFLOP/s', that\n"
+        "direct-equivalent count over the FFT run's time), % of the FMA "
+        "ceiling\n"
+        "(direct runs; measured on the same CPUs and thread count, 'n/a' "
+        "if the\n"
+        "run beat it twice), speedup over serial and checksum, a "
+        "verification\n"
+        "line, and the peak memory used. '*' marks oversubscribed runs."},
     [CMD_GEN] = {
         "gen", "parconv gen -o DIR [INPUTS]",
         "write the generated inputs as .npy",

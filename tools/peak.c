@@ -6,13 +6,10 @@ int peak_cmd(cli_options *o)
 {
     unsigned threads;
     const char *from;
-    int st = cli_default_threads(&threads, &from);
+    int st = cli_default_threads(o, &threads, &from);
     if (st)
         return st;
-    if (o->threads) {
-        threads = o->threads;
-        from = "--threads";
-    }
+    cli_warn_oversubscribed(o, threads, 0);
     pc_isa isa = o->conv.isa == PC_ISA_AUTO ? pc_isa_best() : o->conv.isa;
     double one, all;
     st = pc_peak(o->conv.dtype, isa, 1, &one);

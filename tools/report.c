@@ -44,18 +44,39 @@ void omp_settings(char *buf, size_t n)
              omp_get_dynamic() ? "true" : "false", omp_get_thread_limit());
 }
 
-/* GFLOP/s of a run over its compute time (after start-up), and that as a
- * fraction of the ceiling. */
-static double job_gflops(const job *j, const job_run *r)
+double report_gflops(const job *j, const job_run *r)
 {
     double flops = pc_plan_flops(j->plan) * (double)r->kernels;
     double t = r->compute;
     return t > 0 ? flops / t / 1e9 : 0;
 }
 
-static double job_pct_peak(const job *j, const job_run *r)
+/* FFT runs' GFLOP/s are the direct sum's flops over their time: a rate of
+ * the equivalent direct work, not of the arithmetic done. */
+static bool is_fft(const job *j)
 {
-    return r->peak > 0 ? 100.0 * job_gflops(j, r) / r->peak : 0;
+    return pc_plan_method(j->plan) == PC_FFT;
+}
+
+/* A run faster than its ceiling, measured twice (see run.c): the ceiling
+ * was measured under load, and %peak is not given. */
+static bool under_load(const job *j, const job_run *r)
+{
+    return r->peak > 0 && report_gflops(j, r) > r->peak;
+}
+
+/* %peak of a direct run, -1 if there is none to give. */
+static double pct_peak(const job *j, const job_run *r)
+{
+    if (r->peak <= 0 || under_load(j, r))
+        return -1;
+    return 100.0 * report_gflops(j, r) / r->peak;
+}
+
+/* More workers than usable CPUs: they took turns. */
+static bool oversubscribed(const job_run *r)
+{
+    return r->workers > cli_cpus()->usable;
 }
 
 void report_workload(FILE *f, const job *j)
@@ -113,9 +134,15 @@ void report_workload(FILE *f, const job *j)
                    "%.2g (allowed %g)\n", j->fft_error,
                 fft_tolerance(p->dtype));
     }
-    fprintf(f, "  threads    %u (%s)    procs %u (%s)    online CPUs %u\n",
-            j->threads, j->threads_from, j->procs, j->procs_from,
-            pc_online_cpus());
+    const pc_cpu_info *ci = cli_cpus();
+    char quota[32] = "no cgroup CPU quota";
+    if (ci->quota > 0)
+        snprintf(quota, sizeof quota, "cgroup quota %.3g", ci->quota);
+    fprintf(f, "  CPUs       %u usable: affinity %u of %u online, %s; %u "
+               "physical core%s among them\n", ci->usable, ci->affinity,
+            ci->online, quota, ci->cores, ci->cores == 1 ? "" : "s");
+    fprintf(f, "  threads    %u (%s)    procs %u (%s)\n", j->threads,
+            j->threads_from, j->procs, j->procs_from);
     fprintf(f, "  OpenMP    ");
     int any = 0;
     for (char **e = environ; *e; e++)
@@ -175,42 +202,75 @@ static const job_run *serial_run(const job *j)
     return NULL;
 }
 
+/* The lines under the table: what its figures are. */
+static void summary_notes(FILE *f, const job *j)
+{
+    bool over = false, load = false;
+    for (int i = 0; i < j->nruns; i++) {
+        over |= oversubscribed(&j->runs[i]);
+        load |= under_load(j, &j->runs[i]);
+    }
+    const char *span = "(from the first worker's start to the last one's "
+                       "end)";
+    if (is_fft(j))
+        fprintf(f, "eff. GFLOP/s is direct-equivalent: the direct method's "
+                   "flop count over the FFT run's compute time %s; no "
+                   "%%peak for FFT runs\n", span);
+    else if (j->nruns && j->runs[0].peak > 0) {
+        fprintf(f, "GFLOP/s over the compute time %s; %%peak against the %s "
+                   "FMA ceiling measured on the same CPUs, on as many threads "
+                   "as workers up to the usable CPUs (", span,
+                pc_isa_name(pc_plan_isa(j->plan)));
+        for (int i = 0; i < j->nruns; i++) {
+            int seen = 0;
+            for (int k = 0; k < i; k++)
+                seen |= j->runs[k].peak_threads == j->runs[i].peak_threads;
+            if (!seen)
+                fprintf(f, "%s%u: %.1f", i ? ", " : "",
+                        j->runs[i].peak_threads, j->runs[i].peak);
+        }
+        fprintf(f, " GFLOP/s)\n");
+    } else
+        fprintf(f, "GFLOP/s over the compute time %s; %%peak not measured "
+                   "for runs under 1 GFLOP\n", span);
+    if (load)
+        fprintf(f, "n/a: faster than the ceiling measured twice for it "
+                   "(ceiling measured under load)\n");
+    if (over)
+        fprintf(f, "*: oversubscribed, more workers than the %u usable "
+                   "CPU%s (%s)\n", cli_cpus()->usable,
+                cli_cpus()->usable == 1 ? "" : "s", cli_cpus()->from);
+}
+
 void report_summary(FILE *f, const job *j)
 {
     const job_run *ser = serial_run(j);
-    fprintf(f, "%-9s %-7s %7s %10s %10s %9s %7s %8s  %s\n", "strategy",
-            "method", "workers", "seconds", "start/stop", "GFLOP/s", "%peak",
-            "speedup", "checksum");
+    /* Wide enough for the FFT's name of the column. */
+    int gw = is_fft(j) ? 12 : 9;
+    fprintf(f, "%-9s %-7s %7s %10s %10s %*s %7s %8s  %s\n", "strategy",
+            "method", "workers", "seconds", "start/stop", gw,
+            is_fft(j) ? "eff. GFLOP/s" : "GFLOP/s", "%peak", "speedup",
+            "checksum");
     for (int i = 0; i < j->nruns; i++) {
         const job_run *r = &j->runs[i];
         char speed[16] = "-";
         if (ser && r->seconds > 0)
             snprintf(speed, sizeof speed, "%.2fx", ser->seconds / r->seconds);
         char pct[16] = "-";
-        if (r->peak > 0)
-            snprintf(pct, sizeof pct, "%.1f%%", job_pct_peak(j, r));
-        fprintf(f, "%-9s %-7s %7u %10.5f %10.5f %9.2f %7s %8s  %016" PRIx64
+        if (under_load(j, r))
+            snprintf(pct, sizeof pct, "n/a");
+        else if (r->peak > 0)
+            snprintf(pct, sizeof pct, "%.1f%%", pct_peak(j, r));
+        char workers[16];
+        snprintf(workers, sizeof workers, "%u%s", r->workers,
+                 oversubscribed(r) ? "*" : "");
+        fprintf(f, "%-9s %-7s %7s %10.5f %10.5f %*.2f %7s %8s  %016" PRIx64
                    "\n", pc_strategy_name(r->strategy),
-                pc_method_name(pc_plan_method(j->plan)), r->workers, r->seconds,
-                r->seconds - r->compute, job_gflops(j, r), pct, speed, r->checksum);
+                pc_method_name(pc_plan_method(j->plan)), workers, r->seconds,
+                r->seconds - r->compute, gw, report_gflops(j, r), pct, speed,
+                r->checksum);
     }
-    if (j->nruns && j->runs[0].peak > 0) {
-        fprintf(f, "GFLOP/s over the compute time (the longest any worker computed); %%peak against the %s "
-                   "FMA ceiling measured for the same number of workers (",
-                pc_isa_name(pc_plan_isa(j->plan)));
-        for (int i = 0; i < j->nruns; i++) {
-            int seen = 0;
-            for (int k = 0; k < i; k++)
-                seen |= j->runs[k].workers == j->runs[i].workers;
-            if (!seen)
-                fprintf(f, "%s%u: %.1f", i ? ", " : "", j->runs[i].workers,
-                        j->runs[i].peak);
-        }
-        fprintf(f, " GFLOP/s)\n");
-    } else {
-        fprintf(f, "GFLOP/s over the compute time (the longest any worker computed); %%peak not measured "
-                   "for runs under 1 GFLOP\n");
-    }
+    summary_notes(f, j);
     if (j->verified)
         fprintf(f, "verified: %s (checksum %016" PRIx64 ")\n",
                 j->nruns > 1 ? "all strategies bit-identical"
@@ -267,6 +327,18 @@ static json_t *slurm_env(void)
     return o;
 }
 
+/* The CPUs the process may use, and where the usable count came from. */
+static json_t *cpus_json(void)
+{
+    const pc_cpu_info *ci = cli_cpus();
+    return json_pack("{s:i, s:i, s:o, s:i, s:o, s:i}", "online",
+                     (int)ci->online, "affinity", (int)ci->affinity,
+                     "cgroup_quota",
+                     ci->quota > 0 ? json_sig(ci->quota, 6) : json_null(),
+                     "usable", (int)ci->usable, "usable_from",
+                     json_text(ci->from), "physical_cores", (int)ci->cores);
+}
+
 static json_t *environment(const job *j)
 {
     int bind = (int)omp_get_proc_bind();
@@ -276,13 +348,13 @@ static json_t *environment(const job *j)
                             "num_places", omp_get_num_places(), "dynamic",
                             omp_get_dynamic() != 0, "thread_limit",
                             omp_get_thread_limit());
-    return json_pack("{s:i, s:o, s:i, s:o, s:i, s:i, s:o, s:o, s:o, s:o}",
-                     "threads", (int)j->threads, "threads_from",
+    return json_pack("{s:i, s:o, s:i, s:o, s:o, s:i, s:i, s:o, s:o, s:o, "
+                     "s:o}", "threads", (int)j->threads, "threads_from",
                      json_text(j->threads_from), "procs", (int)j->procs,
-                     "procs_from", json_text(j->procs_from), "online_cpus",
-                     (int)pc_online_cpus(), "physical_cores",
-                     (int)pc_physical_cores(), "omp_env", omp_env(), "omp", omp,
-                     "slurm", slurm_env(), "shard",
+                     "procs_from", json_text(j->procs_from), "cpus",
+                     cpus_json(), "online_cpus", (int)pc_online_cpus(),
+                     "physical_cores", (int)pc_physical_cores(), "omp_env",
+                     omp_env(), "omp", omp, "slurm", slurm_env(), "shard",
                      j->shard_n > 1 ? json_pair(j->shard_i, j->shard_n) : json_null());
 }
 
@@ -312,24 +384,54 @@ static json_t *fft_info(const job *j)
                      json_sig(fft_tolerance(p->dtype), 6));
 }
 
+/* A run: direct runs give gflops and, with a ceiling, pct_peak (null
+ * with pct_peak_note when it was not measured or was measured under
+ * load); FFT runs give effective_gflops, the direct-equivalent rate, and
+ * no %peak. */
 static json_t *run_json(const job *j, const job_run *r, const job_run *ser)
 {
     char hex[17];
     snprintf(hex, sizeof hex, "%016" PRIx64, r->checksum);
-    bool peak = r->peak > 0;
-    return json_pack(
-        "{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:i, s:s}",
+    json_t *o = json_pack(
+        "{s:s, s:s, s:i, s:b, s:o, s:o, s:o, s:o, s:I, s:i, s:s}",
         "strategy", pc_strategy_name(r->strategy), "method",
         pc_method_name(pc_plan_method(j->plan)), "workers", (int)r->workers,
-        "seconds", json_fixed(r->seconds, 6), "startup_seconds",
+        "oversubscribed", oversubscribed(r), "seconds",
+        json_fixed(r->seconds, 6), "startup_seconds",
         json_fixed(r->seconds - r->compute, 6), "compute_seconds",
-        json_fixed(r->compute, 6), "gflops", json_fixed(job_gflops(j, r), 4),
-        "peak_gflops", peak ? json_fixed(r->peak, 4) : json_null(), "pct_peak",
-        peak ? json_fixed(job_pct_peak(j, r), 2) : json_null(), "speedup",
+        json_fixed(r->compute, 6), "speedup",
         ser && r->seconds > 0 ? json_fixed(ser->seconds / r->seconds, 4)
                               : json_null(),
         "kernels", (json_int_t)r->kernels, "retried", (int)r->retried,
         "checksum", hex);
+    json_t *g = json_fixed(report_gflops(j, r), 4);
+    if (!o || !g) {
+        json_decref(o);
+        json_decref(g);
+        return NULL;
+    }
+    if (is_fft(j)) {
+        if (json_object_set_new(o, "effective_gflops", g)) {
+            json_decref(o);
+            return NULL;
+        }
+        return o;
+    }
+    double pct = pct_peak(j, r);
+    const char *note = r->peak <= 0 ? "not measured for runs under 1 GFLOP"
+                       : pct < 0    ? "ceiling measured under load"
+                                    : NULL;
+    if (json_object_set_new(o, "gflops", g) ||
+        json_object_set_new(o, "peak_gflops", r->peak > 0
+                                                  ? json_fixed(r->peak, 4)
+                                                  : json_null()) ||
+        json_object_set_new(o, "pct_peak",
+                            pct >= 0 ? json_fixed(pct, 2) : json_null()) ||
+        (note && json_object_set_new(o, "pct_peak_note", json_text(note)))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 /* The whole report; NULL if out of memory. */

@@ -14,6 +14,10 @@ void report_summary(FILE *f, const job *j);
  * the work), then closes it unless it is stdout. */
 int report_json(FILE *f, const char *path, const job *j);
 
+/* GFLOP/s of a run over its compute time: the direct sum's flop count
+ * (for an FFT run, the direct-equivalent rate). */
+double report_gflops(const job *j, const job_run *r);
+
 /* Formats a byte count for people ("814.0 MB"). */
 const char *human_bytes(double bytes, char *buf, size_t n);
 /* The OpenMP runtime's settings (omp_get_*), one line. */

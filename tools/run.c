@@ -41,18 +41,11 @@ static int start(run_state *s)
     job *j = &s->j;
     int st = cli_default_shard(o);
     if (!st)
-        st = cli_default_threads(&j->threads, &j->threads_from);
+        st = cli_default_threads(o, &j->threads, &j->threads_from);
+    if (!st)
+        st = cli_default_procs(o, &j->procs, &j->procs_from);
     if (st)
         return st;
-    cli_default_procs(&j->procs, &j->procs_from);
-    if (o->threads) {
-        j->threads = o->threads;
-        j->threads_from = "--threads";
-    }
-    if (o->procs) {
-        j->procs = o->procs;
-        j->procs_from = "--procs";
-    }
     if (o->force && (!o->outdir || o->resume))
         return pc_error(PC_EUSAGE, o->outdir
                         ? "--force replaces what -o DIR holds, --resume keeps "
@@ -260,28 +253,41 @@ static size_t batch_size(const job *j, unsigned workers)
     return b < k ? b : k;
 }
 
-/* The ceiling for each worker count, measured once per count. */
-static double ceiling(const pc_conv_params *p, unsigned workers)
+/* The ceiling for `workers` workers, on as many threads but no more than
+ * the usable CPUs (more would take turns and measure less than the CPUs
+ * can do; *threads says how many). Measured once per count; again: once
+ * more, the larger kept, as a busy machine only makes it lower. */
+static double ceiling(const pc_conv_params *p, unsigned workers,
+                      unsigned *threads, bool again)
 {
     static unsigned done[8];
     static double value[8];
     static int n;
-    for (int i = 0; i < n; i++)
-        if (done[i] == workers)
-            return value[i];
+    unsigned usable = cli_cpus()->usable;
+    unsigned w = *threads = workers < usable ? workers : usable;
+    int i = 0;
+    while (i < n && done[i] != w)
+        i++;
+    if (i < n && !again)
+        return value[i];
     double g = 0;
-    pc_peak(p->dtype, p->isa, workers, &g);
-    if (n < 8) {
-        done[n] = workers;
-        value[n++] = g;
+    pc_peak(p->dtype, p->isa, w, &g);
+    if (i == n) {
+        if (n == 8)
+            return g;
+        done[n++] = w;
+        value[i] = 0;
     }
-    return g;
+    if (g > value[i])
+        value[i] = g;
+    return value[i];
 }
 
 /* The ceiling for each strategy's worker count, measured now: it is
  * set-up, and it brings every core's vector units up to speed before the
  * first timed run, so no strategy pays for that alone. Not worth its tenth
- * of a second for runs of under 1 GFLOP. */
+ * of a second for runs of under 1 GFLOP, nor for FFT runs, whose flops
+ * are not the direct sum's. */
 static void measure_peaks(run_state *s)
 {
     job *j = &s->j;
@@ -295,8 +301,34 @@ static void measure_peaks(run_state *s)
                                                     : j->threads;
         if (w > j->orows)
             w = (unsigned)j->orows;
-        j->runs[i].peak = ceiling(&s->conv, w);
+        j->runs[i].peak = ceiling(&s->conv, w, &j->runs[i].peak_threads,
+                                  false);
     }
+}
+
+/* After a run: the ceiling for the workers it really had (omp's team may
+ * be smaller than asked). A run faster than its ceiling has the ceiling
+ * measured again, the larger kept for the earlier runs on as many threads
+ * too; if it still is, the ceiling was measured under load and the report
+ * gives no %peak. */
+static void check_peak(run_state *s, job_run *r)
+{
+    if (r->peak <= 0)
+        return;
+    r->peak = ceiling(&s->conv, r->workers, &r->peak_threads, false);
+    if (report_gflops(&s->j, r) <= r->peak)
+        return;
+    r->peak = ceiling(&s->conv, r->workers, &r->peak_threads, true);
+    for (job_run *e = s->j.runs; e < r; e++)
+        if (e->peak > 0 && e->peak_threads == r->peak_threads)
+            e->peak = r->peak;
+    if (report_gflops(&s->j, r) > r->peak)
+        fprintf(stderr, "parconv: warning: %s ran at %.1f GFLOP/s, above the "
+                "FMA ceiling of %.1f GFLOP/s measured twice on %u thread%s: "
+                "the ceiling was measured under load, so no %%peak is "
+                "given\n", pc_strategy_name(r->strategy),
+                report_gflops(&s->j, r), r->peak, r->peak_threads,
+                r->peak_threads == 1 ? "" : "s");
 }
 
 /* What DIR already holds (--resume), the manifest from the start, the
@@ -325,6 +357,10 @@ static int set_up(run_state *s)
         (st = pc_arena_create(&s->arena, j->batch * pc_plan_out_bytes(j->plan),
                               o->strategies[0] == PC_PROCS)))
         return st;
+    /* Workers beyond the output rows would idle, not take turns. */
+    cli_warn_oversubscribed(o, j->threads < j->orows ? j->threads
+                                                      : (unsigned)j->orows,
+                            j->procs < j->orows ? j->procs : (unsigned)j->orows);
     measure_peaks(s);
     j->setup_seconds = pc_now() - s->t0;
     if (s->text)
@@ -436,6 +472,7 @@ static int run_strategy(run_state *s, int i)
     if (!st && signals_stop)
         j->interrupted = signals_stop;
     if (!st && !j->interrupted) {
+        check_peak(s, r);
         r->checksum = pc_hash_combine(r->sums, j->count);
         j->nruns = i + 1;
         if (s->text) {

@@ -201,47 +201,123 @@ static int sweep_ksize(const cli_options *o, unsigned workers)
     return st;
 }
 
-/* The strategies sweep threads compares. */
-static const pc_strategy strats[] = {PC_OMP, PC_PROCS};
-enum { NS = sizeof strats / sizeof *strats };
+/* sweep threads' strategies: -S, else omp and procs. */
+typedef struct {
+    pc_strategy s[PC_NSTRATEGIES];
+    int n;
+    unsigned tmax;
+    unsigned got[PC_NSTRATEGIES]; /* counts timed, 1..got[si] */
+    double *secs;                 /* median compute seconds, [si * tmax + t - 1] */
+} sweep_plan;
+
+/* One point's figures: seconds, speedup over one worker of the same
+ * strategy, parallel efficiency, GFLOP/s. */
+static void point_figures(const sweep_plan *sp, int si, unsigned t,
+                          double flops, double f[4])
+{
+    double tt = sp->secs[si * sp->tmax + t - 1], t1 = sp->secs[si * sp->tmax];
+    f[0] = tt;
+    f[1] = t1 / tt;
+    f[2] = t1 / tt / t;
+    f[3] = flops / tt / 1e9;
+}
 
 /* sweep threads' JSON: the workload and a point per strategy and count. */
 static json_t *threads_json(const cli_options *o, const pc_plan *plan,
-                            const double *secs, unsigned tmax, double flops)
+                            const sweep_plan *sp, double flops)
 {
     char omp[160];
     omp_settings(omp, sizeof omp);
     json_t *points = json_array();
-    for (int si = 0; si < NS; si++)
-        for (unsigned t = 1; points && t <= tmax; t++) {
-            double tt = secs[si * tmax + t - 1], t1 = secs[si * tmax];
+    for (int si = 0; si < sp->n; si++)
+        for (unsigned t = 1; points && t <= sp->got[si]; t++) {
+            double f[4];
+            point_figures(sp, si, t, flops, f);
             if (json_array_append_new(points, json_pack(
                     "{s:s, s:i, s:o, s:o, s:o, s:o}", "strategy",
-                    pc_strategy_name(strats[si]), "workers", (int)t, "seconds",
-                    json_fixed(tt, 6), "speedup",
-                    json_fixed(t1 / tt, 4), "efficiency",
-                    json_fixed(t1 / tt / t, 4), "gflops",
-                    json_fixed(flops / tt / 1e9, 3)))) {
+                    pc_strategy_name(sp->s[si]), "workers", (int)t, "seconds",
+                    json_fixed(f[0], 6), "speedup", json_fixed(f[1], 4),
+                    "efficiency", json_fixed(f[2], 4), "gflops",
+                    json_fixed(f[3], 3)))) {
                 json_decref(points);
                 points = NULL;
             }
         }
+    const pc_cpu_info *ci = cli_cpus();
     return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:i, s:i, "
-                     "s:i, s:o, s:o}", "version", PC_VERSION, "sweep", "threads",
-                     "rows", (json_int_t)o->rows, "cols", (json_int_t)o->cols,
-                     "count", (json_int_t)o->count, "krows",
-                     (json_int_t)o->krows, "kcols", (json_int_t)o->kcols,
-                     "dtype", pc_dtype_name(o->conv.dtype), "method",
-                     pc_method_name(pc_plan_method(plan)), "runs", o->sweep_runs,
-                     "online_cpus", (int)pc_online_cpus(), "physical_cores",
-                     (int)pc_physical_cores(), "omp_runtime", json_text(omp),
-                     "points", points);
+                     "s:i, s:i, s:s, s:o, s:o}", "version", PC_VERSION, "sweep",
+                     "threads", "rows", (json_int_t)o->rows, "cols",
+                     (json_int_t)o->cols, "count", (json_int_t)o->count,
+                     "krows", (json_int_t)o->krows, "kcols",
+                     (json_int_t)o->kcols, "dtype", pc_dtype_name(o->conv.dtype),
+                     "method", pc_method_name(pc_plan_method(plan)), "runs",
+                     o->sweep_runs, "online_cpus", (int)pc_online_cpus(),
+                     "physical_cores", (int)pc_physical_cores(), "usable_cpus",
+                     (int)ci->usable, "usable_from", ci->from, "omp_runtime",
+                     json_text(omp), "points", points);
 }
 
-/* parconv sweep threads: the workload with 1..T threads (omp) and 1..T
- * processes (procs), median of several runs each: seconds, speedup over
- * one worker of the same strategy, parallel efficiency, GFLOP/s. */
-static int sweep_threads(const cli_options *o, unsigned tmax)
+static int write_threads_csv(const char *path, const sweep_plan *sp,
+                             double flops)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return pc_error(PC_EIO, "cannot write '%s'", path);
+    fprintf(f, "strategy,workers,seconds,speedup,efficiency,gflops\n");
+    for (int si = 0; si < sp->n; si++)
+        for (unsigned t = 1; t <= sp->got[si]; t++) {
+            double v[4];
+            point_figures(sp, si, t, flops, v);
+            fprintf(f, "%s,%u,%.6f,%.4f,%.4f,%.3f\n",
+                    pc_strategy_name(sp->s[si]), t, v[0], v[1], v[2], v[3]);
+        }
+    if (ferror(f) | fclose(f))
+        return pc_error(PC_EIO, "cannot write '%s'", path);
+    return PC_OK;
+}
+
+/* Strategy si with t workers, median of --runs; false (and a note) if the
+ * run had fewer workers than asked (OMP_THREAD_LIMIT, OMP_DYNAMIC, fewer
+ * output rows): more would not be what the row says. */
+static int time_point(const cli_options *o, const pc_plan *plan,
+                      sweep_plan *sp, int si, unsigned t, uint64_t *sums,
+                      bool *short_team)
+{
+    double r[9];
+    *short_team = false;
+    /* One run first, not timed: the first run of a strategy pays for cold
+     * caches and first touches, which would flatter every later count. */
+    for (int rep = t == 1 ? -1 : 0; rep < o->sweep_runs; rep++) {
+        pc_run_params rp = {.strategy = sp->s[si], .workers = t,
+                            .worker_exe = "/proc/self/exe", .sums = sums};
+        pc_run_result res;
+        int st = pc_run(plan, &rp, &res);
+        if (st)
+            return st;
+        if (res.workers < t) {
+            fprintf(stderr, "parconv: %s got %u worker%s for %u asked (%s): "
+                    "its sweep stops at %u\n", pc_strategy_name(sp->s[si]),
+                    res.workers, res.workers == 1 ? "" : "s", t,
+                    sp->s[si] == PC_OMP
+                        ? "OMP_THREAD_LIMIT or OMP_DYNAMIC" : "output rows",
+                    t - 1);
+            *short_team = true;
+            return PC_OK;
+        }
+        if (rep >= 0)
+            r[rep] = res.compute;
+    }
+    qsort(r, (size_t)o->sweep_runs, sizeof *r, cmp_double);
+    sp->secs[si * sp->tmax + t - 1] = r[o->sweep_runs / 2];
+    sp->got[si] = t;
+    return PC_OK;
+}
+
+/* parconv sweep threads: the workload with 1..T workers of each strategy,
+ * median of several runs each: compute seconds (first worker's start to
+ * last one's end), speedup over one worker of the same strategy, parallel
+ * efficiency, GFLOP/s. */
+static int sweep_threads(const cli_options *o, sweep_plan *sp)
 {
     pc_matrix m = {0};
     pc_bank b = {0};
@@ -258,77 +334,100 @@ static int sweep_threads(const cli_options *o, unsigned tmax)
         st = pc_error(PC_ENOMEM, "cannot allocate checksums");
     pc_matrix_free(&m);
     pc_bank_free(&b);
-    double *secs = calloc((size_t)NS * tmax, sizeof *secs);
-    if (!st && !secs)
+    sp->secs = calloc((size_t)sp->n * sp->tmax, sizeof *sp->secs);
+    if (!st && !sp->secs)
         st = pc_error(PC_ENOMEM, "cannot allocate the sweep");
     double flops = st ? 0 : pc_plan_flops(plan) * (double)o->count;
     FILE *text = o->json_path && strcmp(o->json_path, "-") == 0 ? stderr : stdout;
     if (!st && !o->quiet)
-        fprintf(text, "sweep threads 1..%u: %zu kernels of %zux%zu on %zux%zu, "
-                "%s, method %s, median of %d runs\n%-8s %7s %10s %9s %11s "
-                "%9s\n", tmax, o->count, o->krows, o->kcols, o->rows, o->cols,
-                pc_dtype_name(o->conv.dtype),
+        fprintf(text, "sweep threads 1..%u (%u usable CPUs: %s): %zu kernels "
+                "of %zux%zu on %zux%zu, %s, method %s, median of %d runs\n"
+                "%-8s %7s %10s %9s %11s %9s\n", sp->tmax, cli_cpus()->usable,
+                cli_cpus()->from, o->count, o->krows, o->kcols, o->rows,
+                o->cols, pc_dtype_name(o->conv.dtype),
                 pc_method_name(pc_plan_method(plan)), o->sweep_runs,
                 "strategy", "workers", "seconds", "speedup", "efficiency",
                 "GFLOP/s");
-    for (int si = 0; !st && si < NS; si++)
-        for (unsigned t = 1; !st && t <= tmax; t++) {
-            double r[9];
-            for (int rep = 0; !st && rep < o->sweep_runs; rep++) {
-                pc_run_params rp = {.strategy = strats[si], .workers = t,
-                                    .worker_exe = "/proc/self/exe",
-                                    .sums = sums};
-                pc_run_result res;
-                st = pc_run(plan, &rp, &res);
-                r[rep] = res.compute;
-            }
-            if (st)
+    for (int si = 0; !st && si < sp->n; si++)
+        for (unsigned t = 1; !st && t <= sp->tmax; t++) {
+            bool short_team;
+            st = time_point(o, plan, sp, si, t, sums, &short_team);
+            if (st || short_team)
                 break;
-            qsort(r, (size_t)o->sweep_runs, sizeof *r, cmp_double);
-            double t1, tt = secs[si * tmax + t - 1] = r[o->sweep_runs / 2];
-            t1 = secs[si * tmax];
+            double f[4];
+            point_figures(sp, si, t, flops, f);
             if (!o->quiet)
                 fprintf(text, "%-8s %7u %10.5f %8.2fx %10.1f%% %9.2f\n",
-                        pc_strategy_name(strats[si]), t, tt, t1 / tt,
-                        100 * t1 / tt / t, flops / tt / 1e9);
+                        pc_strategy_name(sp->s[si]), t, f[0], f[1],
+                        100 * f[2], f[3]);
         }
-    if (!st && o->csv_path) {
-        FILE *f = fopen(o->csv_path, "w");
-        if (!f)
-            st = pc_error(PC_EIO, "cannot write '%s'", o->csv_path);
-        else {
-            fprintf(f, "strategy,workers,seconds,speedup,efficiency,gflops\n");
-            for (int si = 0; si < NS; si++)
-                for (unsigned t = 1; t <= tmax; t++) {
-                    double tt = secs[si * tmax + t - 1], t1 = secs[si * tmax];
-                    fprintf(f, "%s,%u,%.6f,%.4f,%.4f,%.3f\n",
-                            pc_strategy_name(strats[si]), t, tt, t1 / tt,
-                            t1 / tt / t, flops / tt / 1e9);
-                }
-            if (ferror(f) | fclose(f))
-                st = pc_error(PC_EIO, "cannot write '%s'", o->csv_path);
-        }
-    }
+    if (!st && !o->quiet)
+        fprintf(text, "seconds: compute time, from the first worker's start "
+                "to the last one's end; speedup and efficiency against one "
+                "worker of the same strategy\n");
+    if (!st && o->csv_path)
+        st = write_threads_csv(o->csv_path, sp, flops);
     if (!st && o->json_path)
-        st = write_json(o, threads_json(o, plan, secs, tmax, flops));
-    free(secs);
+        st = write_json(o, threads_json(o, plan, sp, flops));
+    free(sp->secs);
     free(sums);
     pc_plan_destroy(plan);
     return st;
 }
 
+/* sweep threads' strategies and largest count: -S (parallel ones only),
+ * else omp and procs; --max or -t (the same if both), else the usable
+ * CPUs, and never more: past them the workers take turns and the
+ * efficiency measures the scheduler. */
+static int threads_plan(const cli_options *o, sweep_plan *sp)
+{
+    *sp = (sweep_plan){.n = 0};
+    for (int i = 0; i < o->nstrategies; i++) {
+        if (o->strategies[i] == PC_SERIAL)
+            return pc_error(PC_EUSAGE, "sweep threads times parallel "
+                            "strategies: -S takes procs, threads, omp");
+        sp->s[sp->n++] = o->strategies[i];
+    }
+    if (!sp->n) {
+        sp->s[sp->n++] = PC_OMP;
+        sp->s[sp->n++] = PC_PROCS;
+    }
+    if (o->sweep_max && o->threads && o->sweep_max != o->threads)
+        return pc_error(PC_EUSAGE, "sweep threads: --max %u and -t %u differ "
+                        "(either gives the largest worker count)",
+                        o->sweep_max, o->threads);
+    const pc_cpu_info *ci = cli_cpus();
+    sp->tmax = o->sweep_max ? o->sweep_max
+               : o->threads ? o->threads : ci->usable;
+    if (sp->tmax > ci->usable)
+        return pc_error(PC_EUSAGE, "sweep threads: %u workers is more than "
+                        "the %u usable CPU%s (%s); past them workers take "
+                        "turns and the efficiency says nothing", sp->tmax,
+                        ci->usable, ci->usable == 1 ? "" : "s", ci->from);
+    return PC_OK;
+}
+
 int sweep_cmd(cli_options *o)
 {
-    unsigned n = 0;
-    const char *from, *model;
-    int st = cli_default_threads(&n, &from);
-    if (!st && o->strategies[0] == PC_PROCS)
-        cli_default_procs(&n, &from);
-    if (!st)
-        st = calibration_load(o, &model);
+    const char *model;
+    int st = calibration_load(o, &model);
     if (st)
         return st;
-    if (o->sweep_threads)
-        return sweep_threads(o, o->sweep_max ? o->sweep_max : pc_online_cpus());
-    return sweep_ksize(o, o->threads ? o->threads : n);
+    if (o->sweep_threads) {
+        sweep_plan sp;
+        st = threads_plan(o, &sp);
+        return st ? st : sweep_threads(o, &sp);
+    }
+    /* ksize: -t workers, else the strategy's default (-p is not read). */
+    cli_options q = *o;
+    q.procs = 0;
+    unsigned n = 0;
+    const char *from;
+    st = o->strategies[0] == PC_PROCS && !o->threads
+             ? cli_default_procs(&q, &n, &from)
+             : cli_default_threads(o, &n, &from);
+    if (st)
+        return st;
+    cli_warn_oversubscribed(o, n, n);
+    return sweep_ksize(o, n);
 }

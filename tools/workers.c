@@ -1,8 +1,9 @@
-/* Default worker counts and shards from the machine and the environment
- * (OMP_NUM_THREADS, Slurm's variables). */
+/* Default worker counts and shards from the CPUs the process may use and
+ * the environment (OMP_NUM_THREADS, Slurm's variables). */
 #include "cli.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* A whole number from the environment; -1 if unset. */
@@ -79,35 +80,90 @@ static int env_count(const char *name, unsigned *n)
     return PC_OK;
 }
 
-int cli_default_threads(unsigned *n, const char **from)
+const pc_cpu_info *cli_cpus(void)
 {
-    int st = env_count("OMP_NUM_THREADS", n);
-    if (st == PC_OK) {
+    static pc_cpu_info ci;
+    static bool have;
+    if (!have) {
+        pc_cpu_info_get(&ci);
+        have = true;
+    }
+    return &ci;
+}
+
+int cli_default_threads(const cli_options *o, unsigned *n, const char **from)
+{
+    /* A malformed variable is refused even when -t overrides it. */
+    unsigned omp = 0, slurm = 0;
+    int st_omp = env_count("OMP_NUM_THREADS", &omp);
+    int st_slurm = st_omp > 0 ? -1 : env_count("SLURM_CPUS_PER_TASK", &slurm);
+    if (st_omp > 0 || st_slurm > 0)
+        return PC_EUSAGE;
+    if (o->threads) {
+        *n = o->threads;
+        *from = "--threads";
+    } else if (st_omp == PC_OK) {
+        *n = omp;
         *from = "OMP_NUM_THREADS";
-        return PC_OK;
-    }
-    if (st != -1)
-        return st;
-    st = env_count("SLURM_CPUS_PER_TASK", n);
-    if (st == PC_OK) {
+    } else if (st_slurm == PC_OK) {
+        *n = slurm;
         *from = "SLURM_CPUS_PER_TASK";
-        return PC_OK;
+    } else {
+        *n = cli_cpus()->usable;
+        *from = cli_cpus()->from;
     }
-    if (st != -1)
-        return st;
-    *n = pc_online_cpus();
-    *from = "online CPUs";
     return PC_OK;
 }
 
-void cli_default_procs(unsigned *n, const char **from)
+int cli_default_procs(const cli_options *o, unsigned *n, const char **from)
 {
-    unsigned cores = pc_physical_cores();
-    if (cores) {
-        *n = cores;
-        *from = "physical cores";
+    static char cores_from[96];
+    unsigned slurm = 0;
+    int st = env_count("SLURM_CPUS_PER_TASK", &slurm);
+    if (st > 0)
+        return st;
+    const pc_cpu_info *ci = cli_cpus();
+    if (o->procs) {
+        *n = o->procs;
+        *from = "--procs";
+    } else if (st == PC_OK) {
+        *n = slurm;
+        *from = "SLURM_CPUS_PER_TASK";
+    } else if (ci->cores && ci->cores < ci->usable) {
+        /* A process per core: hyperthreads of one core share its FMA
+         * units, so a second process there gains little. */
+        *n = ci->cores;
+        snprintf(cores_from, sizeof cores_from, "physical cores of %s",
+                 ci->from);
+        *from = cores_from;
     } else {
-        *n = pc_online_cpus();
-        *from = "online CPUs";
+        *n = ci->usable;
+        *from = ci->from;
     }
+    return PC_OK;
+}
+
+bool cli_warn_oversubscribed(const cli_options *o, unsigned threads,
+                             unsigned procs)
+{
+    const pc_cpu_info *ci = cli_cpus();
+    bool t = false, p = false;
+    for (int i = 0; i < o->nstrategies; i++) {
+        t |= (o->strategies[i] == PC_THREADS || o->strategies[i] == PC_OMP) &&
+             threads > ci->usable;
+        p |= o->strategies[i] == PC_PROCS && procs > ci->usable;
+    }
+    if (!t && !p)
+        return false;
+    char what[64];
+    if (t && p)
+        snprintf(what, sizeof what, "%u threads and %u processes", threads,
+                 procs);
+    else
+        snprintf(what, sizeof what, "%u %s", t ? threads : procs,
+                 t ? "threads" : "processes");
+    fprintf(stderr, "parconv: warning: %s on %u usable CPU%s (%s): "
+            "oversubscribed, the workers take turns\n", what, ci->usable,
+            ci->usable == 1 ? "" : "s", ci->from);
+    return true;
 }
