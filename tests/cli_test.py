@@ -390,6 +390,20 @@ def t_json_file():
            "the text report does not show the JSON checksum")
 
 
+def t_json_special_files():
+    """--json to a character device or a pipe is written in place:
+    /dev/stdout is the report, /dev/null takes it (and no temporary is
+    made beside either)."""
+    before = set(os.listdir("/dev"))
+    r = ok_run(SMALL + ["-q", "--json", "/dev/stdout"])
+    expect(json.loads(r.stdout)["kernels_done"] == 5,
+           f"--json /dev/stdout: {r.stdout[:200]!r}")
+    r = ok_run(SMALL + ["-q", "--json", "/dev/null"])
+    expect(r.stdout == "", f"--json /dev/null printed {r.stdout[:100]!r}")
+    made = set(os.listdir("/dev")) - before
+    expect(not made, f"made in /dev: {sorted(made)}")
+
+
 def t_dtype_names():
     """--dtype takes numpy's and C's names besides f64 and f32, with the
     same results; the help row names them."""
@@ -674,6 +688,8 @@ def good_paths():
          t_run_files_same_checksum, "f32", ["--mode", "same", "--boundary",
                                             "symm"])
     case("--json FILE schema", t_json_file)
+    case("--json /dev/stdout and /dev/null written in place",
+         t_json_special_files)
     case("--dtype f64|float64|double, f32|float32|single", t_dtype_names)
     case("--isa, peak, pct_peak", t_isa_and_peak)
     case("--json - on stdout, text on stderr", t_json_stdout)

@@ -259,7 +259,7 @@ int calibration_write(const char *path, json_t *root)
             return st;
     }
     outdir_file f;
-    int st = outdir_file_open(&f, path);
+    int st = outdir_file_open(&f, path, false);
     return st ? st : outdir_file_json(&f, root, JSON_REPORT_FLAGS);
 }
 

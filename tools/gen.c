@@ -17,7 +17,7 @@ static int write_npy(const char *dir, const char *name, pc_dtype dt, int ndim,
     outdir_file f;
     int st = outdir_path(path, sizeof path, dir, name);
     if (!st)
-        st = outdir_file_open(&f, path);
+        st = outdir_file_open(&f, path, false);
     if (st)
         return st;
     if ((st = pc_npy_write_fd(f.fd, dt, ndim, shape, data))) {

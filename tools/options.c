@@ -525,7 +525,9 @@ const cli_opt cli_opts[] = {
      .set = set_shard},
     {.name = "json", .arg = "FILE", .cmds = IN_RUN | IN_SWEEP,
      .group = GRP_OUTPUT,
-     .help = "the report as JSON too; '-' for stdout, the text\n"
+     .help = "the report as JSON too, renamed into place when\n"
+             "whole, also when a signal stops the run\n"
+             "(\"interrupted\": true); '-' for stdout, the text\n"
              "report then goes to stderr",
      .set = set_path, .off = AT(json_path), .choices = "file name"},
     {.name = "quiet", .letter = 'q', .cmds = IN_RUN | IN_GEN | IN_SWEEP,

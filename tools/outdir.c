@@ -86,10 +86,11 @@ static void plane_name(size_t g, char *buf, size_t n)
 static bool temp_of(const char *entry, const char *final)
 {
     size_t n = strlen(final);
+    if (entry[0] != '.' || strncmp(entry + 1, final, n) != 0 ||
+        entry[1 + n] != '.')
+        return false;
     const char *r = entry + 1 + n + 1;
-    return entry[0] == '.' && strncmp(entry + 1, final, n) == 0 &&
-           entry[1 + n] == '.' &&
-           strspn(r, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return strspn(r, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                      "0123456789") == TEMP_RANDOM &&
            strcmp(r + TEMP_RANDOM, ".tmp") == 0;
 }
@@ -117,14 +118,14 @@ static int open_in_place(const char *path)
     return fd;
 }
 
-int outdir_file_open(outdir_file *f, const char *path)
+int outdir_file_open(outdir_file *f, const char *path, bool in_place_ok)
 {
     f->fd = -1;
     f->tmp[0] = 0;
     if ((size_t)snprintf(f->path, sizeof f->path, "%s", path) >= sizeof f->path)
         return pc_error(PC_EUSAGE, "file name '%.60s...' is too long", path);
     struct stat sb;
-    if ((f->fd = open_in_place(path)) >= 0)
+    if (in_place_ok && (f->fd = open_in_place(path)) >= 0)
         return PC_OK;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(EISDIR));
@@ -381,7 +382,7 @@ int outdir_manifest_write(const char *dir, const outdir_manifest *m)
     if (!root)
         return pc_error(PC_ENOMEM, "cannot write '%s': out of memory", path);
     outdir_file f;
-    if (!(st = outdir_file_open(&f, path)))
+    if (!(st = outdir_file_open(&f, path, false)))
         st = outdir_file_json(&f, root, MANIFEST_FLAGS);
     json_decref(root);
     if (!st)
@@ -585,7 +586,7 @@ int outdir_write_batch(const job *j, const pc_arena *arena, size_t k0,
         plane_name(job_global(j, k), name, sizeof name);
         outdir_file f;
         if ((st = outdir_path(path, sizeof path, j->o->outdir, name)) ||
-            (st = outdir_file_open(&f, path)))
+            (st = outdir_file_open(&f, path, false)))
             break;
         st = pc_npy_write_fd(f.fd, j->o->conv.dtype, 2, shape,
                              (const char *)arena->base + (k - k0) * plane);

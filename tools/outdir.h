@@ -33,8 +33,7 @@ typedef struct {
 /* A file written whole or not at all (outdir.c says how): opened as a
  * temporary beside its final name PATH, ".NAME.XXXXXX.tmp" made by
  * mkostemps (O_EXCL, an unguessable name), and renamed over PATH, whatever
- * is there, link or file, by outdir_file_commit. A character device or
- * FIFO at PATH (/dev/null, /dev/stdout) is written in place. */
+ * is there, link or file, by outdir_file_commit. */
 typedef struct {
     int fd;          /* the open file, -1 if none */
     char path[4096]; /* the final name */
@@ -42,8 +41,10 @@ typedef struct {
 } outdir_file;
 
 /* Creates PATH's temporary; PATH itself is not touched. PC_EIO naming PATH
- * if it is a directory or its directory does not let a file be made. */
-int outdir_file_open(outdir_file *f, const char *path);
+ * if it is a directory or its directory does not let a file be made. With
+ * in_place_ok a character device or FIFO at PATH (a report to /dev/null,
+ * /dev/stdout, a pipe) is opened and written in place instead. */
+int outdir_file_open(outdir_file *f, const char *path, bool in_place_ok);
 /* Syncs the temporary (reopened by name if f->fd is -1, never through a
  * link), closes it and renames it over PATH; on failure removes it. */
 int outdir_file_commit(outdir_file *f);

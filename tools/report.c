@@ -382,7 +382,7 @@ static json_t *report_object(const job *j)
 int report_json_open(outdir_file *f, const char *path)
 {
     if (strcmp(path, "-") != 0)
-        return outdir_file_open(f, path);
+        return outdir_file_open(f, path, true);
     *f = (outdir_file){.fd = -1, .path = "-"};
     return PC_OK;
 }
