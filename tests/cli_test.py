@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -400,6 +401,20 @@ def t_json_special_files():
            f"--json /dev/stdout: {r.stdout[:200]!r}")
     r = ok_run(SMALL + ["-q", "--json", "/dev/null"])
     expect(r.stdout == "", f"--json /dev/null printed {r.stdout[:100]!r}")
+    # Standard output redirected to a file: appended to, after the text
+    # report; /dev/stdout itself stays the link it is.
+    out = os.path.join(fresh("json_stdout_file", make=True), "log")
+    with open(out, "w") as f:
+        r = subprocess.run([EXE] + SMALL + ["--json", "/dev/stdout"],
+                           stdout=f, stderr=subprocess.PIPE, timeout=60,
+                           env=clean_env(), cwd=SCRATCH)
+    expect(r.returncode == 0, f"exit {r.returncode}, stderr {r.stderr!r}")
+    text = open(out).read()
+    expect(os.path.islink("/dev/stdout"), "/dev/stdout was replaced")
+    at = text.find("\n{")
+    expect(text.startswith("parconv ") and "verified:" in text[:at] and
+           json.loads(text[at:])["kernels_done"] == 5,
+           f"log: {text[:100]!r} ... {text[at - 50:at + 50]!r}")
     made = set(os.listdir("/dev")) - before
     expect(not made, f"made in /dev: {sorted(made)}")
 

@@ -95,23 +95,43 @@ static bool temp_of(const char *entry, const char *final)
            strcmp(r + TEMP_RANDOM, ".tmp") == 0;
 }
 
-/* A character device or FIFO at path (/dev/null, /dev/stdout, a pipe) is
- * written in place, if the link that leads there (if any) is the user's
- * own or root's: one another user planted is replaced, never followed.
- * The descriptor, or -1 to write a temporary. */
+/* Names of an open descriptor: whatever they lead to is written in place,
+ * never replaced (a temporary in /dev renamed over /dev/stdout would
+ * replace it for everyone). */
+static bool names_descriptor(const char *path)
+{
+    static const char *const fds[] = {"/dev/stdout", "/dev/stderr",
+                                      "/dev/fd/", "/proc/self/fd/"};
+    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
+        size_t n = strlen(fds[i]);
+        if (strncmp(path, fds[i], n) == 0 &&
+            (fds[i][n - 1] == '/' || path[n] == 0))
+            return true;
+    }
+    return false;
+}
+
+/* A character device or FIFO at path (/dev/null, a pipe), or what a name
+ * of a descriptor leads to, is written in place (appended to), if the
+ * link that leads there (if any) is the user's own or root's: one another
+ * user planted is replaced, never followed. The descriptor, or -1 to
+ * write a temporary. */
 static int open_in_place(const char *path)
 {
-    struct stat sb;
-    struct stat to;
+    struct stat sb, to;
+    bool fd_name = names_descriptor(path);
     if (lstat(path, &sb) != 0 ||
         (S_ISLNK(sb.st_mode) && sb.st_uid != 0 && sb.st_uid != geteuid()) ||
-        stat(path, &to) != 0 || !(S_ISCHR(to.st_mode) || S_ISFIFO(to.st_mode)))
+        stat(path, &to) != 0 ||
+        !(S_ISCHR(to.st_mode) || S_ISFIFO(to.st_mode) ||
+          (fd_name && S_ISREG(to.st_mode))))
         return -1;
-    int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC |
+    int fd = open(path, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC |
                             (S_ISLNK(sb.st_mode) ? 0 : O_NOFOLLOW));
     /* What was opened is checked, not what lstat saw a moment before. */
     if (fd >= 0 && (fstat(fd, &sb) != 0 ||
-                    !(S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode)))) {
+                    !(S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode) ||
+                      (fd_name && S_ISREG(sb.st_mode))))) {
         close(fd);
         fd = -1;
     }

@@ -437,8 +437,12 @@ static int report(run_state *s)
     job *j = &s->j;
     j->peak_rss = peak_rss();
     j->kernels_done = kernels_done(s);
-    if (s->text && !j->interrupted)
+    if (s->text && !j->interrupted) {
         report_summary(s->text, j);
+        /* Before the JSON one, which may go to the same file
+         * (--json /dev/stdout). */
+        fflush(s->text);
+    }
     return j->o->json_path ? report_json(&s->json, j) : PC_OK;
 }
 
