@@ -279,11 +279,18 @@ def t_json_interrupted(sig, second):
     jp, out = os.path.join(d, "r.json"), os.path.join(d, "out")
     with open(jp, "w") as f:
         f.write("old report\n")
-    args = wl_args("omp,serial" if second else "omp", "direct")
-    p = spawn(args + ["-o", out, "--json", jp])
+    args = [a for a in wl_args("omp,serial" if second else "omp", "direct")
+            if a != "-q"]
+    log = os.path.join(d, "log")
+    with open(log, "w") as f:
+        p = subprocess.Popen([EXE] + args + ["-o", out, "--json", jp],
+                             stdout=f, stderr=subprocess.PIPE, text=True,
+                             cwd=SCRATCH, env=ENV)
+    LIVE.append(p)
     if second:
+        # omp's box is printed (and flushed) once its run is complete.
         deadline = time.monotonic() + TIMEOUT
-        while not (manifest(out) or {}).get("complete"):
+        while "Executed in" not in open(log).read():
             expect(p.poll() is None and time.monotonic() < deadline,
                    f"omp did not complete while serial ran (status "
                    f"{p.poll()})")

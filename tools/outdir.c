@@ -210,10 +210,22 @@ int outdir_file_commit(outdir_file *f)
 
 int outdir_file_json(outdir_file *f, const json_t *root, size_t flags)
 {
+    /* Through a stream of its own (a copy of the descriptor), which goes
+     * on after a short write and so reports why the next one failed (a
+     * file-size limit: EFBIG). */
+    int fd = dup(f->fd);
+    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
     errno = 0;
-    int bad = json_dumpfd(root, f->fd, flags) != 0 || write(f->fd, "\n", 1) != 1;
+    bool bad = !fp || json_dumpf(root, fp, flags) != 0 ||
+               fputc('\n', fp) == EOF || fflush(fp) != 0;
+    int e = errno ? errno : EIO;
+    if (fp && fclose(fp) != 0 && !bad) {
+        bad = true;
+        e = errno;
+    } else if (!fp && fd >= 0) {
+        close(fd);
+    }
     if (bad) {
-        int e = errno ? errno : EIO;
         outdir_file_discard(f);
         return pc_error(PC_EIO, "cannot write '%s': %s", f->path, strerror(e));
     }
