@@ -81,7 +81,9 @@ typedef enum {
     PC_NSTRATEGIES
 } pc_strategy;
 
-/* Names for the enums above, and the reverse look-up (-1 if unknown). */
+/* Names for the enums above, and the reverse look-up (-1 if unknown).
+ * pc_dtype_parse also takes float64 and double for f64, float32 and
+ * single for f32; "float" is ambiguous (numpy's is f64, C's f32): -1. */
 PC_API const char *pc_dtype_name(pc_dtype d);
 PC_API const char *pc_mode_name(pc_mode m);
 PC_API const char *pc_boundary_name(pc_boundary b);
@@ -161,6 +163,11 @@ PC_API int pc_npy_info(const char *path, pc_npy_meta *meta);
  * data holds doubles or floats as dtype says. */
 PC_API int pc_npy_write(const char *path, pc_dtype dtype, int ndim,
                         const size_t *shape, const void *data);
+/* The same file's bytes written to fd, an open file the caller created
+ * (for instance a temporary of mkostemp, to be renamed into place) and
+ * still owns: it is neither synced nor closed. */
+PC_API int pc_npy_write_fd(int fd, pc_dtype dtype, int ndim,
+                           const size_t *shape, const void *data);
 /* Size of the header pc_npy_write produces for this shape. */
 PC_API size_t pc_npy_header_size(pc_dtype dtype, int ndim, const size_t *shape);
 /* That header's bytes into out (n bytes of room); returns its size, 0 if

@@ -47,10 +47,11 @@ const char *pc_isa_name(pc_isa i) { return name_of(isa_names, COUNT(isa_names), 
 
 int pc_dtype_parse(const char *s)
 {
-    /* numpy's spellings are accepted too. */
+    /* numpy's and C's spellings are accepted too; "float" is not: numpy
+     * reads it as float64, C as float32. */
     if (s && (strcmp(s, "float64") == 0 || strcmp(s, "double") == 0))
         return PC_F64;
-    if (s && (strcmp(s, "float32") == 0 || strcmp(s, "float") == 0))
+    if (s && (strcmp(s, "float32") == 0 || strcmp(s, "single") == 0))
         return PC_F32;
     return parse(dtype_names, COUNT(dtype_names), s);
 }

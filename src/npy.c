@@ -16,10 +16,12 @@
 #include "base.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
@@ -918,40 +920,65 @@ size_t pc_npy_header(pc_dtype dtype, int ndim, const size_t *shape, char *out,
     return len;
 }
 
-int pc_npy_write(const char *path, pc_dtype dtype, int ndim,
-                 const size_t *shape, const void *data)
+/* All n bytes to fd, resuming after short writes and signals. */
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Checks what pc_npy_write* were given: hdr receives the header (hsize
+ * bytes), *bytes is the data's size. name names the call in messages. */
+static int check_write(const char *name, pc_dtype dtype, int ndim,
+                       const size_t *shape, const void *data, char *hdr,
+                       size_t *hsize, size_t *bytes)
+{
+    size_t nelem = 1, size = dtype == PC_F64 ? sizeof(double) : sizeof(float);
+    *hsize = format_header(dtype, ndim, shape, hdr);
+    if (*hsize == 0)
+        return pc_error(PC_EUSAGE, "%s: invalid arguments", name);
+    for (int k = 0; k < ndim; k++)
+        if (!pc_mul_ok(nelem, shape[k], &nelem))
+            return pc_error(PC_EUSAGE, "%s: array is too large", name);
+    if (!pc_mul_ok(nelem, size, bytes))
+        return pc_error(PC_EUSAGE, "%s: array is too large", name);
+    if (*bytes && !data)
+        return pc_error(PC_EUSAGE, "%s: no data", name);
+    return PC_OK;
+}
+
+/* The file's bytes to fd; path, if not NULL, names it in messages. */
+static int write_npy(int fd, const char *path, pc_dtype dtype, int ndim,
+                     const size_t *shape, const void *data)
 {
     char hdr[WRITE_HEADER_MAX];
     unsigned char chunk[8192];
     const unsigned char *src = data;
-    size_t hsize, nelem = 1, size, bytes, done = 0;
-    FILE *f;
-    int err;
-
-    hsize = format_header(dtype, ndim, shape, hdr);
-    if (!path || hsize == 0)
-        return pc_error(PC_EUSAGE, "pc_npy_write: invalid arguments");
-    size = dtype == PC_F64 ? sizeof(double) : sizeof(float);
-    for (int k = 0; k < ndim; k++)
-        if (!pc_mul_ok(nelem, shape[k], &nelem))
-            return pc_error(PC_EUSAGE, "%s: array is too large", path);
-    if (!pc_mul_ok(nelem, size, &bytes))
-        return pc_error(PC_EUSAGE, "%s: array is too large", path);
-    if (bytes && !data)
-        return pc_error(PC_EUSAGE, "pc_npy_write: no data for '%s'", path);
-
-    errno = 0;
-    f = fopen(path, "wb");
-    if (!f)
-        return pc_error(PC_EIO, "cannot create '%s': %s", path, strerror(errno));
-    errno = 0;
-    if (fwrite(hdr, 1, hsize, f) != hsize)
+    size_t hsize = 0, bytes = 0, done = 0;
+    size_t size = dtype == PC_F64 ? sizeof(double) : sizeof(float);
+    int st = check_write(path ? path : "pc_npy_write_fd", dtype, ndim, shape,
+                         data, hdr, &hsize, &bytes);
+    if (st)
+        return st;
+    if (write_all(fd, hdr, hsize) != 0)
         goto write_error;
     /* '<f8'/'<f4' are little-endian whatever the host. On a little-endian
      * one the bytes go out as they are, in one write; elsewhere each
      * element is stored byte by byte through a buffer. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (bytes && fwrite(src, 1, bytes, f) != bytes)
+    if (bytes && write_all(fd, src, bytes) != 0)
         goto write_error;
     done = bytes;
 #endif
@@ -969,20 +996,40 @@ int pc_npy_write(const char *path, pc_dtype dtype, int ndim,
             for (size_t b = 0; b < size; b++)
                 chunk[i + b] = (unsigned char)(v >> (8 * b));
         }
-        if (fwrite(chunk, 1, n, f) != n)
+        if (write_all(fd, chunk, n) != 0)
             goto write_error;
         done += n;
-    }
-    if (fflush(f) != 0)
-        goto write_error;
-    if (fclose(f) != 0) {
-        err = errno ? errno : EIO;
-        return pc_error(PC_EIO, "%s: write error: %s", path, strerror(err));
     }
     return 0;
 
 write_error:
-    err = errno ? errno : EIO;
-    fclose(f);
-    return pc_error(PC_EIO, "%s: write error: %s", path, strerror(err));
+    if (path)
+        return pc_error(PC_EIO, "%s: write error: %s", path, strerror(errno));
+    return pc_error(PC_EIO, "write error: %s", strerror(errno));
+}
+
+int pc_npy_write_fd(int fd, pc_dtype dtype, int ndim, const size_t *shape,
+                    const void *data)
+{
+    return write_npy(fd, NULL, dtype, ndim, shape, data);
+}
+
+int pc_npy_write(const char *path, pc_dtype dtype, int ndim,
+                 const size_t *shape, const void *data)
+{
+    char hdr[WRITE_HEADER_MAX];
+    size_t hsize = 0, bytes = 0;
+    if (!path)
+        return pc_error(PC_EUSAGE, "pc_npy_write: invalid arguments");
+    /* Nothing is created for arguments that cannot be written. */
+    int st = check_write(path, dtype, ndim, shape, data, hdr, &hsize, &bytes);
+    if (st)
+        return st;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return pc_error(PC_EIO, "cannot create '%s': %s", path, strerror(errno));
+    st = write_npy(fd, path, dtype, ndim, shape, data);
+    if (close(fd) != 0 && !st)
+        st = pc_error(PC_EIO, "%s: write error: %s", path, strerror(errno));
+    return st;
 }

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -380,9 +381,62 @@ def t_json_file():
            ("full", "fill", "f64", 9), f"workload {w}")
     expect(len({r["checksum"] for r in j["runs"]}) == 1,
            "strategies' checksums differ")
+    expect(j["interrupted"] is False and j["signal"] is None and
+           j["kernels_done"] == 5 and j["interrupted_run"] is None,
+           f"a whole run: interrupted {j['interrupted']}, signal "
+           f"{j['signal']}, kernels_done {j['kernels_done']}")
+    expect(os.listdir(path) == ["r.json"],
+           f"beside the report: {sorted(os.listdir(path))}")
     # The text report shows the same checksum.
     expect(j["runs"][0]["checksum"] in r.stdout,
            "the text report does not show the JSON checksum")
+
+
+def t_json_special_files():
+    """--json to a character device or a pipe is written in place:
+    /dev/stdout is the report, /dev/null takes it (and no temporary is
+    made beside either)."""
+    before = set(os.listdir("/dev"))
+    r = ok_run(SMALL + ["-q", "--json", "/dev/stdout"])
+    expect(json.loads(r.stdout)["kernels_done"] == 5,
+           f"--json /dev/stdout: {r.stdout[:200]!r}")
+    r = ok_run(SMALL + ["-q", "--json", "/dev/null"])
+    expect(r.stdout == "", f"--json /dev/null printed {r.stdout[:100]!r}")
+    # Standard output redirected to a file: appended to, after the text
+    # report; /dev/stdout itself stays the link it is.
+    out = os.path.join(fresh("json_stdout_file", make=True), "log")
+    with open(out, "w") as f:
+        r = subprocess.run([EXE] + SMALL + ["--json", "/dev/stdout"],
+                           stdout=f, stderr=subprocess.PIPE, timeout=60,
+                           env=clean_env(), cwd=SCRATCH)
+    expect(r.returncode == 0, f"exit {r.returncode}, stderr {r.stderr!r}")
+    text = open(out).read()
+    expect(os.path.islink("/dev/stdout"), "/dev/stdout was replaced")
+    at = text.find("\n{")
+    expect(text.startswith("parconv ") and "verified:" in text[:at] and
+           json.loads(text[at:])["kernels_done"] == 5,
+           f"log: {text[:100]!r} ... {text[at - 50:at + 50]!r}")
+    made = set(os.listdir("/dev")) - before
+    expect(not made, f"made in /dev: {sorted(made)}")
+
+
+def t_dtype_names():
+    """--dtype takes numpy's and C's names besides f64 and f32, with the
+    same results; the help row names them."""
+    sums = {}
+    for names, canon in ((("f64", "float64", "double"), "f64"),
+                         (("f32", "float32", "single"), "f32")):
+        for name in names:
+            j, _ = run_json(SMALL + ["--dtype", name, "-S", "serial", "-q"])
+            expect(j["workload"]["dtype"] == canon,
+                   f"--dtype {name}: workload dtype {j['workload']['dtype']}")
+            sums.setdefault(canon, set()).add(j["runs"][0]["checksum"])
+    expect(all(len(v) == 1 for v in sums.values()),
+           f"checksums differ between the names of a dtype: {sums}")
+    row = re.search(r"--dtype D(.*?)\[f64\]", ok_run(["--help"]).stdout, re.S)
+    expect(row and all(n in row.group(1) for n in
+                       ("f64", "float64", "double", "f32", "float32",
+                        "single")), f"--help's --dtype row: {row and row.group(0)!r}")
 
 
 def t_isa_and_peak():
@@ -650,6 +704,9 @@ def good_paths():
          t_run_files_same_checksum, "f32", ["--mode", "same", "--boundary",
                                             "symm"])
     case("--json FILE schema", t_json_file)
+    case("--json /dev/stdout and /dev/null written in place",
+         t_json_special_files)
+    case("--dtype f64|float64|double, f32|float32|single", t_dtype_names)
     case("--isa, peak, pct_peak", t_isa_and_peak)
     case("--json - on stdout, text on stderr", t_json_stdout)
     case("-q prints nothing", t_quiet)
@@ -735,6 +792,12 @@ def bad_cases(p):
     add("--mode bogus", ["--mode", "bogus"], "bogus")
     add("--boundary bogus", ["--boundary", "bogus"], "bogus")
     add("--dtype f16", ["--dtype", "f16"], "f16")
+    ambiguous = ("--dtype 'float' is ambiguous: numpy's float is float64 "
+                 "(f64), C's float is float32 (f32)")
+    add("--dtype float", ["--dtype", "float"], ambiguous)
+    add("gen --dtype float", ["gen", "--dtype", "float"], ambiguous)
+    add("peak --dtype float", ["peak", "--dtype", "float"], ambiguous,
+        out=False)
     add("--isa bogus", ["--isa", "sse9"], "--isa")
     add("peak --size", ["peak", "-n", "5"], "does not apply", out=False)
     add("peak --isa bogus", ["peak", "--isa", "x"], "--isa", out=False)
@@ -894,6 +957,8 @@ def bad_cases(p):
     add("--json into a missing directory", ["-n", "10", "-k", "2", "-s", "2",
                                             "--json", p("nodir") + "/r.json"],
         "r.json", code=1, out=False)
+    add("--json a directory", ["-n", "10", "-k", "2", "-s", "2", "--json",
+                               p("")], "Is a directory", code=1, out=False)
     return B
 
 

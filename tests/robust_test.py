@@ -29,6 +29,7 @@ plane large) is sized against RLIMIT_FSIZE too and fails first; the cases
 that show it are expected to fail until that is changed.
 """
 import filecmp
+import json
 import os
 import pty
 import re
@@ -261,6 +262,99 @@ def t_term_without_output():
     expect(out == "", f"stdout {out!r}")
 
 
+def json_left(d):
+    """The JSON report's temporaries left in d."""
+    return sorted(n for n in os.listdir(d)
+                  if re.fullmatch(r"\.r\.json\.[A-Za-z0-9]{6}\.tmp", n))
+
+
+def t_json_interrupted(sig, second):
+    """--json FILE of a run a signal stops (in the first strategy, or with
+    second in the second one, the first complete): FILE keeps its old
+    content while the run goes (nothing truncates it at the start), then
+    is a whole JSON report: "interrupted": true, the signal, the kernels
+    done (what the manifest lists), the runs that completed and where it
+    stopped; exit 128 + signal, no temporary left beside FILE."""
+    d = fresh(f"json_{signal.Signals(sig).name}", make=True)
+    jp, out = os.path.join(d, "r.json"), os.path.join(d, "out")
+    with open(jp, "w") as f:
+        f.write("old report\n")
+    args = [a for a in wl_args("omp,serial" if second else "omp", "direct")
+            if a != "-q"]
+    log = os.path.join(d, "log")
+    with open(log, "w") as f:
+        p = subprocess.Popen([EXE] + args + ["-o", out, "--json", jp],
+                             stdout=f, stderr=subprocess.PIPE, text=True,
+                             cwd=SCRATCH, env=ENV)
+    LIVE.append(p)
+    if second:
+        # omp's box is printed (and flushed) once its run is complete.
+        deadline = time.monotonic() + TIMEOUT
+        while "Executed in" not in open(log).read():
+            expect(p.poll() is None and time.monotonic() < deadline,
+                   f"omp did not complete while serial ran (status "
+                   f"{p.poll()})")
+            time.sleep(0.003)
+    else:
+        wait_partial(p, out, K_D)
+    expect(open(jp).read() == "old report\n", "FILE changed mid-run")
+    os.kill(p.pid, sig)
+    rc, _, err = finish(p)
+    expect(rc == 128 + sig, f"exit {rc}, expected {128 + sig} (stderr "
+           f"{err!r})")
+    with open(jp) as f:
+        j = json.load(f)
+    m = manifest(out)
+    expect(j["interrupted"] is True and j["signal"] == sig,
+           f"interrupted {j['interrupted']}, signal {j['signal']}")
+    expect(j["kernels_done"] == m["kernels_done"],
+           f"kernels_done {j['kernels_done']}, the manifest lists "
+           f"{m['kernels_done']}")
+    cut = j["interrupted_run"]
+    if second:
+        expect([r["strategy"] for r in j["runs"]] == ["omp"] and
+               j["runs"][0]["kernels"] == K_D and j["kernels_done"] == K_D
+               and j["verified"] is True, f"runs {j['runs']}")
+        expect(cut["strategy"] == "serial", f"interrupted_run {cut}")
+    else:
+        expect(j["runs"] == [] and j["verified"] is None,
+               f"runs {j['runs']}, verified {j['verified']}")
+        expect(cut["strategy"] == "omp" and
+               0 < cut["kernels"] == j["kernels_done"] < K_D,
+               f"interrupted_run {cut}, kernels_done {j['kernels_done']}")
+    expect(not json_left(d), f"temporaries left: {json_left(d)}")
+
+
+def t_header_before_kill():
+    """The text report's header is flushed before the timed runs: a log
+    that stdout goes to has it while the run goes (not only when the run
+    ends), and keeps it after a SIGKILL."""
+    d = fresh("header_log", make=True)
+    log = os.path.join(d, "log")
+    with open(log, "wb") as f:
+        p = subprocess.Popen([EXE, "-S", "omp"] + with_count(W_D, 768) +
+                             ["--calibration", CAL], stdout=f,
+                             stderr=subprocess.DEVNULL, cwd=SCRATCH, env=ENV)
+    LIVE.append(p)
+    deadline = time.monotonic() + TIMEOUT
+    while "\n\n" not in open(log).read():
+        expect(p.poll() is None, f"parconv ended (status {p.returncode}) "
+               f"before the log had the header")
+        expect(time.monotonic() < deadline, "no header within "
+               f"{TIMEOUT}s")
+        time.sleep(0.01)
+    # The run's box comes when the run ends: seen with the header, the
+    # header came only then.
+    expect("Executed in" not in open(log).read(), "the header reached the "
+           "log only when the run ended")
+    p.kill()
+    p.wait()
+    text = open(log).read()
+    expect(re.match(r"parconv \S+: 768 kernels of 200x200 on a 300x300 "
+                    r"matrix\n", text) and "\n  threads " in text,
+           f"log {text[:300]!r}")
+
+
 # ---------------------------------------------------------------------------
 # --resume on damaged, finished, foreign and missing DIRs
 
@@ -287,7 +381,7 @@ def t_resume_repairs():
     os.unlink(path(12))
     a = np.load(path(20))
     np.save(path(20), a + 1)
-    tmp = os.path.join(d, ".conv_00030.npy.99999.tmp")
+    tmp = os.path.join(d, ".conv_00030.npy.a1B2c3.tmp")
     with open(tmp, "wb") as f:
         f.write(b"half a file")
     kept = {k: os.stat(path(k)).st_ino for k in (0, 1, 33, 63)}
@@ -675,6 +769,15 @@ def t_unwritable_nobody():
         line = one_line(r.stderr, f"-o {d}")
         expect("permission denied" in line.lower() and
                re.search(file_re, line), f"-o {d}: stderr {line!r}")
+    # --json FILE in it: refused before any work, as its temporary is
+    # made at the start.
+    jp = os.path.join(ro, "r.json")
+    r = run(wl_args("omp", "small") + ["--json", jp], preexec_fn=as_nobody,
+            cwd=base)
+    line = one_line(r.stderr, f"--json {jp}")
+    expect(r.returncode == 1 and "permission denied" in line.lower() and
+           jp in line and r.stdout == "", f"--json {jp}: exit "
+           f"{r.returncode}, stderr {line!r}")
 
 
 def t_readonly_conv_file(resume, nobody):
@@ -1014,6 +1117,13 @@ def main():
              t_chain, "procs", "fft", [signal.SIGTERM, signal.SIGKILL])
         case("SIGTERM without -o: exit 143, 'interrupted by signal'",
              t_term_without_output)
+
+        case("SIGTERM mid-run: --json FILE whole, interrupted, kernels done",
+             t_json_interrupted, signal.SIGTERM, False)
+        case("SIGINT in the second strategy: --json FILE has the first run",
+             t_json_interrupted, signal.SIGINT, True)
+        case("the header is in a redirected log before a SIGKILL",
+             t_header_before_kill)
 
         case("--resume repairs damaged files, keeps the rest, drops .tmp",
              t_resume_repairs)

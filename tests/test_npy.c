@@ -15,6 +15,7 @@
 #include "parconv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -920,6 +921,21 @@ static void test_round_trip(void)
         unsigned char *p = read_bytes(path, &n);
         CHECK(p && n == 128 + 96 && !memcmp(p, want, 128),
               "header of (3, 4) float64 differs from numpy's");
+        /* pc_npy_write_fd writes the same bytes into an open file, which
+         * it leaves open where it ended. */
+        char fdpath[4200];
+        snprintf(fdpath, sizeof fdpath, "%s.fd", path);
+        int fd = open(fdpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        CHECK(fd >= 0 && pc_npy_write_fd(fd, PC_F64, 2, s, v) == 0 &&
+                  lseek(fd, 0, SEEK_CUR) == 128 + 96 && close(fd) == 0,
+              "pc_npy_write_fd (3, 4)");
+        size_t nfd;
+        unsigned char *q = read_bytes(fdpath, &nfd);
+        CHECK(q && p && nfd == n && !memcmp(p, q, n),
+              "pc_npy_write_fd wrote other bytes than pc_npy_write");
+        CHECK(pc_npy_write_fd(-1, PC_F64, 2, s, v) == PC_EIO,
+              "pc_npy_write_fd to a closed descriptor");
+        free(q);
         free(p);
     }
 

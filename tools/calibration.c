@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define CAL_VERSION 1
 #define CAL_COMMENT "seconds per output x tap (direct) and per " \
@@ -244,14 +243,13 @@ int calibration_set(json_t *root, const char *dt, const char *isa, double cd,
     return bad ? -1 : 0;
 }
 
-/* Writes root to path, whole or not at all: a temporary file made by
- * mkstemp in the same directory (O_EXCL, a name no one can guess or plant
- * a link at), synced, then renamed over path. */
+/* Writes root to path, whole or not at all: a temporary file beside it
+ * (outdir_file: O_EXCL, a name no one can guess or plant a link at),
+ * synced, then renamed over path. */
 int calibration_write(const char *path, json_t *root)
 {
-    char dir[4096], tmp[4200];
-    if ((size_t)snprintf(dir, sizeof dir, "%s", path) >= sizeof dir ||
-        (size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp)
+    char dir[4096];
+    if ((size_t)snprintf(dir, sizeof dir, "%s", path) >= sizeof dir)
         return pc_error(PC_EUSAGE, "calibration file name too long");
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
@@ -260,30 +258,8 @@ int calibration_write(const char *path, json_t *root)
         if (st)
             return st;
     }
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(errno));
-    /* mkstemp makes the file 0600; give it the mode any new file gets. */
-    mode_t mask = umask(0);
-    umask(mask);
-    FILE *f = fchmod(fd, 0666 & ~mask) == 0 ? fdopen(fd, "w") : NULL;
-    bool bad = !f || json_dumpf(root, f, JSON_REPORT_FLAGS) != 0 ||
-               fputc('\n', f) == EOF || fflush(f) != 0 || fsync(fd) != 0;
-    int e = errno;
-    if (!f)
-        close(fd);
-    else if (fclose(f) != 0 && !bad) {
-        bad = true;
-        e = errno;
-    }
-    if (!bad && rename(tmp, path) != 0) {
-        bad = true;
-        e = errno;
-    }
-    if (bad) {
-        unlink(tmp);
-        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
-    }
-    return PC_OK;
+    outdir_file f;
+    int st = outdir_file_open(&f, path, false);
+    return st ? st : outdir_file_json(&f, root, JSON_REPORT_FLAGS);
 }
 

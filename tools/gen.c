@@ -8,6 +8,27 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+/* DIR/NAME, whole or not at all (outdir_file: a temporary renamed into
+ * place), so a link at NAME is replaced, not written through. */
+static int write_npy(const char *dir, const char *name, pc_dtype dt, int ndim,
+                     const size_t *shape, const void *data)
+{
+    char path[4096];
+    outdir_file f;
+    int st = outdir_path(path, sizeof path, dir, name);
+    if (!st)
+        st = outdir_file_open(&f, path, false);
+    if (st)
+        return st;
+    if ((st = pc_npy_write_fd(f.fd, dt, ndim, shape, data))) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", pc_errmsg());
+        outdir_file_discard(&f);
+        return pc_error(st, "cannot write '%s': %s", path, why);
+    }
+    return outdir_file_commit(&f);
+}
+
 /* Generated values are integers, exact in either dtype within range. */
 static int write_inputs(const cli_options *o, const pc_matrix *m,
                         const pc_bank *b)
@@ -34,12 +55,10 @@ static int write_inputs(const cli_options *o, const pc_matrix *m,
         mbuf = mf;
         bbuf = bf;
     }
-    char path[4096];
     size_t mshape[2] = {m->rows, m->cols}, bshape[3] = {b->count, b->rows, b->cols};
-    if (!(st = outdir_path(path, sizeof path, dir, "matrix.npy")))
-        st = pc_npy_write(path, o->conv.dtype, 2, mshape, mbuf);
-    if (!st && !(st = outdir_path(path, sizeof path, dir, "bank.npy")))
-        st = pc_npy_write(path, o->conv.dtype, 3, bshape, bbuf);
+    st = write_npy(dir, "matrix.npy", o->conv.dtype, 2, mshape, mbuf);
+    if (!st)
+        st = write_npy(dir, "bank.npy", o->conv.dtype, 3, bshape, bbuf);
     free(mf);
     free(bf);
     if (!st && !o->quiet)

@@ -61,6 +61,7 @@ typedef struct {
     size_t resumed;    /* kernels found complete in DIR (--resume) */
     size_t batch;      /* kernels per batch */
     int interrupted;   /* the signal that stopped the run, 0 if none */
+    size_t kernels_done; /* complete: in DIR with -o, else computed */
 } job;
 
 /* Kernel k of this run is kernel job_global(j, k) of the workload. */

@@ -212,6 +212,18 @@ static int set_isa(cli_options *o, const cli_opt *opt, const char *arg)
     return st;
 }
 
+/* "float" is refused by name: a numpy user means float64, a C user
+ * float32, and either guess would silently give the other half of them
+ * results in a type they did not ask for. */
+static int set_dtype(cli_options *o, const cli_opt *opt, const char *arg)
+{
+    if (strcmp(arg, "float") == 0)
+        return pc_error(PC_EUSAGE, "--%s 'float' is ambiguous: numpy's float "
+                        "is float64 (f64), C's float is float32 (f32)",
+                        opt->name);
+    return set_choice(o, opt, arg);
+}
+
 static int set_strategies(cli_options *o, const cli_opt *opt, const char *s)
 {
     (void)opt;
@@ -386,9 +398,10 @@ const cli_opt cli_opts[] = {
     {.name = "dtype", .arg = "D",
      .cmds = IN_RUN | IN_GEN | IN_PEAK | IN_CALIBRATE | IN_SWEEP,
      .group = GRP_CONV,
-     .help = "f64 or f32: compute and output type",
-     .set = set_choice, .off = AT(conv.dtype), .parse = pc_dtype_parse,
-     .choices = "f64, f32", .dflt = "f64"},
+     .help = "f64 (or float64, double) or f32 (or float32,\n"
+             "single): compute and output type",
+     .set = set_dtype, .off = AT(conv.dtype), .parse = pc_dtype_parse,
+     .choices = "f64, float64, double, f32, float32, single", .dflt = "f64"},
     {.name = "method", .arg = "M", .cmds = IN_RUN | IN_SWEEP,
      .group = GRP_CONV,
      .help = "direct, fft or auto\n"
@@ -527,7 +540,9 @@ const cli_opt cli_opts[] = {
      .set = set_shard},
     {.name = "json", .arg = "FILE", .cmds = IN_RUN | IN_SWEEP,
      .group = GRP_OUTPUT,
-     .help = "the report as JSON too; '-' for stdout, the text\n"
+     .help = "the report as JSON too, renamed into place when\n"
+             "whole, also when a signal stops the run\n"
+             "(\"interrupted\": true); '-' for stdout, the text\n"
              "report then goes to stderr",
      .set = set_path, .off = AT(json_path), .choices = "file name"},
     {.name = "quiet", .letter = 'q', .cmds = IN_RUN | IN_GEN | IN_SWEEP,

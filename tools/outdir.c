@@ -98,65 +98,198 @@ static bool is_manifest(const char *name, size_t *i, size_t *n)
     return strcmp(want, name) == 0;
 }
 
-/* A file's temporary name: ".NAME.PID.tmp" in the same directory, so the
- * rename is atomic and a killed run's leftovers are recognisable. */
-static void temp_name(const char *dir, const char *name, char *buf, size_t n)
+/* ---- files written whole ---------------------------------------------------
+ * A file under its final name is always complete: its bytes go to a
+ * temporary beside it, ".NAME.XXXXXX.tmp", made by mkostemps: created
+ * with O_CREAT|O_EXCL (a symbolic link or any file already at that name
+ * makes it try another name, never follow the link), under a name of six
+ * random characters that no one can guess to plant a link at first. It is
+ * synced, then renamed over NAME; rename replaces a link at NAME, never
+ * writes through it. */
+
+/* Characters after ".NAME." in a temporary of NAME, before ".tmp". */
+#define TEMP_RANDOM 6
+
+/* Is entry the shape of a temporary of final: "." final "." six letters
+ * or digits ".tmp"? */
+static bool temp_of(const char *entry, const char *final)
 {
-    snprintf(buf, n, "%s/.%s.%ld.tmp", dir, name, (long)getpid());
+    size_t n = strlen(final);
+    if (entry[0] != '.' || strncmp(entry + 1, final, n) != 0 ||
+        entry[1 + n] != '.')
+        return false;
+    const char *r = entry + 1 + n + 1;
+    return strspn(r, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789") == TEMP_RANDOM &&
+           strcmp(r + TEMP_RANDOM, ".tmp") == 0;
+}
+
+/* Names of an open descriptor: whatever they lead to is written in place,
+ * never replaced (a temporary in /dev renamed over /dev/stdout would
+ * replace it for everyone). */
+static bool names_descriptor(const char *path)
+{
+    static const char *const fds[] = {"/dev/stdout", "/dev/stderr",
+                                      "/dev/fd/", "/proc/self/fd/"};
+    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
+        size_t n = strlen(fds[i]);
+        if (strncmp(path, fds[i], n) == 0 &&
+            (fds[i][n - 1] == '/' || path[n] == 0))
+            return true;
+    }
+    return false;
+}
+
+/* A character device or FIFO at path (/dev/null, a pipe), or what a name
+ * of a descriptor leads to, is written in place (appended to), if the
+ * link that leads there (if any) is the user's own or root's: one another
+ * user planted is replaced, never followed. The descriptor, or -1 to
+ * write a temporary. */
+static int open_in_place(const char *path)
+{
+    struct stat sb, to;
+    bool fd_name = names_descriptor(path);
+    if (lstat(path, &sb) != 0 ||
+        (S_ISLNK(sb.st_mode) && sb.st_uid != 0 && sb.st_uid != geteuid()) ||
+        stat(path, &to) != 0 ||
+        !(S_ISCHR(to.st_mode) || S_ISFIFO(to.st_mode) ||
+          (fd_name && S_ISREG(to.st_mode))))
+        return -1;
+    int fd = open(path, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC |
+                            (S_ISLNK(sb.st_mode) ? 0 : O_NOFOLLOW));
+    /* What was opened is checked, not what lstat saw a moment before. */
+    if (fd >= 0 && (fstat(fd, &sb) != 0 ||
+                    !(S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode) ||
+                      (fd_name && S_ISREG(sb.st_mode))))) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+int outdir_file_open(outdir_file *f, const char *path, bool in_place_ok)
+{
+    f->fd = -1;
+    f->tmp[0] = 0;
+    if ((size_t)snprintf(f->path, sizeof f->path, "%s", path) >= sizeof f->path)
+        return pc_error(PC_EUSAGE, "file name '%.60s...' is too long", path);
+    struct stat sb;
+    if (in_place_ok && (f->fd = open_in_place(path)) >= 0)
+        return PC_OK;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(EISDIR));
+    const char *slash = strrchr(path, '/');
+    int dlen = slash ? (int)(slash - path + 1) : 0;
+    if ((size_t)snprintf(f->tmp, sizeof f->tmp, "%.*s.%s.XXXXXX.tmp", dlen,
+                         path, path + dlen) >= sizeof f->tmp) {
+        f->tmp[0] = 0;
+        return pc_error(PC_EUSAGE, "file name '%.60s...' is too long", path);
+    }
+    f->fd = mkostemps(f->tmp, 4, O_CLOEXEC | O_NOFOLLOW);
+    /* mkostemps makes the file 0600; give it the mode any new file gets. */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (f->fd < 0 || fchmod(f->fd, 0666 & ~mask) != 0) {
+        int e = errno;
+        outdir_file_discard(f);
+        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    return PC_OK;
+}
+
+void outdir_file_discard(outdir_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    if (f->tmp[0])
+        unlink(f->tmp);
+    f->tmp[0] = 0;
+}
+
+int outdir_file_commit(outdir_file *f)
+{
+    int e = 0;
+    if (!f->tmp[0]) {
+        /* Written in place: nothing to rename. */
+        if (f->fd >= 0 && close(f->fd) != 0)
+            e = errno;
+        f->fd = -1;
+        return e ? pc_error(PC_EIO, "cannot write '%s': %s", f->path,
+                            strerror(e)) : PC_OK;
+    }
+    /* Closed since it was written (a batch of planes): open it again, not
+     * through a link that may have replaced it. */
+    if (f->fd < 0)
+        f->fd = open(f->tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (f->fd < 0 || fsync(f->fd) != 0)
+        e = errno;
+    if (f->fd >= 0 && close(f->fd) != 0 && !e)
+        e = errno;
+    f->fd = -1;
+    if (!e && rename(f->tmp, f->path) != 0)
+        e = errno;
+    if (e) {
+        outdir_file_discard(f);
+        return pc_error(PC_EIO, "cannot write '%s': %s", f->path, strerror(e));
+    }
+    f->tmp[0] = 0;
+    return PC_OK;
+}
+
+int outdir_file_json(outdir_file *f, const json_t *root, size_t flags)
+{
+    /* Through a stream of its own (a copy of the descriptor), which goes
+     * on after a short write and so reports why the next one failed (a
+     * file-size limit: EFBIG). */
+    int fd = dup(f->fd);
+    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+    errno = 0;
+    bool bad = !fp || json_dumpf(root, fp, flags) != 0 ||
+               fputc('\n', fp) == EOF || fflush(fp) != 0;
+    int e = errno ? errno : EIO;
+    if (fp && fclose(fp) != 0 && !bad) {
+        bad = true;
+        e = errno;
+    } else if (!fp && fd >= 0) {
+        close(fd);
+    }
+    if (bad) {
+        outdir_file_discard(f);
+        return pc_error(PC_EIO, "cannot write '%s': %s", f->path, strerror(e));
+    }
+    return outdir_file_commit(f);
 }
 
 /* Removes the temporary files an earlier, killed run of this shard left
- * (".conv_NNNNN.npy.PID.tmp" of its own kernels, ".MANIFEST.PID.tmp" of its
- * own manifest). Other shards may be writing into the same DIR right now:
- * their files are not touched. shard_n 0 is the whole bank. */
+ * (".conv_NNNNN.npy.XXXXXX.tmp" of its own kernels, ".MANIFEST.XXXXXX.tmp"
+ * of its own manifest). Other shards may be writing into the same DIR
+ * right now: their files are not touched. Only regular files of exactly
+ * the shape parconv makes are removed: a link or a user's file that merely
+ * resembles one stays. shard_n 0 is the whole bank. */
 void outdir_clean_temps(const char *dir, size_t shard_i, size_t shard_n)
 {
     DIR *d = opendir(dir);
     if (!d)
         return;
-    char own[128], name[96];
-    outdir_manifest_name(shard_i, shard_n, name, sizeof name);
-    snprintf(own, sizeof own, ".%s.", name);
+    char manifest[96], name[32];
+    outdir_manifest_name(shard_i, shard_n, manifest, sizeof manifest);
     struct dirent *e;
-    char path[4096];
     while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n <= 4 || strcmp(e->d_name + n - 4, ".tmp") != 0)
-            continue;
-        bool mine = false;
-        if (strncmp(e->d_name, ".conv_", 6) == 0) {
+        bool mine = temp_of(e->d_name, manifest);
+        if (!mine && strncmp(e->d_name, ".conv_", 6) == 0) {
             char *end;
             unsigned long long k = strtoull(e->d_name + 6, &end, 10);
-            mine = end != e->d_name + 6 && *end == '.' &&
+            plane_name((size_t)k, name, sizeof name);
+            mine = end != e->d_name + 6 && temp_of(e->d_name, name) &&
                    (shard_n <= 1 || k % shard_n == shard_i);
-        } else {
-            mine = strncmp(e->d_name, own, strlen(own)) == 0;
         }
-        if (mine && !outdir_path(path, sizeof path, dir, e->d_name))
-            unlink(path);
+        struct stat sb;
+        if (mine && fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(sb.st_mode))
+            unlinkat(dirfd(d), e->d_name, 0);
     }
     closedir(d);
-}
-
-/* Makes a finished temporary file durable and gives it its final name:
- * a file under its final name is always complete. */
-static int commit_file(const char *tmp, const char *path)
-{
-    int fd = open(tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
-    }
-    return PC_OK;
 }
 
 /* fsync of the directory, so the renames survive a crash too. */
@@ -389,7 +522,7 @@ static json_t *manifest_json(const outdir_manifest *m)
 
 int outdir_manifest_write(const char *dir, const outdir_manifest *m)
 {
-    char name[96], path[4096], tmp[4200];
+    char name[96], path[4096];
     outdir_manifest_name(m->shard_i, m->shard_n, name, sizeof name);
     int st = outdir_path(path, sizeof path, dir, name);
     if (st)
@@ -397,28 +530,13 @@ int outdir_manifest_write(const char *dir, const outdir_manifest *m)
     json_t *root = manifest_json(m);
     if (!root)
         return pc_error(PC_ENOMEM, "cannot write '%s': out of memory", path);
-    temp_name(dir, name, tmp, sizeof tmp);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        json_decref(root);
-        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    int bad = json_dumpf(root, f, MANIFEST_FLAGS) != 0 || fputc('\n', f) == EOF ||
-              fflush(f) != 0 || ferror(f);
-    int e = errno;
+    outdir_file f;
+    if (!(st = outdir_file_open(&f, path, false)))
+        st = outdir_file_json(&f, root, MANIFEST_FLAGS);
     json_decref(root);
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        e = errno;
-    }
-    if (bad) {
-        unlink(tmp);
-        return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
-    }
-    if ((st = commit_file(tmp, path)))
-        return st;
-    sync_dir(dir);
-    return PC_OK;
+    if (!st)
+        sync_dir(dir);
+    return st;
 }
 
 int outdir_save(const job *j, const uint64_t *sums, const bool *done)
@@ -594,24 +712,17 @@ void outdir_manifest_free(outdir_manifest *m)
 
 /* ---- the planes -------------------------------------------------------- */
 
-/* The names of kernel k's file and of its temporary. */
-static int file_names(const job *j, size_t k, char *path, size_t np, char *tmp,
-                      size_t nt)
-{
-    char name[32];
-    plane_name(job_global(j, k), name, sizeof name);
-    int st = outdir_path(path, np, j->o->outdir, name);
-    if (!st)
-        temp_name(j->o->outdir, name, tmp, nt);
-    return st;
-}
-
 int outdir_write_batch(const job *j, const pc_arena *arena, size_t k0,
                        size_t k1, const bool *skip)
 {
     size_t plane = j->orows * j->ocols * pc_dtype_size(j->o->conv.dtype);
     size_t shape[2] = {j->orows, j->ocols};
-    char path[4096], tmp[4200];
+    char path[4096], name[32];
+    /* The temporaries' names, to commit them after the batch: no more
+     * files are held open than one. */
+    char **tmps = calloc(k1 - k0 ? k1 - k0 : 1, sizeof *tmps);
+    if (!tmps)
+        return pc_error(PC_ENOMEM, "cannot write the batch: out of memory");
     int st = PC_OK;
     size_t k = k0;
     /* Every file of the batch is written first, and its write-back to the
@@ -621,12 +732,17 @@ int outdir_write_batch(const job *j, const pc_arena *arena, size_t k0,
     for (; k < k1 && !st; k++) {
         if (skip && skip[k])
             continue;
-        if ((st = file_names(j, k, path, sizeof path, tmp, sizeof tmp)))
+        plane_name(job_global(j, k), name, sizeof name);
+        outdir_file f;
+        if ((st = outdir_path(path, sizeof path, j->o->outdir, name)) ||
+            (st = outdir_file_open(&f, path, false)))
             break;
-        st = pc_npy_write(tmp, j->o->conv.dtype, 2, shape,
-                          (const char *)arena->base + (k - k0) * plane);
+        st = pc_npy_write_fd(f.fd, j->o->conv.dtype, 2, shape,
+                             (const char *)arena->base + (k - k0) * plane);
+        if (!st && !(tmps[k - k0] = strdup(f.tmp)))
+            st = pc_error(PC_ENOMEM, "cannot write '%s': out of memory", path);
         if (st) {
-            unlink(tmp);
+            outdir_file_discard(&f);
             /* Name the final file: the temporary one is gone. */
             char why[512];
             const char *colon = strrchr(pc_errmsg(), ':');
@@ -635,23 +751,24 @@ int outdir_write_batch(const job *j, const pc_arena *arena, size_t k0,
             st = pc_error(st, "cannot write '%s': %s", path, why);
             break;
         }
-        int fd = open(tmp, O_RDONLY);
-        if (fd >= 0) {
-            sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-            close(fd);
-        }
+        sync_file_range(f.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        close(f.fd);
     }
     /* Commit what was written, or on failure remove it. */
     for (size_t c = k0; c < k; c++) {
-        if (skip && skip[c])
+        char *tmp = tmps[c - k0];
+        if (!tmp)
             continue;
-        if (file_names(j, c, path, sizeof path, tmp, sizeof tmp))
-            continue;
-        if (st)
+        plane_name(job_global(j, c), name, sizeof name);
+        outdir_file f = {.fd = -1};
+        snprintf(f.tmp, sizeof f.tmp, "%s", tmp);
+        if (st || outdir_path(f.path, sizeof f.path, j->o->outdir, name))
             unlink(tmp);
         else
-            st = commit_file(tmp, path);
+            st = outdir_file_commit(&f);
+        free(tmp);
     }
+    free(tmps);
     return st;
 }
 

@@ -30,6 +30,29 @@ typedef struct {
     size_t kernels_done, bad, first_bad;
 } outdir_manifest;
 
+/* A file written whole or not at all (outdir.c says how): opened as a
+ * temporary beside its final name PATH, ".NAME.XXXXXX.tmp" made by
+ * mkostemps (O_EXCL, an unguessable name), and renamed over PATH, whatever
+ * is there, link or file, by outdir_file_commit. */
+typedef struct {
+    int fd;          /* the open file, -1 if none */
+    char path[4096]; /* the final name */
+    char tmp[4200];  /* the temporary's name, "" if none */
+} outdir_file;
+
+/* Creates PATH's temporary; PATH itself is not touched. PC_EIO naming PATH
+ * if it is a directory or its directory does not let a file be made. With
+ * in_place_ok a character device or FIFO at PATH (a report to /dev/null,
+ * /dev/stdout, a pipe) is opened and written in place instead. */
+int outdir_file_open(outdir_file *f, const char *path, bool in_place_ok);
+/* Syncs the temporary (reopened by name if f->fd is -1, never through a
+ * link), closes it and renames it over PATH; on failure removes it. */
+int outdir_file_commit(outdir_file *f);
+/* Closes and removes the temporary, if any: PATH stays as it was. */
+void outdir_file_discard(outdir_file *f);
+/* root as JSON (jansson's flags) and a newline into f, then commits it. */
+int outdir_file_json(outdir_file *f, const json_t *root, size_t flags);
+
 /* mkdir -p DIR, before any work, so a bad -o fails at once. */
 int outdir_prepare(const char *dir);
 /* DIR/NAME into buf; PC_EUSAGE if it does not fit. */
@@ -37,7 +60,8 @@ int outdir_path(char *buf, size_t n, const char *dir, const char *name);
 /* manifest.json, or manifest.shard-I-of-N.json for a shard (shard_n > 1). */
 void outdir_manifest_name(size_t shard_i, size_t shard_n, char *buf, size_t n);
 /* Removes what a killed run of this shard left half-written (its own
- * .conv_*.tmp and manifest temporaries; other shards' are left alone). */
+ * planes' and manifest's temporaries, regular files only; other shards'
+ * are left alone). */
 void outdir_clean_temps(const char *dir, size_t shard_i, size_t shard_n);
 
 /* The workload's identity: what --resume and merge compare. A new

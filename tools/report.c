@@ -6,7 +6,6 @@
 #include "jsontext.h"
 #include "outdir.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <omp.h>
@@ -444,14 +443,25 @@ static json_t *report_object(const job *j)
             json_decref(runs);
             runs = NULL;
         }
+    /* Stopped by a signal: the runs that completed, and where it stopped. */
+    const job_run *cut = j->interrupted && j->nruns < j->o->nstrategies
+                             ? &j->runs[j->nruns] : NULL;
     json_t *root = json_pack(
-        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o}", "version",
-        PC_VERSION, "workload", outdir_workload(j), "environment",
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:I, s:o, s:o, s:o, s:o}",
+        "version", PC_VERSION, "workload", outdir_workload(j), "environment",
         environment(j), "model", model(j), "fft", fft_info(j), "setup_seconds",
-        json_fixed(j->setup_seconds, 6), "runs", runs, "verified", j->verified,
-        "mismatch", j->verified ? json_null() : json_text(j->mismatch),
-        "output", json_text(j->o->outdir));
-    int bad = !root;
+        json_fixed(j->setup_seconds, 6), "interrupted", j->interrupted != 0,
+        "signal", j->interrupted ? json_integer(j->interrupted) : json_null(),
+        "kernels_done", (json_int_t)j->kernels_done, "interrupted_run",
+        cut ? json_pack("{s:s, s:I}", "strategy",
+                        pc_strategy_name(j->o->strategies[j->nruns]),
+                        "kernels", (json_int_t)cut->kernels)
+            : json_null(),
+        "runs", runs, "verified",
+        j->nruns ? json_boolean(j->verified) : json_null(), "mismatch",
+        j->verified ? json_null() : json_text(j->mismatch));
+    int bad = !root || json_object_set_new(root, "output",
+                                           json_text(j->o->outdir));
     if (!bad && j->o->outdir) {
         bad |= json_object_set_new(root, "write_seconds",
                                    json_fixed(j->write_seconds, 6));
@@ -471,19 +481,28 @@ static json_t *report_object(const job *j)
     return root;
 }
 
-int report_json(FILE *f, const char *path, const job *j)
+int report_json_open(outdir_file *f, const char *path)
 {
-    bool to_stdout = f == stdout;
-    json_t *root = report_object(j);
-    bool nomem = !root;
-    int bad = nomem || json_dumpf(root, f, JSON_REPORT_FLAGS) != 0 ||
-              fputc('\n', f) == EOF;
-    json_decref(root);
-    if (to_stdout)
-        return fflush(f) || bad ? pc_error(PC_EIO, "cannot write the JSON report")
-                                : PC_OK;
-    if (bad | ferror(f) | fclose(f))
-        return pc_error(PC_EIO, "cannot write '%s': %s", path,
-                        nomem ? "out of memory" : strerror(errno));
+    if (strcmp(path, "-") != 0)
+        return outdir_file_open(f, path, true);
+    *f = (outdir_file){.fd = -1, .path = "-"};
     return PC_OK;
+}
+
+int report_json(outdir_file *f, const job *j)
+{
+    json_t *root = report_object(j);
+    if (strcmp(f->path, "-") == 0) {
+        int bad = !root || json_dumpf(root, stdout, JSON_REPORT_FLAGS) != 0 ||
+                  fputc('\n', stdout) == EOF || fflush(stdout) != 0;
+        json_decref(root);
+        return bad ? pc_error(PC_EIO, "cannot write the JSON report") : PC_OK;
+    }
+    if (!root) {
+        outdir_file_discard(f);
+        return pc_error(PC_ENOMEM, "cannot write '%s': out of memory", f->path);
+    }
+    int st = outdir_file_json(f, root, JSON_REPORT_FLAGS);
+    json_decref(root);
+    return st;
 }

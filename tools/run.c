@@ -10,7 +10,6 @@
 #include "report.h"
 #include "signals.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +23,7 @@ typedef struct {
     outdir_manifest had;  /* --resume: DIR's manifest, if it has one */
     bool have_manifest;
     FILE *text;           /* the text report; NULL with -q */
-    FILE *json;           /* --json, open until the report */
+    outdir_file json;     /* --json: its temporary until the report */
     bool *done;           /* done[k]: kernel k's file is complete */
     uint64_t *known;      /* and its checksum */
     pc_arena arena;       /* -o: one batch of output planes */
@@ -160,14 +159,7 @@ static int open_outputs(run_state *s)
         if ((st = survey_outputs(s)))
             return st;
     }
-    if (o->json_path) {
-        s->json = strcmp(o->json_path, "-") == 0 ? stdout
-                                                 : fopen(o->json_path, "w");
-        if (!s->json)
-            return pc_error(PC_EIO, "cannot write '%s': %s", o->json_path,
-                            strerror(errno));
-    }
-    return PC_OK;
+    return o->json_path ? report_json_open(&s->json, o->json_path) : PC_OK;
 }
 
 /* The plan (set-up starts here), and with FFT the check of its results
@@ -218,6 +210,10 @@ static int empty_shard(run_state *s)
     const job *j = &s->j;
     const cli_options *o = j->o;
     int st = o->outdir ? outdir_save(j, NULL, NULL) : PC_OK;
+    if (!st && o->json_path) {
+        s->j.verified = true;
+        st = report_json(&s->json, j);
+    }
     if (!st && s->text)
         fprintf(s->text, "shard %zu of %zu has no kernels (the bank holds "
                 "%zu)%s\n", j->shard_i, j->shard_n, j->total,
@@ -363,8 +359,11 @@ static int set_up(run_state *s)
                             j->procs < j->orows ? j->procs : (unsigned)j->orows);
     measure_peaks(s);
     j->setup_seconds = pc_now() - s->t0;
-    if (s->text)
+    /* Flushed now: a log that a SIGKILL cuts short still says what ran. */
+    if (s->text) {
         report_workload(s->text, j);
+        fflush(s->text);
+    }
     return PC_OK;
 }
 
@@ -491,9 +490,7 @@ static int stop_if_interrupted(const run_state *s)
     const job *j = &s->j;
     if (!j->interrupted)
         return PC_OK;
-    size_t n = 0;
-    for (size_t k = 0; k < j->count; k++)
-        n += s->done[k];
+    size_t n = j->kernels_done;
     if (j->o->outdir)
         return pc_error(PC_EINTERRUPTED, "interrupted: %zu of %zu kernels "
                         "complete; rerun with --resume", n, j->count);
@@ -528,18 +525,31 @@ static double peak_rss(void)
     return 1024.0 * (double)kb;
 }
 
-/* The summary table and the JSON report (which closes its file). */
+/* The kernels complete: in DIR with -o (kept, with those resumed), else
+ * computed by the first strategy. */
+static size_t kernels_done(const run_state *s)
+{
+    const job *j = &s->j;
+    size_t n = 0;
+    for (size_t k = 0; j->o->outdir && k < j->count; k++)
+        n += s->done[k];
+    return j->o->outdir ? n : j->runs[0].kernels;
+}
+
+/* The summary table and the JSON report; after a signal only the JSON
+ * one, of the runs that completed, marked "interrupted". */
 static int report(run_state *s)
 {
     job *j = &s->j;
     j->peak_rss = peak_rss();
-    if (s->text)
+    j->kernels_done = kernels_done(s);
+    if (s->text && !j->interrupted) {
         report_summary(s->text, j);
-    if (!s->json)
-        return PC_OK;
-    FILE *f = s->json;
-    s->json = NULL;
-    return report_json(f, j->o->json_path, j);
+        /* Before the JSON one, which may go to the same file
+         * (--json /dev/stdout). */
+        fflush(s->text);
+    }
+    return j->o->json_path ? report_json(&s->json, j) : PC_OK;
 }
 
 /* The run's status: a verification failure fails it. */
@@ -552,8 +562,8 @@ static int verdict(const job *j)
 
 static int finish(run_state *s, int st)
 {
-    if (s->json && s->json != stdout)
-        fclose(s->json);
+    /* A run that failed leaves FILE as it was. */
+    outdir_file_discard(&s->json);
     for (int i = 0; i < PC_NSTRATEGIES; i++)
         free(s->j.runs[i].sums);
     free(s->done);
@@ -568,7 +578,7 @@ static int finish(run_state *s, int st)
 
 int run_cmd(cli_options *o)
 {
-    run_state s = {.j = {.o = o}, .arena = {.fd = -1}};
+    run_state s = {.j = {.o = o}, .arena = {.fd = -1}, .json = {.fd = -1}};
     int st = start(&s);
     if (!st)
         st = check_resume(&s);
@@ -586,11 +596,16 @@ int run_cmd(cli_options *o)
         st = set_up(&s);
     for (int i = 0; !st && i < o->nstrategies && !s.j.interrupted; i++)
         st = run_strategy(&s, i);
-    if (!st)
-        st = stop_if_interrupted(&s);
     if (!st) {
         verify(&s.j);
         st = report(&s);
+    }
+    /* After a signal the report is written if it can be; the signal is
+     * what the exit status says. */
+    if (s.j.interrupted) {
+        if (st)
+            fprintf(stderr, "parconv: %s\n", pc_errmsg());
+        st = stop_if_interrupted(&s);
     }
     return finish(&s, st ? st : verdict(&s.j));
 }
