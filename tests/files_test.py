@@ -230,6 +230,25 @@ def t_json_failed_run_keeps_old():
     expect(os.listdir(d) == ["r.json"], f"left {sorted(os.listdir(d))}")
 
 
+def t_sweep_files():
+    """sweep's --csv and --json are written whole too: links planted at
+    their names are replaced, their targets untouched."""
+    d = fresh("sweep_links", make=True)
+    vs = victims(4, "sweep")
+    names = [os.path.join(d, n) for n in ("k.csv", "k.json", "t.csv",
+                                          "t.json")]
+    plant(dict(zip(names, vs)))
+    ok_run(["sweep", "ksize", "--from", "3", "--to", "5", "-n", "40",
+            "-k", "2", "--runs", "1", "--csv", names[0], "--json", names[1],
+            "-q"])
+    ok_run(["sweep", "threads", "-n", "40", "-k", "2", "--runs", "1",
+            "--max", "1", "--csv", names[2], "--json", names[3], "-q"])
+    untouched(vs)
+    for n in names:
+        expect(not os.path.islink(n) and os.path.getsize(n) > 0,
+               f"{n} is not the sweep's file")
+
+
 def main():
     global EXE, SCRATCH
     EXE, SCRATCH = pctest.arguments(
@@ -242,6 +261,8 @@ def main():
          t_clean_up_only_own)
     case("files get 0666 less the umask", t_modes)
     case("a failed run leaves --json FILE as it was", t_json_failed_run_keeps_old)
+    case("sweep's --csv and --json replace links, not write through them",
+         t_sweep_files)
     return pctest.summary()
 
 

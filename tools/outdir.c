@@ -237,28 +237,47 @@ int outdir_file_commit(outdir_file *f)
     return PC_OK;
 }
 
-int outdir_file_json(outdir_file *f, const json_t *root, size_t flags)
+FILE *outdir_file_stream(outdir_file *f)
 {
-    /* Through a stream of its own (a copy of the descriptor), which goes
-     * on after a short write and so reports why the next one failed (a
-     * file-size limit: EFBIG). */
+    /* A stream of its own (a copy of the descriptor), which goes on after
+     * a short write and so reports why the next one failed (a file-size
+     * limit: EFBIG). */
     int fd = dup(f->fd);
     FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
-    errno = 0;
-    bool bad = !fp || json_dumpf(root, fp, flags) != 0 ||
-               fputc('\n', fp) == EOF || fflush(fp) != 0;
-    int e = errno ? errno : EIO;
-    if (fp && fclose(fp) != 0 && !bad) {
-        bad = true;
-        e = errno;
-    } else if (!fp && fd >= 0) {
+    if (!fp && fd >= 0)
         close(fd);
+    errno = 0;
+    return fp;
+}
+
+int outdir_file_finish(outdir_file *f, FILE *fp, bool bad)
+{
+    int e = errno ? errno : EIO;
+    if (!fp) {
+        bad = true;
+    } else {
+        if (fflush(fp) != 0 && !bad) {
+            bad = true;
+            e = errno;
+        }
+        if (fclose(fp) != 0 && !bad) {
+            bad = true;
+            e = errno;
+        }
     }
     if (bad) {
         outdir_file_discard(f);
         return pc_error(PC_EIO, "cannot write '%s': %s", f->path, strerror(e));
     }
     return outdir_file_commit(f);
+}
+
+int outdir_file_json(outdir_file *f, const json_t *root, size_t flags)
+{
+    FILE *fp = outdir_file_stream(f);
+    bool bad = !fp || json_dumpf(root, fp, flags) != 0 ||
+               fputc('\n', fp) == EOF;
+    return outdir_file_finish(f, fp, bad);
 }
 
 /* Removes the temporary files an earlier, killed run of this shard left

@@ -50,6 +50,11 @@ int outdir_file_open(outdir_file *f, const char *path, bool in_place_ok);
 int outdir_file_commit(outdir_file *f);
 /* Closes and removes the temporary, if any: PATH stays as it was. */
 void outdir_file_discard(outdir_file *f);
+/* A stdio stream writing into f (NULL if none can be had). */
+FILE *outdir_file_stream(outdir_file *f);
+/* Closes fp (from outdir_file_stream), then commits f, or discards it if
+ * fp is NULL, bad (the caller's writes failed) or the close fails. */
+int outdir_file_finish(outdir_file *f, FILE *fp, bool bad);
 /* root as JSON (jansson's flags) and a newline into f, then commits it. */
 int outdir_file_json(outdir_file *f, const json_t *root, size_t flags);
 

@@ -3,6 +3,7 @@
 #include "calibration.h"
 #include "commands.h"
 #include "jsontext.h"
+#include "outdir.h"
 #include "report.h"
 
 #include <stdlib.h>
@@ -59,23 +60,45 @@ static int time_method(const cli_options *o, const pc_matrix *m,
  * or stdout for '-'. */
 static int write_json(const cli_options *o, json_t *root)
 {
-    bool out = strcmp(o->json_path, "-") == 0;
-    FILE *f = out ? stdout : fopen(o->json_path, "w");
-    int bad = !f || !root || json_dumpf(root, f, JSON_REPORT_FLAGS) != 0 ||
-              fputc('\n', f) == EOF;
+    int st = PC_OK;
+    if (!root) {
+        st = pc_error(PC_ENOMEM, "cannot write '%s': out of memory",
+                      o->json_path);
+    } else if (strcmp(o->json_path, "-") == 0) {
+        if (json_dumpf(root, stdout, JSON_REPORT_FLAGS) != 0 ||
+            fputc('\n', stdout) == EOF)
+            st = pc_error(PC_EIO, "cannot write to standard output");
+    } else {
+        /* Written whole through a temporary, as every file of parconv's. */
+        outdir_file f;
+        st = outdir_file_open(&f, o->json_path, true);
+        if (!st)
+            st = outdir_file_json(&f, root, JSON_REPORT_FLAGS);
+    }
     json_decref(root);
-    if (f && !out)
-        bad |= ferror(f) | fclose(f);
-    return bad ? pc_error(PC_EIO, "cannot write '%s'", o->json_path) : PC_OK;
+    return st;
+}
+
+/* A CSV file, written whole through a temporary: the stream to print into,
+ * then csv_close. */
+static FILE *csv_open(const char *path, outdir_file *f, int *st)
+{
+    FILE *fp = NULL;
+    if (!(*st = outdir_file_open(f, path, true)) &&
+        !(fp = outdir_file_stream(f)))
+        *st = outdir_file_finish(f, NULL, true);
+    return fp;
 }
 
 static int write_files(const cli_options *o, const point *pts, size_t n,
                        unsigned workers)
 {
     if (o->csv_path) {
-        FILE *f = fopen(o->csv_path, "w");
+        outdir_file of;
+        int st;
+        FILE *f = csv_open(o->csv_path, &of, &st);
         if (!f)
-            return pc_error(PC_EIO, "cannot write '%s'", o->csv_path);
+            return st;
         fprintf(f, "ksize,direct_ms,fft_ms,auto,auto_ms,est_direct_ms,est_fft_ms\n");
         for (size_t i = 0; i < n; i++)
             fprintf(f, "%zu,%.6f,%.6f,%s,%.6f,%.6f,%.6f\n", pts[i].k,
@@ -83,8 +106,8 @@ static int write_files(const cli_options *o, const point *pts, size_t n,
                     pc_method_name(pts[i].chosen),
                     1e3 * (pts[i].chosen == PC_FFT ? pts[i].fft : pts[i].direct),
                     1e3 * pts[i].est_direct, 1e3 * pts[i].est_fft);
-        if (ferror(f) | fclose(f))
-            return pc_error(PC_EIO, "cannot write '%s'", o->csv_path);
+        if ((st = outdir_file_finish(&of, f, ferror(f) != 0)))
+            return st;
     }
     if (!o->json_path)
         return PC_OK;
@@ -260,9 +283,11 @@ static json_t *threads_json(const cli_options *o, const pc_plan *plan,
 static int write_threads_csv(const char *path, const sweep_plan *sp,
                              double flops)
 {
-    FILE *f = fopen(path, "w");
+    outdir_file of;
+    int st;
+    FILE *f = csv_open(path, &of, &st);
     if (!f)
-        return pc_error(PC_EIO, "cannot write '%s'", path);
+        return st;
     fprintf(f, "strategy,workers,seconds,speedup,efficiency,gflops\n");
     for (int si = 0; si < sp->n; si++)
         for (unsigned t = 1; t <= sp->got[si]; t++) {
@@ -271,9 +296,7 @@ static int write_threads_csv(const char *path, const sweep_plan *sp,
             fprintf(f, "%s,%u,%.6f,%.4f,%.4f,%.3f\n",
                     pc_strategy_name(sp->s[si]), t, v[0], v[1], v[2], v[3]);
         }
-    if (ferror(f) | fclose(f))
-        return pc_error(PC_EIO, "cannot write '%s'", path);
-    return PC_OK;
+    return outdir_file_finish(&of, f, ferror(f) != 0);
 }
 
 /* Strategy si with t workers, median of --runs; false (and a note) if the
