@@ -12,6 +12,8 @@
 #define P1 0x9E3779B185EBCA87ULL
 #define P2 0xC2B2AE3D27D4EB4FULL
 #define P3 0x165667B19E3779F9ULL
+#define P4 0x85EBCA77C2B2AE63ULL
+#define P5 0x27D4EB2F165667C5ULL
 
 static uint64_t avalanche(uint64_t h)
 {
@@ -77,6 +79,61 @@ uint64_t pc_hash(const void *data, size_t n)
     for (int j = 0; j < SUMS; j++)
         h += s[j] * (P3 + 2 * P1 * (uint64_t)j); /* odd: P3 is */
     return avalanche(avalanche(h) ^ (P2 * (uint64_t)n + P3));
+}
+
+static uint64_t rotl(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t read64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static uint64_t xxh_round(uint64_t acc, uint64_t input)
+{
+    return rotl(acc + input * P2, 31) * P1;
+}
+
+static uint64_t xxh_merge(uint64_t acc, uint64_t v)
+{
+    return (acc ^ xxh_round(0, v)) * P1 + P4;
+}
+
+/* xxHash64 as its specification gives it (little-endian reads, so the
+ * values are its reference values on the machines parconv runs on). */
+uint64_t pc_xxhash64(const void *data, size_t n, uint64_t seed)
+{
+    const unsigned char *p = data, *end = p + n;
+    uint64_t h;
+    if (n >= 32) {
+        uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
+        for (; p + 32 <= end; p += 32) {
+            v1 = xxh_round(v1, read64(p));
+            v2 = xxh_round(v2, read64(p + 8));
+            v3 = xxh_round(v3, read64(p + 16));
+            v4 = xxh_round(v4, read64(p + 24));
+        }
+        h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18);
+        h = xxh_merge(xxh_merge(xxh_merge(xxh_merge(h, v1), v2), v3), v4);
+    } else {
+        h = seed + P5;
+    }
+    h += (uint64_t)n;
+    for (; p + 8 <= end; p += 8)
+        h = rotl(h ^ xxh_round(0, read64(p)), 27) * P1 + P4;
+    if (p + 4 <= end) {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        h = rotl(h ^ (uint64_t)w * P1, 23) * P2 + P3;
+        p += 4;
+    }
+    for (; p < end; p++)
+        h = rotl(h ^ *p * P5, 11) * P1;
+    return avalanche(h);
 }
 
 uint64_t pc_hash_combine(const uint64_t *sums, size_t n)

@@ -65,6 +65,18 @@ def t_resume_other_values():
            "the refused run wrote a plane")
 
 
+def t_resume_signs_flipped():
+    """The matrix negated (every sign bit flipped, an even number of them:
+    a change that sums of words cannot see): --resume refuses it too."""
+    m, b = inputs("signs_in")
+    d = pctest.fresh("signs")
+    ok_run(args_for(m, b, d))
+    np.save(m, -np.load(m))
+    os.remove(os.path.join(d, "conv_00002.npy"))
+    refused(args_for(m, b, d) + ["--resume"], [2],
+            ["another matrix", "m.npy", "values differ"])
+
+
 def t_resume_other_dtype():
     """The bank as uint8 (the same values, so the same hash): --resume
     refuses, naming the dtype of each."""
@@ -255,6 +267,8 @@ def main():
     CAL = pctest.fft_calibration(SCRATCH)
     case("--resume: a matrix of other values is refused, named",
          t_resume_other_values)
+    case("--resume: a matrix with every sign flipped is refused",
+         t_resume_signs_flipped)
     case("--resume: a bank of another dtype is refused, named",
          t_resume_other_dtype)
     case("merge: shards of different banks are refused, named",

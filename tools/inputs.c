@@ -86,7 +86,7 @@ static int identify(const char *path, const double *data, size_t n,
         return st == PC_EIO ? PC_EINPUT : st;
     if (!realpath(path, id->abs_path))
         id->abs_path[0] = 0;
-    id->hash = pc_hash(data, n * sizeof *data);
+    id->hash = pc_xxhash64(data, n * sizeof *data, 0);
     return PC_OK;
 }
 

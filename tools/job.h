@@ -29,7 +29,7 @@ typedef struct {
 typedef struct {
     pc_npy_meta meta;
     char abs_path[PATH_MAX]; /* "" if unknown */
-    uint64_t hash;       /* pc_hash of the values as doubles, C order */
+    uint64_t hash;       /* xxHash64 of the values as doubles, C order */
 } job_file;
 
 typedef struct {
