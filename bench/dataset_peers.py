@@ -154,6 +154,12 @@ def npy_planes(directory, nmat, count):
     return planes
 
 
+def stored_index(a, nk):
+    """The index of plane (n, k) in a stack or HDF5 dataset: (n, k) of its
+    (N, K, R', C'), or k of the (K, R', C') a run of one matrix may write."""
+    return nk[1] if a.ndim == 3 and nk[0] == 0 else nk
+
+
 def cmd_extract(args):
     d = args.dir
     meta = {"format": args.format, "dir_contents": sorted(os.listdir(d))[:20]}
@@ -172,10 +178,8 @@ def cmd_extract(args):
             path = os.path.join(d, "conv.npy")
             a = np.load(path, mmap_mode="r")
             meta.update(file="conv.npy", shape=list(a.shape), dtype=str(a.dtype))
-            if a.ndim == 3 and args.matrices == 1:
-                a = a[None]  # a run of one matrix is (K, R', C')
             for p in want:
-                planes[p] = np.array(a[p])
+                planes[p] = np.array(a[stored_index(a, p)])
         elif args.format == "hdf5":
             import h5py
             path = os.path.join(d, "conv.h5")
@@ -187,7 +191,7 @@ def cmd_extract(args):
                             shuffle=bool(ds.shuffle), attributes=sorted(ds.attrs.keys()),
                             datasets=sorted(f.keys()))
                 for p in want:
-                    planes[p] = ds[p]
+                    planes[p] = ds[stored_index(ds, p)]
         else:
             fail(f"unknown format {args.format}", 2)
     except (OSError, KeyError, IndexError, ValueError) as e:
