@@ -590,7 +590,7 @@ def main():
     p.add_argument("--deflate-runs", type=int, default=1)
     p.add_argument("--peer-runs", type=int, default=3)
     p.add_argument("--convolve2d-planes", type=int, default=48)
-    p.add_argument("--fftconvolve-planes", type=int, default=384)
+    p.add_argument("--fftconvolve-planes", type=int, default=768)
     p.add_argument("--compress", default="deflate")
     p.add_argument("--per-matrix", action="store_true")
     p.add_argument("--output-fs", default="?", help="where the outputs were written")
