@@ -22,8 +22,9 @@
 # back (numpy.load, h5py) and checked on a few planes against convolve2d,
 # as are the pools' results. Prints the table, the ratios and the output
 # sizes per format (du), and writes everything as JSON to
-# OUT/dataset.json (OUT: --out DIR, else bench-results/).
-# It reports timings and never asserts them: shared machines are noisy.
+# OUT/dataset.json (OUT: --out DIR, else $DATASET_OUT, else bench-results/).
+# It reports timings and never asserts them: shared machines are noisy; it
+# exits 1 if a check of the results fails (after writing the JSON).
 # The outputs (about 3.2 GB per format, one format at a time) go to a
 # temporary directory under ${TMPDIR:-/tmp}: point TMPDIR at the
 # filesystem to measure (the table names it and its type).
