@@ -560,10 +560,14 @@ static int npy_open(const char *path, int min_ndim, int max_ndim, FILE **fp,
         if (min_ndim == max_ndim)
             rc = pc_error(PC_EINPUT, "%s: expected a %d-D array, got shape %s",
                           path, min_ndim, text);
-        else
+        else if (min_ndim + 1 == max_ndim)
             rc = pc_error(PC_EINPUT,
                           "%s: expected a %d-D or %d-D array, got shape %s",
                           path, min_ndim, max_ndim, text);
+        else
+            rc = pc_error(PC_EINPUT, "%s: expected an array of %d to %d "
+                          "dimensions, got shape %s", path, min_ndim,
+                          max_ndim, text);
         goto done;
     }
     info->nelem = 1;

@@ -435,6 +435,9 @@ static int check_options(const cli_options *o, bool word)
     if (ksize && (o->given & G_KSIZE))
         return pc_error(PC_EUSAGE, "sweep ksize varies the kernel size: "
                         "--ksize does not apply");
+    if (ksize && o->bank_path)
+        return pc_error(PC_EUSAGE, "sweep ksize varies the kernel size, which "
+                        "-b fixes: give -b to 'sweep threads'");
     if (ksize && o->sweep_max)
         return pc_error(PC_EUSAGE, "--max goes with 'sweep threads'");
     if (ksize && (!o->sweep_from || !o->sweep_to))

@@ -403,10 +403,10 @@ int inputs_load(job *j)
     size_t nonfinite = SIZE_MAX;
     if (!st && j->nsrc)
         st = hash_stored(j, &nonfinite);
+    if (st)
+        return st;
     j->plan_matrix = nonfinite != SIZE_MAX ? nonfinite : first_needed(j);
-    if (!st)
-        st = inputs_matrix(j, j->plan_matrix);
-    return st;
+    return inputs_matrix(j, j->plan_matrix);
 }
 
 void inputs_free(job *j)
