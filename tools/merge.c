@@ -72,7 +72,7 @@ static int take_shard(const outfmt *f, const char *dir,
     for (size_t q = 0; !st && q < sh->count; q++)
         if (sh->done[q])
             st = take_plane(f, ctx, &spec, i + q * n, sh->sums[q], buf, out);
-    if (ctx)
+    if (ctx && f->close)
         f->close(ctx);
     return st;
 }
@@ -116,7 +116,7 @@ static int join(const outfmt *f, const char *dir, const outdir_manifest *merged,
                   : pc_error(PC_ENOMEM, "merge: out of memory");
         free(text);
     }
-    if (out) {
+    if (out && f->close) {
         /* A failed merge leaves no half-written file behind. */
         char path[4096];
         const char *partial = st ? f->partial(out) : "";

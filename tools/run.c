@@ -349,8 +349,9 @@ static void check_peak(run_state *s, job_run *r)
 }
 
 /* -o: the output format's file(s), opened to go on with the partial the
- * manifest records (--resume; a new one if it is gone), or new. */
-static int open_writer(run_state *s)
+ * manifest records (--resume; a new one if it is gone), or new. *keep:
+ * whether the planes the manifest lists may be there. */
+static int open_writer(run_state *s, bool *keep)
 {
     job *j = &s->j;
     const cli_options *o = j->o;
@@ -373,8 +374,8 @@ static int open_writer(run_state *s)
         return st;
     snprintf(j->partial, sizeof j->partial, "%s", s->fmt->partial(s->out));
     /* Planes of a partial that is gone cannot be kept. */
-    return mode == OUTFMT_RESUME || !s->have_manifest || s->fmt->per_plane
-               ? PC_OK : 1;
+    *keep = mode == OUTFMT_RESUME || s->fmt->per_plane;
+    return PC_OK;
 }
 
 /* --resume: the planes the manifest lists whose stored values check out
@@ -416,8 +417,8 @@ static int set_up(run_state *s)
     if (o->outdir) {
         if (s->have_manifest && (st = outdir_resume_check(j, &s->had)))
             return st;
-        bool keep = !(st = open_writer(s));
-        if (st && st != 1)
+        bool keep;
+        if ((st = open_writer(s, &keep)))
             return st;
         if (keep && s->have_manifest && (st = resume_planes(s)))
             return st;
@@ -736,7 +737,7 @@ static int finish(run_state *s, int st)
     free(s->known);
     free(s->ksums);
     /* Without a commit the format's partial stays, for --resume. */
-    if (s->out)
+    if (s->out && s->fmt->close)
         s->fmt->close(s->out);
     outdir_manifest_free(&s->had);
     pc_arena_destroy(&s->arena);
