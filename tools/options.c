@@ -399,17 +399,14 @@ const cli_opt cli_opts[] = {
              "The matrix is drawn first, then the kernels in\n"
              "order: one seed gives the same numbers everywhere.",
      .set = set_seed, .dflt = "42"},
-    {.name = "matrix", .letter = 'm', .arg = "FILE",
-     .cmds = IN_RUN | IN_SWEEP, .group = GRP_INPUTS,
-     .help = "read the matrix from a 2-D .npy file, or a stack of\n"
-             "them from a 3-D one (N x R x C), or from an HDF5\n"
-             "dataset of 2 or 3 dimensions (FILE.h5:/path),\n"
-             "instead of generating it. Give -m several times\n"
-             "for more matrices: all share one shape, and are\n"
-             "numbered in the order given (a stack's in its\n"
-             "order). They are read one at a time as the run\n"
-             "needs them.",
-     .set = set_matrix, .repeat = true},
+    {.name = "matrix", .letter = 'm', .arg = "FILE", .set = set_matrix,
+     .repeat = true, .cmds = IN_RUN | IN_SWEEP, .group = GRP_INPUTS,
+     .help = "read the matrix instead of generating it: a 2-D\n"
+             ".npy file, a 3-D one (a stack, N x R x C), or an\n"
+             "HDF5 dataset of 2 or 3 dimensions (FILE.h5:/path).\n"
+             "Given again: more matrices, all of one shape,\n"
+             "numbered in order (a stack's in its own order),\n"
+             "each read when the run needs it"},
     {.name = "matrices", .arg = "N", .cmds = IN_RUN | IN_GEN,
      .group = GRP_INPUTS,
      .help = "generate N matrices (matrix 0 first, then 1, ...,\n"
@@ -566,7 +563,8 @@ const cli_opt cli_opts[] = {
              "holding results of another workload is refused (see\n"
              "--force).",
      .set = set_path, .off = AT(outdir), .choices = "directory name"},
-    {.name = "format", .arg = "F", .cmds = IN_RUN, .group = GRP_OUTPUT,
+    {.name = "format", .arg = "F", .set = set_format, .dflt = "npy",
+     .cmds = IN_RUN, .group = GRP_OUTPUT,
      .help = "npy, stack or hdf5: how -o DIR holds the planes\n"
              "npy    a .npy per plane: conv_KKKKK.npy with one\n"
              "       matrix, conv_NNNNN_KKKKK.npy (matrix,\n"
@@ -576,8 +574,7 @@ const cli_opt cli_opts[] = {
              "hdf5   DIR/conv.h5, dataset /conv (N, K, R', C'),\n"
              "       a chunk per plane\n"
              "Shards write conv.shard-I-of-N.npy/.h5, which\n"
-             "merge joins.",
-     .set = set_format, .dflt = "npy"},
+             "merge joins."},
     {.name = "compress", .arg = "C", .cmds = IN_RUN, .group = GRP_OUTPUT,
      .help = "hdf5: none, deflate or deflate:LEVEL (0-9, with\n"
              "HDF5's shuffle filter; deflate is level 4)",
