@@ -123,8 +123,9 @@ void report_workload(FILE *f, const job *j)
     if (!j->nsrc || !o->bank_path)
         fprintf(f, "  generator  GSL mt19937, seed %" PRIu64 ", integers in "
                 "[%" PRId64 ",%" PRId64 ")\n", o->gen.seed, o->gen.lo, o->gen.hi);
-    fprintf(f, "  mode       %s -> output %zux%zu per kernel%s\n",
+    fprintf(f, "  mode       %s -> output %zux%zu per %s%s\n",
             pc_mode_name(p->mode), j->orows, j->ocols,
+            j->nmat > 1 ? "plane" : "kernel",
             j->swapped ? " (kernel contains the matrix: inputs swapped, as "
                          "scipy does)" : "");
     if (p->mode == PC_VALID)
