@@ -301,6 +301,9 @@ def t_refusals():
     ok_run(["-m", s, "-k", "2", "-s", "3", "-o", out] + QUICK)
     refused(["-m", s, "-k", "2", "-s", "3", "-o", out, "--resume",
              "--format", "stack"] + QUICK, [2], ["--format npy", "stack"])
+    refused(["-m", s, "-k", "2", "-s", "3", "-o", out, "--format", "hdf5"] +
+            QUICK, [2], ["holds results of another workload",
+                         "--format npy", "hdf5", "--force"])
 
 
 def t_nan_in_one_matrix():
