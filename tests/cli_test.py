@@ -188,7 +188,7 @@ MESSAGES = [
     (["help", "gne"], "unknown subcommand 'gne'; did you mean gen?"),
     (["--fromm", "3"],
      "unknown option '--fromm'; did you mean --from (an option of 'sweep')?"),
-    (["--form", "3"], "unknown option '--form'; did you mean --force?"),
+    (["--forse", "3"], "unknown option '--forse'; did you mean --force?"),
     (["--bogus"], "unknown option '--bogus' (see parconv --help)"),
     (["peak", "--bogus"],
      "unknown option '--bogus' (see parconv peak --help)"),
@@ -740,7 +740,7 @@ def make_bad_files():
     np.save(p("f16.npy"), np.ones((3, 3), np.float16))
     np.save(p("zero_rows.npy"), np.ones((0, 3)))
     np.save(p("zero_count.npy"), np.ones((0, 3, 3)))
-    np.save(p("m3d.npy"), np.ones((2, 3, 3)))
+    np.save(p("m4d.npy"), np.ones((2, 2, 3, 3)))
     np.save(p("b4d.npy"), np.ones((2, 2, 3, 3)))
     np.save(p("scalar.npy"), np.array(5.0))
     data = open(p("m8x9.npy"), "rb").read()
@@ -868,7 +868,9 @@ def bad_cases(p):
         out=False)
     add("sweep -o", sw + ["-o", "x"], "does not apply", out=False)
     add("sweep -s 5", sw + ["-s", "5"], "does not apply", out=False)
-    add("sweep -m", sw + ["-m", "x.npy"], "does not apply", out=False)
+    # Sweeps read -m (and sweep threads -b) as run does.
+    add("sweep -m missing", sw + ["-m", "x.npy"], "x.npy", out=False)
+    add("sweep ksize -b", sw + ["-b", "x.npy"], "-b fixes", out=False)
     add("sweep stray argument", sw + ["extra"], "extra", out=False)
     add("--fillvalue abc", ["--fillvalue", "abc"], "--fillvalue")
     add("--fillvalue 1e999", ["--fillvalue", "1e999"], "--fillvalue")
@@ -899,7 +901,9 @@ def bad_cases(p):
     add("-m truncated header", ["-m", p("header_only.npy")], "header_only")
     add("-m complex dtype", ["-m", p("complex.npy")], "dtype")
     add("-m float16", ["-m", p("f16.npy")], "dtype")
-    add("-m 3-D", ["-m", p("m3d.npy")], "2-D")
+    # A 3-D file is a stack of matrices (tests/dataset_test.py); 4-D is
+    # nothing parconv reads.
+    add("-m 4-D", ["-m", p("m4d.npy")], "(2, 2, 3, 3)")
     add("-m 0-D", ["-m", p("scalar.npy")], "2-D")
     add("-m zero rows", ["-m", p("zero_rows.npy")], "zero")
     add("-b 1-D", ["-b", p("vec.npy")], "vec.npy")

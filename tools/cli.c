@@ -24,6 +24,9 @@ static void defaults(cli_options *o)
         o->strategies[s] = (pc_strategy)s;
     o->nstrategies = PC_NSTRATEGIES;
     o->demo_seconds = 2.5;
+    o->nmat = 1;
+    o->format = "npy";
+    o->deflate = -1;
 }
 
 /* sweep ksize times every size six times: a lighter workload than run's
@@ -328,7 +331,7 @@ static int parse_options(int ac, char **av, cli_options *o, bool named,
             return pc_error(PC_EUSAGE, "option %s does not apply to '%s': it "
                             "is an option of %s", what, command_name(o->cmd),
                             takers(opt, buf, sizeof buf));
-        if (seen[opt - cli_opts])
+        if (seen[opt - cli_opts] && !opt->repeat)
             return pc_error(PC_EUSAGE, "option %s is given twice", what);
         seen[opt - cli_opts] = true;
         o->given |= opt->given;
@@ -403,13 +406,22 @@ static int check_options(const cli_options *o, bool word)
     if (o->resume && !o->outdir)
         return pc_error(PC_EUSAGE, "--resume needs -o DIR (the directory to "
                         "resume)");
+    if ((o->given & G_MATRICES) && o->nmatrix_paths)
+        return pc_error(PC_EUSAGE, "--matrices generates the matrices, -m "
+                        "reads them: give one of them");
+    if ((o->given & G_COMPRESS) && strcmp(o->format, "hdf5") != 0)
+        return pc_error(PC_EUSAGE, "--compress applies to --format hdf5 "
+                        "(this run writes %s)", o->format);
     if ((o->worker_timeout > 0 || o->retries) && o->cmd == CMD_RUN) {
         bool procs = false;
         for (int i = 0; i < o->nstrategies; i++)
             procs |= o->strategies[i] == PC_PROCS;
         if (!procs)
             return pc_error(PC_EUSAGE, "--worker-timeout and --retries apply "
-                            "to the procs strategy, which -S leaves out");
+                            "to the procs strategy, which %s leaves out",
+                            o->compute_once ? "the default with -o (omp "
+                                              "only; add -S procs)"
+                                            : "-S");
     }
     if (o->cmd == CMD_GEN && !o->outdir)
         return pc_error(PC_EUSAGE, "gen needs -o DIR");
@@ -423,6 +435,9 @@ static int check_options(const cli_options *o, bool word)
     if (ksize && (o->given & G_KSIZE))
         return pc_error(PC_EUSAGE, "sweep ksize varies the kernel size: "
                         "--ksize does not apply");
+    if (ksize && o->bank_path)
+        return pc_error(PC_EUSAGE, "sweep ksize varies the kernel size, which "
+                        "-b fixes: give -b to 'sweep threads'");
     if (ksize && o->sweep_max)
         return pc_error(PC_EUSAGE, "--max goes with 'sweep threads'");
     if (ksize && (!o->sweep_from || !o->sweep_to))
@@ -467,6 +482,13 @@ int cli_parse(int argc, char **argv, cli_options *o, bool *exit_now)
     if (!st)
         st = parse_options(argc - first + 1, argv + first - 1, o, named,
                            exit_now);
+    /* A run that writes its results computes them once, with omp: the
+     * strategy comparison is what runs without -o are for. */
+    if (!st && o->cmd == CMD_RUN && o->outdir && !(o->given & G_STRATEGY)) {
+        o->strategies[0] = PC_OMP;
+        o->nstrategies = 1;
+        o->compute_once = true;
+    }
     if (!st && !*exit_now)
         st = check_options(o, word);
     return st;

@@ -17,17 +17,31 @@ enum cli_given {
     G_COUNT = 1 << 1,
     G_KSIZE = 1 << 2,
     G_METHOD = 1 << 3,
+    G_STRATEGY = 1 << 4,
+    G_MATRICES = 1 << 5,
+    G_COMPRESS = 1 << 6,
 };
+
+/* -m may be given this many times. */
+#define CLI_MAX_MATRICES 1024
 
 typedef struct {
     enum cli_command cmd;
     size_t rows, cols, count, krows, kcols;
     unsigned given;
     pc_gen_params gen;
+    /* -m FILE, each given (matrix_path: the first, NULL if none); or
+     * --matrices N generated (nmat, 1 by default). */
     const char *matrix_path, *bank_path;
+    const char *matrix_paths[CLI_MAX_MATRICES];
+    size_t nmatrix_paths, nmat;
     pc_conv_params conv;
     pc_strategy strategies[PC_NSTRATEGIES];
     int nstrategies;
+    /* -o without -S: omp alone (the compute-once default). */
+    bool compute_once;
+    const char *format; /* --format: an outfmt's name */
+    int deflate;        /* --compress: -1 none, else the deflate level */
     unsigned threads, procs; /* 0: default */
     const char *json_path;
     bool quiet;

@@ -3,6 +3,7 @@
  * checks and stores its value), one row per subcommand. Every malformed
  * value is refused with one line naming the option (PC_EUSAGE). */
 #include "options.h"
+#include "outfmt.h"
 
 #include <errno.h>
 #include <math.h>
@@ -313,6 +314,43 @@ static int set_max_mem(cli_options *o, const cli_opt *opt, const char *arg)
     return PC_OK;
 }
 
+/* -m FILE, once per file. */
+static int set_matrix(cli_options *o, const cli_opt *opt, const char *arg)
+{
+    if (o->nmatrix_paths == CLI_MAX_MATRICES)
+        return pc_error(PC_EUSAGE, "-%c (--%s) is given more than %d times",
+                        opt->letter, opt->name, CLI_MAX_MATRICES);
+    if (!o->matrix_path)
+        o->matrix_path = arg;
+    o->matrix_paths[o->nmatrix_paths++] = arg;
+    return PC_OK;
+}
+
+static int set_format(cli_options *o, const cli_opt *opt, const char *arg)
+{
+    if (!outfmt_find(arg))
+        return pc_error(PC_EUSAGE, "--%s: unknown value '%s' (choose from "
+                        "%s)", opt->name, arg, outfmt_names());
+    o->format = arg;
+    return PC_OK;
+}
+
+/* none, deflate (level 4, as h5py's gzip) or deflate:LEVEL (0-9). */
+static int set_compress(cli_options *o, const cli_opt *opt, const char *arg)
+{
+    unsigned long long level = 4;
+    if (strcmp(arg, "none") == 0) {
+        o->deflate = -1;
+        return PC_OK;
+    }
+    if (strncmp(arg, "deflate", 7) != 0 ||
+        (arg[7] && (arg[7] != ':' || parse_whole(arg + 8, 9, &level))))
+        return pc_error(PC_EUSAGE, "--%s '%s': expected none, deflate or "
+                        "deflate:LEVEL (0-9)", opt->name, arg);
+    o->deflate = (int)level;
+    return PC_OK;
+}
+
 static int set_help(cli_options *o, const cli_opt *opt, const char *arg)
 {
     (void)o, (void)opt, (void)arg;
@@ -361,12 +399,21 @@ const cli_opt cli_opts[] = {
              "The matrix is drawn first, then the kernels in\n"
              "order: one seed gives the same numbers everywhere.",
      .set = set_seed, .dflt = "42"},
-    {.name = "matrix", .letter = 'm', .arg = "FILE", .cmds = IN_RUN,
+    {.name = "matrix", .letter = 'm', .arg = "FILE", .set = set_matrix,
+     .repeat = true, .cmds = IN_RUN | IN_SWEEP, .group = GRP_INPUTS,
+     .help = "read the matrix instead of generating it: a 2-D\n"
+             ".npy file, a 3-D one (a stack, N x R x C), or an\n"
+             "HDF5 dataset of 2 or 3 dimensions (FILE.h5:/path).\n"
+             "Given again: more matrices, all of one shape,\n"
+             "numbered in order (a stack's in its own order),\n"
+             "each read when the run needs it"},
+    {.name = "matrices", .arg = "N", .cmds = IN_RUN | IN_GEN,
      .group = GRP_INPUTS,
-     .help = "read the matrix from a 2-D .npy file instead of\n"
-             "generating it",
-     .set = set_path, .off = AT(matrix_path)},
-    {.name = "bank", .letter = 'b', .arg = "FILE", .cmds = IN_RUN,
+     .help = "generate N matrices (matrix 0 first, then 1, ...,\n"
+             "then the kernels); not with -m",
+     .set = set_size, .off = AT(nmat), .max = 1000000, .given = G_MATRICES,
+     .dflt = "1"},
+    {.name = "bank", .letter = 'b', .arg = "FILE", .cmds = IN_RUN | IN_SWEEP,
      .group = GRP_INPUTS,
      .help = "read the kernels from a 3-D .npy file (K x R x C),\n"
              "or a 2-D one for a single kernel, instead of\n"
@@ -456,7 +503,10 @@ const cli_opt cli_opts[] = {
              "of W computes rows [w*R/W, (w+1)*R/W) of every\n"
              "kernel (FFT: of every group of kernels, by rows of\n"
              "tiles), so two workers balance whatever the bank.",
-     .set = set_strategies, .dflt = "serial,procs,threads,omp"},
+     .set = set_strategies, .given = G_STRATEGY,
+     .dflt = "serial,procs,threads,omp; with -o only omp\n"
+             "(compute once: give -S serial,procs,threads,omp\n"
+             "to compare the strategies on a run that writes)"},
     {.name = "procs", .letter = 'p', .arg = "P", .cmds = IN_RUN | IN_SWEEP,
      .group = GRP_STRATEGIES,
      .help = "worker processes",
@@ -501,31 +551,51 @@ const cli_opt cli_opts[] = {
 
     {.name = "output", .letter = 'o', .arg = "DIR", .cmds = IN_RUN | IN_GEN,
      .group = GRP_OUTPUT,
-     .help = "write kernel k's result as DIR/conv_NNNNN.npy (k from\n"
-             "0, five digits, the computed dtype) and\n"
-             "DIR/manifest.json (workload, files, checksums). The\n"
-             "files come from the first strategy, in batches as\n"
-             "kernels complete, each to a temporary name, synced\n"
-             "and renamed: a file under its final name is whole;\n"
-             "the manifest is rewritten (atomically) after each\n"
-             "batch. The other strategies are checked against\n"
-             "them. DIR is created if missing; one holding results\n"
-             "of another workload is refused (see --force).",
+     .help = "write the planes (matrix n with kernel k, in the\n"
+             "computed dtype) in DIR as --format says (by default\n"
+             "kernel k's as DIR/conv_KKKKK.npy, k from 0, five\n"
+             "digits) and DIR/manifest.json (workload, planes,\n"
+             "checksums). The planes come from the first strategy,\n"
+             "in batches, written to temporary names, synced and\n"
+             "renamed when whole: a file under its final name is\n"
+             "complete; the manifest is rewritten (atomically)\n"
+             "after each batch. DIR is created if missing; one\n"
+             "holding results of another workload is refused (see\n"
+             "--force).",
      .set = set_path, .off = AT(outdir), .choices = "directory name"},
+    {.name = "format", .arg = "F", .set = set_format, .dflt = "npy",
+     .cmds = IN_RUN, .group = GRP_OUTPUT,
+     .help = "npy, stack or hdf5: how -o DIR holds the planes\n"
+             "npy    a .npy per plane: conv_KKKKK.npy with one\n"
+             "       matrix, conv_NNNNN_KKKKK.npy (matrix,\n"
+             "       kernel) with several\n"
+             "stack  one DIR/conv.npy of shape (N, K, R', C'),\n"
+             "       (K, R', C') with one matrix\n"
+             "hdf5   DIR/conv.h5, dataset /conv (N, K, R', C'),\n"
+             "       a chunk per plane\n"
+             "Shards write conv.shard-I-of-N.npy/.h5, which\n"
+             "merge joins."},
+    {.name = "compress", .arg = "C", .cmds = IN_RUN, .group = GRP_OUTPUT,
+     .help = "hdf5: none, deflate or deflate:LEVEL (0-9, with\n"
+             "HDF5's shuffle filter; deflate is level 4)",
+     .set = set_compress, .given = G_COMPRESS, .dflt = "none"},
     {.name = "resume", .cmds = IN_RUN, .group = GRP_OUTPUT,
-     .help = "with -o: keep the kernels an earlier run of the same\n"
-             "workload completed in DIR (files checked against\n"
-             "the manifest's checksums) and compute the rest;\n"
-             "refused if DIR holds another workload",
+     .help = "with -o: keep the planes an earlier run of the same\n"
+             "workload completed in DIR (each read back and\n"
+             "checked against the manifest's checksum) and compute\n"
+             "the rest; refused if DIR holds another workload or\n"
+             "another --format",
      .set = set_flag, .off = AT(resume)},
     {.name = "force", .cmds = IN_RUN, .group = GRP_OUTPUT,
      .help = "with -o: replace DIR's results: first remove its\n"
-             "conv_NNNNN.npy, manifests and temporaries (a shard:\n"
-             "its share), never any other file",
+             "conv_*.npy, conv.npy, conv.h5, manifests and their\n"
+             "temporaries (a shard: its share), never any other\n"
+             "file",
      .set = set_flag, .off = AT(force)},
     {.name = "shard", .arg = "I/N", .cmds = IN_RUN, .group = GRP_OUTPUT,
-     .help = "compute only kernels I, I+N, I+2N, ... (0 <= I < N),\n"
-             "written under their own numbers beside\n"
+     .help = "compute only planes I, I+N, I+2N, ... (0 <= I < N;\n"
+             "plane p is matrix p / K with kernel p % K, K\n"
+             "kernels), recorded in\n"
              "DIR/manifest.shard-I-of-N.json; 'parconv merge DIR'\n"
              "checks and combines the shards. Default from Slurm:\n"
              "SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) of\n"

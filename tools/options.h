@@ -50,6 +50,7 @@ struct cli_opt {
     const char *choices; /* the values accepted, "a, b, c" */
     unsigned given;      /* G_* recorded when the option is given */
     int (*parse)(const char *s); /* set_choice: a name's value, or -1 */
+    bool repeat;         /* may be given several times */
 };
 extern const cli_opt cli_opts[];
 /* The parser's arrays hold up to this many options. */

@@ -64,24 +64,57 @@ void outdir_manifest_name(size_t shard_i, size_t shard_n, char *buf, size_t n)
         snprintf(buf, n, "manifest.json");
 }
 
-static void plane_name(size_t g, char *buf, size_t n)
+void outdir_plane_name(size_t nmat, size_t n, size_t k, char *buf, size_t len)
 {
-    snprintf(buf, n, "conv_%05zu.npy", g);
+    if (nmat > 1)
+        snprintf(buf, len, "conv_%05zu_%05zu.npy", n, k);
+    else
+        snprintf(buf, len, "conv_%05zu.npy", k);
 }
 
-/* Whether name is exactly what plane_name makes of a kernel number (no
- * other spelling of it), and which. */
-static bool is_plane(const char *name, size_t *g)
+/* A plane's number in a name, "NNNNN" of five digits or more; the end. */
+static const char *plane_number(const char *s, size_t *v)
 {
-    if (strncmp(name, "conv_", 5) != 0 || name[5] < '0' || name[5] > '9')
+    char *end;
+    if (*s < '0' || *s > '9')
+        return NULL;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (x >= SIZE_MAX)
+        return NULL;
+    *v = (size_t)x;
+    return end;
+}
+
+/* Whether name is exactly what outdir_plane_name makes of a plane (no
+ * other spelling of it), and which: *two says whether it is of a run of
+ * several matrices (conv_NNNNN_KKKKK.npy: matrix *n, kernel *k) or of
+ * one (conv_KKKKK.npy: *n 0). */
+static bool is_plane(const char *name, size_t *n, size_t *k, bool *two)
+{
+    char want[64];
+    const char *end;
+    if (strncmp(name, "conv_", 5) != 0 || !(end = plane_number(name + 5, k)))
         return false;
-    char *end, want[32];
-    unsigned long long v = strtoull(name + 5, &end, 10);
-    if (strcmp(end, ".npy") != 0 || v >= SIZE_MAX)
+    *n = 0;
+    *two = *end == '_';
+    if (*two) {
+        *n = *k;
+        if (!(end = plane_number(end + 1, k)))
+            return false;
+    }
+    if (strcmp(end, ".npy") != 0)
         return false;
-    *g = (size_t)v;
-    plane_name(*g, want, sizeof want);
+    outdir_plane_name(*two ? 2 : 1, *n, *k, want, sizeof want);
     return strcmp(want, name) == 0;
+}
+
+/* Plane (n, k) of a workload of K kernels (a name of the other naming
+ * counts as no plane of it: SIZE_MAX). */
+static size_t plane_index(size_t n, size_t k, bool two, size_t nmat, size_t K)
+{
+    if (two != (nmat > 1) || k >= K || n >= nmat)
+        return SIZE_MAX;
+    return n * K + k;
 }
 
 /* Whether name is exactly a manifest's name (manifest.json is shard 0 of
@@ -280,29 +313,53 @@ int outdir_file_json(outdir_file *f, const json_t *root, size_t flags)
     return outdir_file_finish(f, fp, bad);
 }
 
-/* Removes the temporary files an earlier, killed run of this shard left
- * (".conv_NNNNN.npy.XXXXXX.tmp" of its own kernels, ".MANIFEST.XXXXXX.tmp"
- * of its own manifest). Other shards may be writing into the same DIR
- * right now: their files are not touched. Only regular files of exactly
- * the shape parconv makes are removed: a link or a user's file that merely
- * resembles one stays. shard_n 0 is the whole bank. */
-void outdir_clean_temps(const char *dir, size_t shard_i, size_t shard_n)
+/* The final name a temporary of parconv's is of (".NAME.XXXXXX.tmp"),
+ * into buf; false if entry is no such temporary. */
+static bool temp_base(const char *entry, char *buf, size_t n)
+{
+    size_t len = strlen(entry), tail = 1 + TEMP_RANDOM + 4;
+    if (entry[0] != '.' || len < 2 + tail || len - 1 - tail >= n)
+        return false;
+    memcpy(buf, entry + 1, len - 1 - tail);
+    buf[len - 1 - tail] = 0;
+    return temp_of(entry, buf);
+}
+
+/* Is name (a final name) one of parconv's planes, manifests or format
+ * files of shard i of n, or of another split (then *other)? */
+static bool whose(const char *name, const outdir_names *w, size_t *i,
+                  size_t *n)
+{
+    size_t pn, pk;
+    bool two;
+    if (is_plane(name, &pn, &pk, &two)) {
+        size_t p = plane_index(pn, pk, two, w->nmat, w->kernels);
+        /* A plane of another naming is no shard's in particular. */
+        *n = w->shard_n;
+        *i = p == SIZE_MAX ? SIZE_MAX : p % w->shard_n;
+        return true;
+    }
+    return is_manifest(name, i, n) || (w->is_final && w->is_final(name, i, n));
+}
+
+void outdir_clean_temps(const char *dir, const outdir_names *w,
+                        const char *keep)
 {
     DIR *d = opendir(dir);
     if (!d)
         return;
-    char manifest[96], name[32];
-    outdir_manifest_name(shard_i, shard_n, manifest, sizeof manifest);
     struct dirent *e;
     while ((e = readdir(d))) {
-        bool mine = temp_of(e->d_name, manifest);
-        if (!mine && strncmp(e->d_name, ".conv_", 6) == 0) {
-            char *end;
-            unsigned long long k = strtoull(e->d_name + 6, &end, 10);
-            plane_name((size_t)k, name, sizeof name);
-            mine = end != e->d_name + 6 && temp_of(e->d_name, name) &&
-                   (shard_n <= 1 || k % shard_n == shard_i);
-        }
+        char base[256];
+        size_t i, n;
+        /* Its own temporaries: of its planes (any, for a whole run), its
+         * manifest and its format's files, but the one --resume goes on
+         * with. */
+        bool mine = temp_base(e->d_name, base, sizeof base) &&
+                    whose(base, w, &i, &n) &&
+                    (w->shard_n <= 1 ? n <= 1
+                                     : i == w->shard_i && n == w->shard_n) &&
+                    !(keep && strcmp(keep, e->d_name) == 0);
         struct stat sb;
         if (mine && fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
             S_ISREG(sb.st_mode))
@@ -325,32 +382,91 @@ static void sync_dir(const char *dir)
 
 static json_t *hex64(uint64_t v);
 
-/* One input's identity: a file's facts as read (the path as given is the
- * workload's "matrix"/"bank"; the absolute one is for the reader), or the
- * generator's stream. */
-static json_t *input_identity(const char *path, const job_file *f,
-                              const pc_gen_params *g)
+/* A shape as a JSON list. */
+static json_t *shape_json(int ndim, const size_t *shape)
 {
-    if (!path)
-        return json_pack("{s:s, s:I, s:[I, I]}", "generator", "gsl-mt19937",
-                         "seed", (json_int_t)g->seed, "range",
-                         (json_int_t)g->lo, (json_int_t)g->hi);
-    json_t *shape = json_array();
-    for (int k = 0; shape && k < f->meta.ndim; k++)
-        json_array_append_new(shape, json_integer((json_int_t)f->meta.shape[k]));
+    json_t *v = json_array();
+    for (int k = 0; v && k < ndim; k++)
+        json_array_append_new(v, json_integer((json_int_t)shape[k]));
+    return v;
+}
+
+/* One input file's identity: its facts as read (the path as given is the
+ * workload's "matrix"/"bank"; the absolute one is for the reader). */
+static json_t *file_identity(const char *path, const job_file *f)
+{
     return json_pack("{s:o, s:o, s:I, s:s, s:o, s:b, s:o}", "path",
                      json_text(path), "absolute_path",
                      json_text(f->abs_path[0] ? f->abs_path : NULL),
                      "file_bytes", (json_int_t)f->meta.file_bytes, "dtype",
-                     f->meta.descr, "shape", shape, "fortran_order",
+                     f->meta.descr, "shape",
+                     shape_json(f->meta.ndim, f->meta.shape), "fortran_order",
                      f->meta.fortran_order, "hash", hex64(f->hash));
+}
+
+/* An HDF5 dataset's: the file and dataset, and the same facts. */
+static json_t *h5_identity(const job_source *s)
+{
+    const h5_input *h = s->h5;
+    char abs[PATH_MAX];
+    size_t shape[3] = {h->nmat, h->rows, h->cols};
+    return json_pack("{s:o, s:o, s:o, s:I, s:o, s:o, s:o}", "path",
+                     json_text(s->path), "absolute_path",
+                     json_text(realpath(h->file, abs) ? abs : NULL), "dataset",
+                     json_text(h->dataset), "file_bytes",
+                     (json_int_t)h->file_bytes, "dtype", json_text(h->type),
+                     "shape", shape_json(h->ndim, shape + 3 - h->ndim),
+                     "hash", hex64(s->id.hash));
+}
+
+/* The generator's stream. */
+static json_t *gen_identity(const pc_gen_params *g)
+{
+    return json_pack("{s:s, s:I, s:[I, I]}", "generator", "gsl-mt19937",
+                     "seed", (json_int_t)g->seed, "range", (json_int_t)g->lo,
+                     (json_int_t)g->hi);
+}
+
+/* The matrices' identities: one -m's (or the generator's) as an object,
+ * several as a list of them in order. */
+static json_t *matrix_identity(const job *j)
+{
+    if (!j->nsrc)
+        return gen_identity(&j->o->gen);
+    json_t *list = j->nsrc > 1 ? json_array() : NULL;
+    for (size_t i = 0; i < j->nsrc; i++) {
+        const job_source *s = &j->src[i];
+        json_t *id = s->h5 ? h5_identity(s) : file_identity(s->path, &s->id);
+        if (!list)
+            return id;
+        if (!id || json_array_append_new(list, id)) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+/* The workload's "matrix": the path of one -m, a list of several, null
+ * for generated matrices. */
+static json_t *matrix_paths(const job *j)
+{
+    if (j->nsrc <= 1)
+        return json_text(j->nsrc ? j->src[0].path : NULL);
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < j->nsrc; i++)
+        if (json_array_append_new(list, json_text(j->src[i].path))) {
+            json_decref(list);
+            return NULL;
+        }
+    return list;
 }
 
 json_t *outdir_workload(const job *j)
 {
     const cli_options *o = j->o;
     const pc_conv_params *p = &o->conv;
-    bool generated = !o->matrix_path || !o->bank_path;
+    bool generated = !j->nsrc || !o->bank_path;
     /* Non-finite numbers have no JSON spelling. */
     json_t *fill = isfinite(p->fillvalue) ? json_real(p->fillvalue) : json_null();
     json_t *range = generated ? json_pack("[I, I]", (json_int_t)o->gen.lo,
@@ -358,10 +474,10 @@ json_t *outdir_workload(const job *j)
                               : json_null();
     json_t *seed = generated ? json_integer((json_int_t)o->gen.seed) : json_null();
     json_t *inputs = json_pack(
-        "{s:o, s:o}", "matrix",
-        input_identity(o->matrix_path, &j->matrix_file, &o->gen), "bank",
-        input_identity(o->bank_path, &j->bank_file, &o->gen));
-    return json_pack(
+        "{s:o, s:o}", "matrix", matrix_identity(j), "bank",
+        o->bank_path ? file_identity(o->bank_path, &j->bank_file)
+                     : gen_identity(&o->gen));
+    json_t *w = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:o, s:s, s:o, s:s, s:o, s:I, "
         "s:I, s:b, s:o, s:o, s:o, s:o, s:o}",
         "rows", (json_int_t)j->rows, "cols", (json_int_t)j->cols,
@@ -374,9 +490,17 @@ json_t *outdir_workload(const job *j)
         "method_requested", pc_method_name(p->method),
         "isa", json_text(j->plan ? pc_isa_name(pc_plan_isa(j->plan)) : NULL),
         "out_rows", (json_int_t)j->orows, "out_cols", (json_int_t)j->ocols,
-        "swapped", j->swapped != 0, "matrix", json_text(o->matrix_path),
+        "swapped", j->swapped != 0, "matrix", matrix_paths(j),
         "bank", json_text(o->bank_path), "seed", seed, "range", range,
         "inputs", inputs);
+    /* A stack's matrices; a run of one matrix keeps the workload it had
+     * before stacks were there. */
+    if (w && j->nmat > 1 &&
+        json_object_set_new(w, "matrices", json_integer((json_int_t)j->nmat))) {
+        json_decref(w);
+        return NULL;
+    }
+    return w;
 }
 
 /* Numbers compare by value: 0 and 0.0 are the same fillvalue. */
@@ -400,43 +524,66 @@ static void show(const json_t *v, char *buf, size_t n)
     free(s);
 }
 
-/* How the inputs a and b (the workloads' "inputs") differ, the first
- * fact that does, in words: 2 with why, or 0. The paths are not
- * compared here: the path as given is the workload's "matrix" or
- * "bank", and the same file may be reached from elsewhere. */
-static int inputs_diff(const json_t *a, const char *a_name, const json_t *b,
-                       const char *b_name, char *why, size_t n)
+/* How two identities of one input (which: "matrix" or "bank") differ,
+ * the first fact that does, in words: 2 with why, or 0. */
+static int identity_diff(const json_t *ia, const char *a_name,
+                         const json_t *ib, const char *b_name,
+                         const char *which, char *why, size_t n)
 {
-    static const char *const which[] = {"matrix", "bank"};
     static const struct {
         const char *key, *what;
     } facts[] = {
         {"generator", "generator differs"}, {"seed", "seed differs"},
-        {"range", "range differs"},        {"dtype", "dtype differs"},
-        {"shape", "shape differs"},
+        {"range", "range differs"},        {"dataset", "dataset differs"},
+        {"dtype", "dtype differs"},        {"shape", "shape differs"},
         {"fortran_order", "order (fortran_order) differs"},
         {"file_bytes", "size in bytes differs"}, {"hash", "values differ"},
     };
+    const char *path = json_string_value(json_object_get(ib, "path"));
+    for (size_t f = 0; f < sizeof facts / sizeof *facts; f++) {
+        const json_t *va = json_object_get(ia, facts[f].key);
+        const json_t *vb = json_object_get(ib, facts[f].key);
+        if ((!va && !vb) || (va && vb && same_value(va, vb)))
+            continue;
+        char x[64], y[64], label[80];
+        bool hash = strcmp(facts[f].key, "hash") == 0;
+        show(va, x, sizeof x);
+        show(vb, y, sizeof y);
+        snprintf(label, sizeof label, "%s%.60s", path ? "" : "the generated ",
+                 path ? path : which);
+        snprintf(why, n, "another %s: %s's %s (%s%s %s, %s%s %s)", which,
+                 label, facts[f].what, hash ? "hash 0x" : "", x, a_name,
+                 hash ? "0x" : "", y, b_name);
+        return 2;
+    }
+    return 0;
+}
+
+/* How the inputs a and b (the workloads' "inputs") differ, the first
+ * fact that does, in words: 2 with why, or 0. Several matrix files are a
+ * list, compared file by file. The paths are not compared here: the path
+ * as given is the workload's "matrix" or "bank", and the same file may
+ * be reached from elsewhere. */
+static int inputs_diff(const json_t *a, const char *a_name, const json_t *b,
+                       const char *b_name, char *why, size_t n)
+{
+    static const char *const which[] = {"matrix", "bank"};
     for (size_t w = 0; w < 2; w++) {
         const json_t *ia = json_object_get(a, which[w]);
         const json_t *ib = json_object_get(b, which[w]);
-        const char *path = json_string_value(json_object_get(ib, "path"));
-        for (size_t f = 0; f < sizeof facts / sizeof *facts; f++) {
-            const json_t *va = json_object_get(ia, facts[f].key);
-            const json_t *vb = json_object_get(ib, facts[f].key);
-            if ((!va && !vb) || (va && vb && same_value(va, vb)))
-                continue;
-            char x[64], y[64], label[80];
-            bool hash = strcmp(facts[f].key, "hash") == 0;
-            show(va, x, sizeof x);
-            show(vb, y, sizeof y);
-            snprintf(label, sizeof label, "%s%.60s", path ? "" : "the generated ",
-                     path ? path : which[w]);
-            snprintf(why, n, "another %s: %s's %s (%s%s %s, %s%s %s)", which[w],
-                     label, facts[f].what, hash ? "hash 0x" : "", x, a_name,
-                     hash ? "0x" : "", y, b_name);
+        size_t na = json_is_array(ia) ? json_array_size(ia) : 1;
+        size_t nb = json_is_array(ib) ? json_array_size(ib) : 1;
+        if (na != nb || json_is_array(ia) != json_is_array(ib)) {
+            snprintf(why, n, "another %s: %zu file%s %s, %zu %s", which[w],
+                     na, na == 1 ? "" : "s", a_name, nb, b_name);
             return 2;
         }
+        for (size_t i = 0; i < na; i++)
+            if (identity_diff(json_is_array(ia) ? json_array_get(ia, i) : ia,
+                              a_name,
+                              json_is_array(ib) ? json_array_get(ib, i) : ib,
+                              b_name, which[w], why, n))
+                return 2;
     }
     return 0;
 }
@@ -483,10 +630,14 @@ static const char *differs_as(int kind)
 }
 
 /* ---- the manifest ----------------------------------------------------------
- * Its keys, in this order: version, workload, fft_tile [P, Q], dtype,
- * shape [rows, cols], shard [I, N] (shards only), complete, kernels_done,
- * checksum (when complete), kernels: [{index, file, checksum}]. Checksums
- * are 16 hex digits. */
+ * Its keys, in this order: version, workload, format {name, partial,
+ * deflate}, fft_tile [P, Q], dtype, shape [rows, cols], shard [I, N]
+ * (shards only), complete, kernels_done, checksum (when complete),
+ * kernels: [{index, file, checksum}]. With several matrices the planes
+ * are "planes_done" and "planes": [{matrix, kernel, file, checksum}].
+ * "file" only for the npy format (the others hold every plane in one
+ * file). Checksums are 16 hex digits. Complete: every plane of the shard
+ * listed and the format's file under its final name (no partial). */
 
 static json_t *hex64(uint64_t v)
 {
@@ -495,43 +646,79 @@ static json_t *hex64(uint64_t v)
     return json_string(hex);
 }
 
+/* The npy format has a file per plane, which the manifest names. */
+static bool plane_files(const outdir_manifest *m)
+{
+    return strcmp(m->format, "npy") == 0;
+}
+
+static const char *done_key(const outdir_manifest *m)
+{
+    return m->nmat > 1 ? "planes_done" : "kernels_done";
+}
+
+static const char *list_key(const outdir_manifest *m)
+{
+    return m->nmat > 1 ? "planes" : "kernels";
+}
+
+/* Plane p's entry in the manifest; NULL if out of memory. */
+static json_t *plane_entry(const outdir_manifest *m, size_t p, uint64_t sum)
+{
+    size_t n = p / m->kernels, k = p % m->kernels;
+    char name[64];
+    json_t *e = m->nmat > 1 ? json_pack("{s:I, s:I}", "matrix", (json_int_t)n,
+                                        "kernel", (json_int_t)k)
+                            : json_pack("{s:I}", "index", (json_int_t)k);
+    outdir_plane_name(m->nmat, n, k, name, sizeof name);
+    if (e && ((plane_files(m) && json_object_set_new(e, "file",
+                                                     json_string(name))) ||
+              json_object_set_new(e, "checksum", hex64(sum)))) {
+        json_decref(e);
+        return NULL;
+    }
+    return e;
+}
+
+static bool manifest_complete(const outdir_manifest *m, size_t done)
+{
+    return done == m->count && !m->partial[0];
+}
+
 /* The manifest's JSON; NULL if out of memory. */
 static json_t *manifest_json(const outdir_manifest *m)
 {
     size_t n = 0;
-    for (size_t k = 0; k < m->count; k++)
-        n += m->done[k];
-    json_t *kernels = json_array();
-    json_t *root = json_pack("{s:s, s:O, s:o, s:s, s:o}", "version",
-                             m->version, "workload", m->workload, "fft_tile",
-                             json_pair(m->fft_P, m->fft_Q), "dtype",
-                             pc_dtype_name(m->dtype), "shape",
-                             json_pair(m->orows, m->ocols));
-    int bad = !root || !kernels;
+    for (size_t q = 0; q < m->count; q++)
+        n += m->done[q];
+    bool complete = manifest_complete(m, n);
+    json_t *planes = json_array();
+    json_t *root = json_pack(
+        "{s:s, s:O, s:{s:s, s:o, s:o}, s:o, s:s, s:o}", "version", m->version,
+        "workload", m->workload, "format", "name", m->format, "partial",
+        json_text(m->partial[0] ? m->partial : NULL), "deflate",
+        m->deflate >= 0 ? json_integer(m->deflate) : json_null(), "fft_tile",
+        json_pair(m->fft_P, m->fft_Q), "dtype", pc_dtype_name(m->dtype),
+        "shape", json_pair(m->orows, m->ocols));
+    int bad = !root || !planes;
     if (!bad && m->shard_n > 1)
         bad |= json_object_set_new(root, "shard", json_pair(m->shard_i, m->shard_n));
     if (!bad) {
-        bad |= json_object_set_new(root, "complete", json_boolean(n == m->count));
-        bad |= json_object_set_new(root, "kernels_done", json_integer((json_int_t)n));
+        bad |= json_object_set_new(root, "complete", json_boolean(complete));
+        bad |= json_object_set_new(root, done_key(m), json_integer((json_int_t)n));
     }
-    if (!bad && n == m->count)
+    if (!bad && complete)
         bad |= json_object_set_new(root, "checksum",
                                    hex64(pc_hash_combine(m->sums, m->count)));
-    for (size_t k = 0; !bad && k < m->count; k++) {
-        if (!m->done[k])
-            continue;
-        size_t g = m->shard_i + k * m->shard_n;
-        char name[32];
-        plane_name(g, name, sizeof name);
-        bad |= json_array_append_new(kernels, json_pack("{s:I, s:s, s:o}",
-                                     "index", (json_int_t)g, "file", name,
-                                     "checksum", hex64(m->sums[k])));
-    }
+    for (size_t q = 0; !bad && q < m->count; q++)
+        if (m->done[q])
+            bad |= json_array_append_new(planes, plane_entry(
+                       m, m->shard_i + q * m->shard_n, m->sums[q]));
     if (!bad) {
-        bad |= json_object_set_new(root, "kernels", kernels);
-        kernels = NULL;
+        bad |= json_object_set_new(root, list_key(m), planes);
+        planes = NULL;
     }
-    json_decref(kernels);
+    json_decref(planes);
     if (bad) {
         json_decref(root);
         return NULL;
@@ -558,23 +745,54 @@ int outdir_manifest_write(const char *dir, const outdir_manifest *m)
     return st;
 }
 
-int outdir_save(const job *j, const uint64_t *sums, const bool *done)
+/* The run's manifest, of its planes done so far (its workload a new
+ * reference, NULL if out of memory). */
+static void job_manifest(const job *j, const uint64_t *sums, const bool *done,
+                         outdir_manifest *m)
 {
-    outdir_manifest m = {
+    *m = (outdir_manifest){
         .workload = outdir_workload(j),
         .fft_P = j->fft_P, .fft_Q = j->fft_Q,
         .dtype = j->o->conv.dtype,
         .orows = j->orows, .ocols = j->ocols,
-        .total = j->total,
+        .nmat = j->nmat, .kernels = j->total, .total = j->planes,
         .shard_i = j->shard_i, .shard_n = j->shard_n,
         .count = j->count,
         .done = (bool *)done, .sums = (uint64_t *)sums,
+        .deflate = j->o->deflate,
     };
-    snprintf(m.version, sizeof m.version, "%s", PC_VERSION);
+    snprintf(m->version, sizeof m->version, "%s", PC_VERSION);
+    snprintf(m->format, sizeof m->format, "%s", j->o->format);
+    snprintf(m->partial, sizeof m->partial, "%s", j->partial);
+}
+
+int outdir_save(const job *j, const uint64_t *sums, const bool *done)
+{
+    outdir_manifest m;
+    job_manifest(j, sums, done, &m);
     int st = m.workload ? outdir_manifest_write(j->o->outdir, &m)
                         : pc_error(PC_ENOMEM, "cannot write the manifest");
     json_decref(m.workload);
     return st;
+}
+
+char *outdir_manifest_dump(const outdir_manifest *m)
+{
+    json_t *root = m->workload ? manifest_json(m) : NULL;
+    char *text = root ? json_dumps(root, MANIFEST_FLAGS) : NULL;
+    json_decref(root);
+    return text;
+}
+
+char *outdir_manifest_text(const job *j, const uint64_t *sums,
+                           const bool *done)
+{
+    outdir_manifest m;
+    job_manifest(j, sums, done, &m);
+    m.partial[0] = 0;
+    char *text = outdir_manifest_dump(&m);
+    json_decref(m.workload);
+    return text;
 }
 
 /* A non-negative integer member of obj. */
@@ -617,44 +835,87 @@ static bool get_hex64(const json_t *obj, const char *key, uint64_t *out)
     return true;
 }
 
-/* One entry of "kernels": marks its kernel done, or counts it as bad. */
-static void read_kernel(outdir_manifest *m, const json_t *e, size_t at)
+/* One entry of the planes' list: marks its plane done, or counts it as
+ * bad (not one of this shard's planes, listed twice, a file that is not
+ * the plane's). */
+static void read_plane(outdir_manifest *m, const json_t *e, size_t at)
 {
-    size_t g, k = 0;
+    size_t n = 0, k = 0, p = 0, q = 0;
     uint64_t sum;
-    char want[32];
-    const char *file = json_string_value(json_object_get(e, "file"));
-    bool ok = get_size(e, "index", &g) && get_hex64(e, "checksum", &sum) &&
-              g >= m->shard_i && (g - m->shard_i) % m->shard_n == 0 &&
-              (k = (g - m->shard_i) / m->shard_n) < m->count && file;
+    char want[64];
+    bool ok = get_hex64(e, "checksum", &sum) &&
+              (m->nmat > 1 ? get_size(e, "matrix", &n) &&
+                                 get_size(e, "kernel", &k)
+                           : get_size(e, "index", &k)) &&
+              n < m->nmat && k < m->kernels;
     if (ok) {
-        plane_name(g, want, sizeof want);
-        ok = strcmp(file, want) == 0 && !m->done[k];
+        p = n * m->kernels + k;
+        ok = p >= m->shard_i && (p - m->shard_i) % m->shard_n == 0 &&
+             (q = (p - m->shard_i) / m->shard_n) < m->count && !m->done[q];
+    }
+    if (ok && plane_files(m)) {
+        const char *file = json_string_value(json_object_get(e, "file"));
+        outdir_plane_name(m->nmat, n, k, want, sizeof want);
+        ok = file && strcmp(file, want) == 0;
     }
     if (!ok) {
         if (!m->bad++)
             m->first_bad = at;
         return;
     }
-    m->done[k] = true;
-    m->sums[k] = sum;
+    m->done[q] = true;
+    m->sums[q] = sum;
+}
+
+/* "format": {name, partial, deflate}; a manifest from before formats were
+ * there has none and is npy's. The partial is a temporary's name in DIR:
+ * a name with a '/' is none of parconv's. */
+static const char *parse_format(const json_t *root, outdir_manifest *m)
+{
+    json_t *f = json_object_get(root, "format");
+    snprintf(m->format, sizeof m->format, "npy");
+    m->partial[0] = 0;
+    m->deflate = -1;
+    if (!f)
+        return NULL;
+    json_t *partial = json_object_get(f, "partial");
+    json_t *deflate = json_object_get(f, "deflate");
+    if (!json_is_object(f) || !get_string(f, "name", m->format, sizeof m->format) ||
+        !(json_is_null(partial) ||
+          get_string(f, "partial", m->partial, sizeof m->partial)) ||
+        strchr(m->partial, '/') || (m->partial[0] && m->partial[0] != '.') ||
+        !(json_is_null(deflate) ||
+          (json_is_integer(deflate) && json_integer_value(deflate) >= 0 &&
+           json_integer_value(deflate) <= 9)))
+        return "\"format\" is not {name, partial, deflate}";
+    if (json_is_integer(deflate))
+        m->deflate = (int)json_integer_value(deflate);
+    return NULL;
 }
 
 /* Fills m from the parsed manifest; the name of what is wrong, or NULL. */
 static const char *parse_manifest(const json_t *root, outdir_manifest *m)
 {
     json_t *w = json_object_get(root, "workload");
-    json_t *kernels = json_object_get(root, "kernels");
     json_t *complete = json_object_get(root, "complete");
     char dt[16];
+    const char *why;
     if (!json_is_object(root))
         return "not a JSON object";
     if (!get_string(root, "version", m->version, sizeof m->version))
         return "no \"version\"";
-    if (!json_is_object(w) || !get_size(w, "count", &m->total) ||
+    if (!json_is_object(w) || !get_size(w, "count", &m->kernels) ||
         !get_string(w, "method", m->method, sizeof m->method) ||
         !get_string(w, "isa", m->isa, sizeof m->isa))
         return "no \"workload\" with count, method and isa";
+    m->nmat = 1;
+    if (json_object_get(w, "matrices") &&
+        (!get_size(w, "matrices", &m->nmat) || m->nmat < 1))
+        return "\"matrices\" in the workload is not a count";
+    if (__builtin_mul_overflow(m->nmat, m->kernels, &m->total))
+        return "too many planes";
+    if ((why = parse_format(root, m)))
+        return why;
     if (!get_pair(root, "fft_tile", &m->fft_P, &m->fft_Q))
         return "no \"fft_tile\": [P, Q]";
     if (!get_string(root, "dtype", dt, sizeof dt) || pc_dtype_parse(dt) < 0)
@@ -668,23 +929,25 @@ static const char *parse_manifest(const json_t *root, outdir_manifest *m)
         (!get_pair(root, "shard", &m->shard_i, &m->shard_n) || m->shard_n < 2 ||
          m->shard_i >= m->shard_n))
         return "\"shard\" is not [I, N] with I < N";
-    if (!json_is_boolean(complete) || !get_size(root, "kernels_done",
-                                                &m->kernels_done))
-        return "no \"complete\" and \"kernels_done\"";
+    if (!json_is_boolean(complete) || !get_size(root, done_key(m),
+                                                &m->planes_done))
+        return m->nmat > 1 ? "no \"complete\" and \"planes_done\""
+                           : "no \"complete\" and \"kernels_done\"";
     m->complete = json_is_true(complete);
-    if (!json_is_array(kernels))
-        return "no \"kernels\" list";
+    json_t *planes = json_object_get(root, list_key(m));
+    if (!json_is_array(planes))
+        return m->nmat > 1 ? "no \"planes\" list" : "no \"kernels\" list";
     m->workload = json_incref(w);
     m->count = m->shard_i < m->total
                    ? (m->total - m->shard_i + m->shard_n - 1) / m->shard_n : 0;
     m->done = calloc(m->count ? m->count : 1, sizeof *m->done);
     m->sums = calloc(m->count ? m->count : 1, sizeof *m->sums);
     if (!m->done || !m->sums)
-        return "too many kernels";
+        return "too many planes";
     size_t i;
     json_t *e;
-    json_array_foreach(kernels, i, e)
-        read_kernel(m, e, i);
+    json_array_foreach(planes, i, e)
+        read_plane(m, e, i);
     return NULL;
 }
 
@@ -729,116 +992,31 @@ void outdir_manifest_free(outdir_manifest *m)
     memset(m, 0, sizeof *m);
 }
 
-/* ---- the planes -------------------------------------------------------- */
-
-int outdir_write_batch(const job *j, const pc_arena *arena, size_t k0,
-                       size_t k1, const bool *skip)
-{
-    size_t plane = j->orows * j->ocols * pc_dtype_size(j->o->conv.dtype);
-    size_t shape[2] = {j->orows, j->ocols};
-    char path[4096], name[32];
-    /* The temporaries' names, to commit them after the batch: no more
-     * files are held open than one. */
-    char **tmps = calloc(k1 - k0 ? k1 - k0 : 1, sizeof *tmps);
-    if (!tmps)
-        return pc_error(PC_ENOMEM, "cannot write the batch: out of memory");
-    int st = PC_OK;
-    size_t k = k0;
-    /* Every file of the batch is written first, and its write-back to the
-     * disk started at once (sync_file_range), so the disk works on them
-     * together; then each is synced and renamed. One file at a time,
-     * write then fsync, left the disk idle between files. */
-    for (; k < k1 && !st; k++) {
-        if (skip && skip[k])
-            continue;
-        plane_name(job_global(j, k), name, sizeof name);
-        outdir_file f;
-        if ((st = outdir_path(path, sizeof path, j->o->outdir, name)) ||
-            (st = outdir_file_open(&f, path, false)))
-            break;
-        st = pc_npy_write_fd(f.fd, j->o->conv.dtype, 2, shape,
-                             (const char *)arena->base + (k - k0) * plane);
-        if (!st && !(tmps[k - k0] = strdup(f.tmp)))
-            st = pc_error(PC_ENOMEM, "cannot write '%s': out of memory", path);
-        if (st) {
-            outdir_file_discard(&f);
-            /* Name the final file: the temporary one is gone. */
-            char why[512];
-            const char *colon = strrchr(pc_errmsg(), ':');
-            snprintf(why, sizeof why, "%s",
-                     strstr(pc_errmsg(), ": ") ? colon + 2 : pc_errmsg());
-            st = pc_error(st, "cannot write '%s': %s", path, why);
-            break;
-        }
-        sync_file_range(f.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-        close(f.fd);
-    }
-    /* Commit what was written, or on failure remove it. */
-    for (size_t c = k0; c < k; c++) {
-        char *tmp = tmps[c - k0];
-        if (!tmp)
-            continue;
-        plane_name(job_global(j, c), name, sizeof name);
-        outdir_file f = {.fd = -1};
-        snprintf(f.tmp, sizeof f.tmp, "%s", tmp);
-        if (st || outdir_path(f.path, sizeof f.path, j->o->outdir, name))
-            unlink(tmp);
-        else
-            st = outdir_file_commit(&f);
-        free(tmp);
-    }
-    free(tmps);
-    return st;
-}
-
-/* The whole file, NUL-terminated; NULL if it cannot be read. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&buf, &n);
-    char chunk[65536];
-    size_t got;
-    while (m && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, got, m);
-    bool bad = ferror(f) || !m;
-    fclose(f);
-    if (m && fclose(m) != 0)
-        bad = true;
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-bool outdir_plane_ok(const char *dir, size_t g, pc_dtype dt, size_t orows,
-                     size_t ocols, uint64_t sum)
-{
-    char path[4096], name[32], want[256];
-    plane_name(g, name, sizeof name);
-    if (outdir_path(path, sizeof path, dir, name))
-        return false;
-    size_t shape[2] = {orows, ocols};
-    size_t row = ocols * pc_dtype_size(dt), plane = orows * row;
-    size_t hlen = pc_npy_header(dt, 2, shape, want, sizeof want);
-    size_t len = 0;
-    char *data = read_file(path, &len);
-    bool ok = data && hlen && len == hlen + plane &&
-              memcmp(data, want, hlen) == 0 &&
-              pc_plane_checksum(data + hlen, orows, row) == sum;
-    free(data);
-    return ok;
-}
-
 /* ---- --resume and merge ------------------------------------------------ */
 
-int outdir_resume_check(const job *j, const outdir_manifest *m, bool *done,
-                        uint64_t *sums, size_t *ndone)
+/* How DIR's format (a manifest's) and this run's differ, in words; 0 if
+ * they do not. */
+static int format_diff(const outdir_manifest *m, const char *format,
+                       int deflate, char *why, size_t n)
+{
+    if (strcmp(m->format, format) != 0)
+        snprintf(why, n, "written as --format %s, this run writes %s",
+                 m->format, format);
+    else if (m->deflate != deflate)
+        snprintf(why, n, "written with --compress %s%d, this run with %s%d",
+                 m->deflate < 0 ? "none" : "deflate:",
+                 m->deflate < 0 ? 0 : m->deflate,
+                 deflate < 0 ? "none" : "deflate:", deflate < 0 ? 0 : deflate);
+    else
+        return 0;
+    /* "none0" reads as none. */
+    char *z;
+    while ((z = strstr(why, "none0")))
+        memmove(z + 4, z + 5, strlen(z + 5) + 1);
+    return 1;
+}
+
+int outdir_resume_check(const job *j, const outdir_manifest *m)
 {
     json_t *now = outdir_workload(j);
     if (!now)
@@ -850,17 +1028,9 @@ int outdir_resume_check(const job *j, const outdir_manifest *m, bool *done,
     if (differs)
         return pc_error(PC_EUSAGE, "--resume: '%s' was %s %s", j->o->outdir,
                         differs_as(differs), why);
-    /* The same workload and shard, so the same kernels. Entries that are
-     * not this shard's are ignored: their kernels are computed again. */
-    *ndone = 0;
-    for (size_t k = 0; k < j->count && k < m->count; k++)
-        if (m->done[k] && !done[k] &&
-            outdir_plane_ok(j->o->outdir, job_global(j, k), j->o->conv.dtype,
-                            j->orows, j->ocols, m->sums[k])) {
-            done[k] = true;
-            sums[k] = m->sums[k];
-            ++*ndone;
-        }
+    if (format_diff(m, j->o->format, j->o->deflate, why, sizeof why))
+        return pc_error(PC_EUSAGE, "--resume: '%s' was %s (resume with the "
+                        "same, or use --force)", j->o->outdir, why);
     return PC_OK;
 }
 
@@ -888,11 +1058,10 @@ static int count_shards(const char *dir, size_t *n)
     return st;
 }
 
-/* Shard i of n, complete, for the same workload and FFT tile as shard 0
- * (first): its kernels go into merged; each file must check out. */
-static int merge_shard(const char *dir, size_t i, size_t n,
-                       const outdir_manifest *sh, const outdir_manifest *first,
-                       outdir_manifest *merged)
+/* Shard i of n, complete, for the same workload, FFT tile and format as
+ * shard 0 (first): its planes go into merged. */
+static int merge_shard(size_t i, size_t n, const outdir_manifest *sh,
+                       const outdir_manifest *first, outdir_manifest *merged)
 {
     char why[256];
     if (sh->shard_i != i || sh->shard_n != n)
@@ -901,8 +1070,9 @@ static int merge_shard(const char *dir, size_t i, size_t n,
                         sh->shard_n);
     if (!sh->complete)
         return pc_error(PC_EWORKER, "merge: shard %zu of %zu is incomplete "
-                        "(%zu kernels done): rerun it with --resume", i, n,
-                        sh->kernels_done);
+                        "(%zu %s done%s): rerun it with --resume", i, n,
+                        sh->planes_done, sh->nmat > 1 ? "planes" : "kernels",
+                        sh->partial[0] ? ", its file not final" : "");
     if (sh != first) {
         char a[32], b[32];
         snprintf(a, sizeof a, "in shard %zu", i);
@@ -917,27 +1087,25 @@ static int merge_shard(const char *dir, size_t i, size_t n,
                             "with FFT size %zux%zu, shard 0 with %zux%zu (give "
                             "every shard the same --fft-size)", i, n, sh->fft_P,
                             sh->fft_Q, first->fft_P, first->fft_Q);
+        if (format_diff(first, sh->format, sh->deflate, why, sizeof why))
+            return pc_error(PC_EWORKER, "merge: shard 0 was %s (shard %zu)",
+                            why, i);
     }
     if (sh->bad)
-        return pc_error(PC_EINPUT, "merge: shard %zu of %zu lists a kernel that "
+        return pc_error(PC_EINPUT, "merge: shard %zu of %zu lists a plane that "
                         "is not one of its own, or one twice (entry %zu)", i, n,
                         sh->first_bad);
-    for (size_t k = 0; k < sh->count; k++) {
-        if (!sh->done[k])
+    for (size_t q = 0; q < sh->count; q++) {
+        if (!sh->done[q])
             continue;
-        size_t g = i + k * n;
-        if (!outdir_plane_ok(dir, g, merged->dtype, merged->orows,
-                             merged->ocols, sh->sums[k]))
-            return pc_error(PC_EWORKER, "merge: %s/conv_%05zu.npy (shard %zu) "
-                            "is missing or does not match its checksum", dir,
-                            g, i);
-        merged->done[g] = true;
-        merged->sums[g] = sh->sums[k];
+        size_t p = i + q * n;
+        merged->done[p] = true;
+        merged->sums[p] = sh->sums[q];
     }
     return PC_OK;
 }
 
-/* merged: what shard 0 says of the workload, as a whole run, no kernel
+/* merged: what shard 0 says of the workload, as a whole run, no plane
  * done yet. */
 static int merge_start(const outdir_manifest *first, outdir_manifest *merged)
 {
@@ -953,25 +1121,27 @@ static int merge_start(const outdir_manifest *first, outdir_manifest *merged)
         return pc_error(PC_ENOMEM, "merge: out of memory");
     if (first->total == 0)
         return pc_error(PC_EINPUT, "merge: shard 0's manifest names a "
-                        "workload of no kernels");
+                        "workload of no planes");
     return PC_OK;
 }
 
 int outdir_merge_check(const char *dir, outdir_manifest *merged,
-                       size_t *nshards)
+                       outdir_manifest **shards, size_t *nshards)
 {
     memset(merged, 0, sizeof *merged);
+    *shards = NULL;
     size_t n = 0;
     int st = count_shards(dir, &n);
     if (st || !n)
         return st ? st : 1;
     *nshards = n;
-    outdir_manifest first = {0}, sh = {0};
+    outdir_manifest *sh = calloc(n, sizeof *sh);
+    if (!sh)
+        return pc_error(PC_ENOMEM, "merge: out of memory");
     for (size_t i = 0; i < n && !st; i++) {
         char name[96], msg[512];
-        outdir_manifest *cur = i ? &sh : &first;
         outdir_manifest_name(i, n, name, sizeof name);
-        st = outdir_manifest_read(dir, name, cur);
+        st = outdir_manifest_read(dir, name, &sh[i]);
         if (st == 1) {
             st = pc_error(PC_EWORKER, "merge: shard %zu of %zu is missing: "
                           "cannot read '%s/%s': %s", i, n, dir, name,
@@ -979,23 +1149,31 @@ int outdir_merge_check(const char *dir, outdir_manifest *merged,
         } else if (st) {
             snprintf(msg, sizeof msg, "%s", pc_errmsg());
             st = pc_error(st, "merge: %s", msg);
-        } else if (!(st = i ? PC_OK : merge_start(&first, merged))) {
-            st = merge_shard(dir, i, n, cur, &first, merged);
+        } else if (!(st = i ? PC_OK : merge_start(&sh[0], merged))) {
+            st = merge_shard(i, n, &sh[i], &sh[0], merged);
         }
-        if (i)
-            outdir_manifest_free(&sh);
     }
-    outdir_manifest_free(&first);
     size_t missing = 0, at = 0;
-    for (size_t g = 0; !st && g < merged->count; g++)
-        if (!merged->done[g] && !missing++)
-            at = g;
+    for (size_t p = 0; !st && p < merged->count; p++)
+        if (!merged->done[p] && !missing++)
+            at = p;
     if (!st && missing)
-        st = pc_error(PC_EWORKER, "merge: %zu of %zu kernels are missing, the "
-                      "first kernel %zu", missing, merged->count, at);
-    if (st)
+        st = pc_error(PC_EWORKER, "merge: %zu of %zu planes are missing, the "
+                      "first plane %zu", missing, merged->count, at);
+    if (st) {
+        outdir_merge_free(sh, n);
         outdir_manifest_free(merged);
-    return st;
+        return st;
+    }
+    *shards = sh;
+    return PC_OK;
+}
+
+void outdir_merge_free(outdir_manifest *shards, size_t n)
+{
+    for (size_t i = 0; shards && i < n; i++)
+        outdir_manifest_free(&shards[i]);
+    free(shards);
 }
 
 void outdir_remove_shards(const char *dir, size_t nshards)
@@ -1006,14 +1184,12 @@ void outdir_remove_shards(const char *dir, size_t nshards)
         if (!outdir_path(path, sizeof path, dir, name))
             unlink(path);
     }
+    sync_dir(dir);
 }
 
-/* merge on a DIR with no shard manifests: its manifest.json must be
- * complete and every file must check out. */
-int outdir_verify_merged(const char *dir, size_t *count)
+int outdir_read_merged(const char *dir, outdir_manifest *m)
 {
-    outdir_manifest m;
-    int st = outdir_manifest_read(dir, "manifest.json", &m);
+    int st = outdir_manifest_read(dir, "manifest.json", m);
     if (st == 1)
         return pc_error(PC_EUSAGE, "merge: no manifests (manifest.json or "
                         "manifest.shard-I-of-N.json) in '%s'", dir);
@@ -1022,56 +1198,67 @@ int outdir_verify_merged(const char *dir, size_t *count)
         snprintf(msg, sizeof msg, "%s", pc_errmsg());
         return pc_error(st, "merge: %s", msg);
     }
-    if (!m.complete || m.kernels_done != m.count)
+    if (!m->complete || m->planes_done != m->count)
         st = pc_error(PC_EWORKER, "merge: %s/manifest.json is incomplete (%zu "
-                      "of %zu kernels done): rerun with --resume", dir,
-                      m.kernels_done, m.count);
-    else if (m.bad)
-        st = pc_error(PC_EINPUT, "merge: %s/manifest.json lists a kernel that "
+                      "of %zu %s done): rerun with --resume", dir,
+                      m->planes_done, m->count,
+                      m->nmat > 1 ? "planes" : "kernels");
+    else if (m->bad)
+        st = pc_error(PC_EINPUT, "merge: %s/manifest.json lists a plane that "
                       "is not the workload's, or one twice (entry %zu)", dir,
-                      m.first_bad);
-    for (size_t g = 0; !st && g < m.count; g++)
-        if (!m.done[g] || !outdir_plane_ok(dir, g, m.dtype, m.orows, m.ocols,
-                                           m.sums[g]))
-            st = pc_error(PC_EWORKER, "merge: %s/conv_%05zu.npy is %s", dir, g,
-                          m.done[g] ? "missing or does not match its checksum"
-                                    : "not listed in manifest.json");
-    *count = m.count;
-    outdir_manifest_free(&m);
+                      m->first_bad);
+    for (size_t p = 0; !st && p < m->count; p++)
+        if (!m->done[p])
+            st = pc_error(PC_EWORKER, "merge: plane %zu is not listed in "
+                          "%s/manifest.json", p, dir);
+    if (st)
+        outdir_manifest_free(m);
     return st;
 }
 
 /* ---- what -o DIR holds already ------------------------------------------- */
 
-/* Whether name (in DIR) is one of parconv's files that --force lets shard
- * i of n replace: its planes (every plane, for a whole run), manifest.json
- * and the manifests of other splits, its own shard manifest, and the
- * temporaries of those ("." NAME "." ...). The other shards of the same
- * split may be running; they replace theirs. */
-static bool replaceable(const char *name, size_t shard_i, size_t shard_n)
+/* The final name a temporary of parconv's is of, loosely: ".NAME.X.tmp"
+ * for any X (a killed run's, or an older parconv's). */
+static bool loose_temp_base(const char *entry, char *buf, size_t n)
 {
-    char base[256];
-    size_t g, i, n;
-    if (name[0] == '.') {
-        const char *end = strstr(name + 1, ".npy.");
-        size_t len = end ? (size_t)(end - name) + 3 : 0;
-        if (!end && (end = strstr(name + 1, ".json.")))
-            len = (size_t)(end - name) + 4;
-        if (!len || len >= sizeof base)
-            return false;
-        memcpy(base, name + 1, len);
-        base[len] = 0;
-        name = base;
-    }
-    if (is_plane(name, &g))
-        return shard_n <= 1 || g % shard_n == shard_i;
-    if (is_manifest(name, &i, &n))
-        return shard_n <= 1 || n != shard_n || i == shard_i;
-    return false;
+    size_t len = strlen(entry);
+    if (entry[0] != '.' || len < 6 || strcmp(entry + len - 4, ".tmp") != 0 ||
+        len - 4 >= n)
+        return false;
+    memcpy(buf, entry + 1, len - 5);
+    buf[len - 5] = 0;
+    char *dot = strrchr(buf, '.');
+    if (!dot || dot == buf)
+        return false;
+    *dot = 0;
+    return true;
 }
 
-int outdir_replace(const char *dir, size_t shard_i, size_t shard_n,
-                   size_t *removed)
+/* Whether name (in DIR) is one of parconv's files that --force lets shard
+ * i of n replace: its planes (every plane, for a whole run), manifest.json
+ * and the manifests and format files of other splits, its own shard
+ * manifest and format files, and the temporaries of those ("." NAME "."
+ * ...). The other shards of the same split may be running; they replace
+ * theirs. */
+static bool replaceable(const char *name, const outdir_names *w)
+{
+    char base[256];
+    size_t i, n, pn, pk;
+    bool two;
+    if (name[0] == '.') {
+        if (!loose_temp_base(name, base, sizeof base))
+            return false;
+        name = base;
+    }
+    if (!whose(name, w, &i, &n))
+        return false;
+    if (i == SIZE_MAX && is_plane(name, &pn, &pk, &two))
+        i = pk % w->shard_n;
+    return w->shard_n <= 1 || n != w->shard_n || i == w->shard_i;
+}
+
+int outdir_replace(const char *dir, const outdir_names *w, size_t *removed)
 {
     *removed = 0;
     DIR *d = opendir(dir);
@@ -1081,7 +1268,7 @@ int outdir_replace(const char *dir, size_t shard_i, size_t shard_n,
     char path[4096];
     int st = PC_OK;
     while (!st && (e = readdir(d))) {
-        if (!replaceable(e->d_name, shard_i, shard_n) ||
+        if (!replaceable(e->d_name, w) ||
             outdir_path(path, sizeof path, dir, e->d_name))
             continue;
         if (unlink(path) == 0)
@@ -1120,8 +1307,8 @@ static int compare_workload(const json_t *there, const json_t *here,
 }
 
 /* Manifest name of DIR, read and compared with this run; 0 if it is of
- * this workload (then *adopt filled unless it was), else 1 with why (or
- * also 0 if it vanished: a merge removed it). */
+ * this workload and format (then *adopt filled unless it was), else 1
+ * with why (or also 0 if it vanished: a merge removed it). */
 static int survey_manifest(const job *j, const json_t *here, bool planned,
                            const char *name, outdir_adopt *adopt, char *why,
                            size_t n)
@@ -1139,6 +1326,8 @@ static int survey_manifest(const job *j, const json_t *here, bool planned,
                  m.fft_P, m.fft_Q, j->fft_P, j->fft_Q);
         d = 1;
     }
+    if (!d)
+        d = format_diff(&m, j->o->format, j->o->deflate, what, sizeof what);
     if (d)
         snprintf(why, n, "%s: %s", name, what);
     else if (!planned && !adopt->found) {
@@ -1153,8 +1342,8 @@ static int survey_manifest(const job *j, const json_t *here, bool planned,
     return d != 0;
 }
 
-int outdir_survey(const job *j, bool planned, const char *skip,
-                  outdir_adopt *adopt, bool lenient)
+int outdir_survey(const job *j, const outdir_names *w, bool planned,
+                  const char *skip, outdir_adopt *adopt, bool lenient)
 {
     const char *dir = j->o->outdir;
     outdir_adopt unused;
@@ -1170,8 +1359,9 @@ int outdir_survey(const job *j, bool planned, const char *skip,
         return pc_error(here ? PC_EIO : PC_ENOMEM, "cannot survey '%s': %s",
                         dir, here ? strerror(errno) : "out of memory");
     }
-    char why[700] = "";
-    size_t manifests = 0, planes = 0, g, stray = SIZE_MAX;
+    char why[700] = "", stray[256] = "", file[256] = "";
+    size_t manifests = 0, files = 0, pn, pk, i, n;
+    bool two;
     struct dirent *e;
     bool other = false;
     while (!(other && !lenient) && (e = readdir(d))) {
@@ -1183,20 +1373,24 @@ int outdir_survey(const job *j, bool planned, const char *skip,
             if ((!skip || strcmp(name, skip) != 0) &&
                 survey_manifest(j, here, planned, name, adopt, why, sizeof why))
                 other = true;
-        } else if (is_plane(name, &g)) {
-            planes++;
-            if (g >= j->total && g < stray)
-                stray = g;
+        } else if (is_plane(name, &pn, &pk, &two)) {
+            if (!files++)
+                snprintf(file, sizeof file, "conv_*.npy files");
+            if (plane_index(pn, pk, two, j->nmat, j->total) == SIZE_MAX &&
+                (!stray[0] || strcmp(name, stray) < 0))
+                snprintf(stray, sizeof stray, "%s", name);
+        } else if (w->is_final && w->is_final(name, &i, &n) && !files++) {
+            snprintf(file, sizeof file, "%s", name);
         }
     }
     closedir(d);
     json_decref(here);
-    if (!other && planes && !manifests) {
-        snprintf(why, sizeof why, "conv_*.npy files and no manifest");
+    if (!other && files && !manifests) {
+        snprintf(why, sizeof why, "%s and no manifest", file);
         other = true;
-    } else if (!other && stray != SIZE_MAX) {
-        snprintf(why, sizeof why, "conv_%05zu.npy, and this workload has %zu "
-                 "kernels", stray, j->total);
+    } else if (!other && stray[0]) {
+        snprintf(why, sizeof why, "%s, and this workload has %zu %s", stray,
+                 j->nmat > 1 ? j->planes : j->total, job_unit(j));
         other = true;
     }
     if (other && !lenient)

@@ -49,6 +49,10 @@ enum outfmt_mode {
 typedef struct outfmt {
     const char *name; /* --format NAME: "npy", "stack", "hdf5" */
     const char *help; /* one line for --help */
+    /* A file per plane, each under its final name once flushed, the same
+     * name whichever shard wrote it (npy): merge only reads the shards'
+     * planes back to check them, and copies nothing. */
+    bool per_plane;
     /* Opens the run's (or shard's) file(s); *ctx is the format's state.
      * PC_EINPUT naming the file for one that is not what spec says
      * (corrupt, truncated, another shape or dtype). */
@@ -81,6 +85,16 @@ typedef struct outfmt {
 const outfmt *outfmt_find(const char *name);
 /* Every format's name, comma-separated, for messages and --help. */
 const char *outfmt_names(void);
+/* Whether name (in DIR) is one of some format's final names (final_names)
+ * for some shard, and whose: shard *shard_i of *shard_n (0 of 1: a whole
+ * run's). For outdir.c's survey, --force and clean-up. */
+bool outfmt_is_final(const char *name, size_t *shard_i, size_t *shard_n);
+
+/* Reads plane (n, k) of an open file (f's ctx, opened for spec) into buf
+ * (a plane's bytes) and checks it against sum: the read's error, or
+ * PC_EMISMATCH for a plane of another checksum. */
+int outfmt_check_plane(const outfmt *f, void *ctx, const outfmt_spec *spec,
+                       size_t n, size_t k, uint64_t sum, void *buf);
 
 /* The back-ends (fmt_npy.c, fmt_stack.c, fmt_hdf5.c). */
 extern const outfmt outfmt_npy, outfmt_stack, outfmt_hdf5;

@@ -8,8 +8,10 @@
 
 #include <unistd.h>
 
-void progress_start(progress *p, FILE *f, const char *label, size_t total)
+void progress_start(progress *p, FILE *f, const char *label, const char *unit,
+                    size_t total)
 {
+    p->unit = unit;
     p->f = f;
     p->tty = f && isatty(fileno(f));
     p->label = label;
@@ -25,7 +27,7 @@ void progress_update(progress *p, size_t done, size_t base)
         return;
     double now = pc_now(), el = now - p->t0;
     int tenth = (int)(10 * done / p->total);
-    /* base: kernels that were done before this run began (--resume). */
+    /* base: planes that were done before this run began (--resume). */
     double rate = el > 0 ? (double)(done - base) / el : 0;
     double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
     /* Runs that are over in a moment need no progress at all. */
@@ -34,17 +36,17 @@ void progress_update(progress *p, size_t done, size_t base)
     if (p->tty) {
         if (now - p->last < 0.2 && done < p->total)
             return;
-        fprintf(p->f, "\r[%s] %zu/%zu kernels  %.1f/s  ETA %.0fs   ", p->label,
-                done, p->total, rate, eta);
+        fprintf(p->f, "\r[%s] %zu/%zu %s  %.1f/s  ETA %.0fs   ", p->label,
+                done, p->total, p->unit, rate, eta);
         p->drawn = true;
     } else {
         if (tenth <= p->last_tenth && now - p->last < 30 && done < p->total)
             return;
         if (done == p->total && p->last_tenth >= 10)
             return;
-        fprintf(p->f, "parconv: %s: %zu/%zu kernels (%d%%), %.1f/s, ETA %.0fs\n",
-                p->label, done, p->total, (int)(100 * done / p->total), rate,
-                eta);
+        fprintf(p->f, "parconv: %s: %zu/%zu %s (%d%%), %.1f/s, ETA %.0fs\n",
+                p->label, done, p->total, p->unit,
+                (int)(100 * done / p->total), rate, eta);
         p->last_tenth = tenth;
     }
     fflush(p->f);

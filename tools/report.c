@@ -31,6 +31,28 @@ static const char *input_kind(const char *path)
     return path ? path : "generated";
 }
 
+/* The matrices' line: the -m files (a stack's count after its name), or
+ * generated. */
+static void matrices_line(FILE *f, const job *j)
+{
+    if (!j->nsrc) {
+        if (j->nmat > 1)
+            fprintf(f, "  matrices   generated, %zu\n", j->nmat);
+        else
+            fprintf(f, "  matrix     generated\n");
+        return;
+    }
+    fprintf(f, "  %s", j->nmat > 1 ? "matrices  " : "matrix    ");
+    for (size_t i = 0; i < j->nsrc; i++) {
+        const job_source *s = &j->src[i];
+        bool stack = s->h5 ? s->h5->ndim == 3 : s->id.meta.ndim == 3;
+        fprintf(f, "%s %s", i ? "," : "", s->path);
+        if (stack)
+            fprintf(f, " (%zu)", s->nmat);
+    }
+    fputc('\n', f);
+}
+
 /* The OpenMP runtime's own view, not only the environment's. */
 static const char *const bind_names[] = {"false", "true", "primary", "close",
                                          "spread"};
@@ -83,20 +105,27 @@ void report_workload(FILE *f, const job *j)
     const cli_options *o = j->o;
     const pc_conv_params *p = &o->conv;
     char mem[32];
-    fprintf(f, "parconv %s: %zu kernel%s of %zux%zu on a %zux%zu matrix\n",
-            PC_VERSION, j->total, j->total == 1 ? "" : "s", j->krows, j->kcols,
-            j->rows, j->cols);
+    if (j->nmat > 1)
+        fprintf(f, "parconv %s: %zu matrices x %zu kernel%s of %zux%zu, "
+                "%zux%zu each (%zu planes)\n", PC_VERSION, j->nmat, j->total,
+                j->total == 1 ? "" : "s", j->krows, j->kcols, j->rows,
+                j->cols, j->planes);
+    else
+        fprintf(f, "parconv %s: %zu kernel%s of %zux%zu on a %zux%zu matrix\n",
+                PC_VERSION, j->total, j->total == 1 ? "" : "s", j->krows,
+                j->kcols, j->rows, j->cols);
     if (j->shard_n > 1)
-        fprintf(f, "  shard      %zu of %zu (%s): kernels %zu, %zu, ... (%zu of "
-                   "them)\n", j->shard_i, j->shard_n, j->shard_from, j->shard_i,
-                j->shard_i + j->shard_n, j->count);
-    fprintf(f, "  matrix     %s\n", input_kind(o->matrix_path));
+        fprintf(f, "  shard      %zu of %zu (%s): %s %zu, %zu, ... (%zu of "
+                   "them)\n", j->shard_i, j->shard_n, j->shard_from,
+                job_unit(j), j->shard_i, j->shard_i + j->shard_n, j->count);
+    matrices_line(f, j);
     fprintf(f, "  kernels    %s\n", input_kind(o->bank_path));
-    if (!o->matrix_path || !o->bank_path)
+    if (!j->nsrc || !o->bank_path)
         fprintf(f, "  generator  GSL mt19937, seed %" PRIu64 ", integers in "
                 "[%" PRId64 ",%" PRId64 ")\n", o->gen.seed, o->gen.lo, o->gen.hi);
-    fprintf(f, "  mode       %s -> output %zux%zu per kernel%s\n",
+    fprintf(f, "  mode       %s -> output %zux%zu per %s%s\n",
             pc_mode_name(p->mode), j->orows, j->ocols,
+            j->nmat > 1 ? "plane" : "kernel",
             j->swapped ? " (kernel contains the matrix: inputs swapped, as "
                          "scipy does)" : "");
     if (p->mode == PC_VALID)
@@ -175,12 +204,21 @@ void report_workload(FILE *f, const job *j)
                "ceiling%s)\n",
             human_bytes(j->mem_estimate, mem, sizeof mem), j->setup_seconds,
             o->outdir ? ", output arena" : "");
-    if (o->outdir)
-        fprintf(f, "  output     %s/conv_NNNNN.npy (from the first strategy, "
-                   "%zu kernels a batch)\n", o->outdir, j->batch);
+    if (o->outdir && strcmp(o->format, "npy") == 0)
+        fprintf(f, "  output     %s/%s (from the first strategy, %zu kernels "
+                   "a batch)\n", o->outdir, j->nmat > 1 ? "conv_NNNNN_KKKKK.npy"
+                                                      : "conv_NNNNN.npy",
+                j->batch);
+    else if (o->outdir)
+        fprintf(f, "  output     %s, --format %s%s (from the first strategy, "
+                   "%zu kernels a batch)\n", o->outdir, o->format,
+                o->deflate >= 0 ? ", deflate" : "", j->batch);
+    if (o->compute_once)
+        fprintf(f, "  strategy   omp only: with -o parconv computes once (-S "
+                   "serial,procs,threads,omp compares the strategies)\n");
     if (j->resumed)
-        fprintf(f, "  resume     %zu of %zu kernels complete in %s, kept\n",
-                j->resumed, j->count, o->outdir);
+        fprintf(f, "  resume     %zu of %zu %s complete in %s, kept\n",
+                j->resumed, j->count, job_unit(j), o->outdir);
     fputc('\n', f);
 }
 
@@ -278,10 +316,16 @@ void report_summary(FILE *f, const job *j)
     else
         fprintf(f, "MISMATCH: %s\n", j->mismatch);
     if (j->o->outdir)
-        fprintf(f, "wrote %zu files to %s%s, %.3fs writing\n",
-                j->count - j->resumed, j->o->outdir,
+        fprintf(f, "wrote %zu %s to %s%s, %.3fs writing\n",
+                j->count - j->resumed,
+                strcmp(j->o->format, "npy") == 0 ? "files" : "planes",
+                j->o->outdir,
                 j->resumed ? " (the others were complete already)" : "",
                 j->write_seconds);
+    if (j->nmat > 1)
+        fprintf(f, "matrices: %zu, %.3fs reading them and giving them to the "
+                   "plan (not in the strategies' seconds)\n", j->nmat,
+                j->matrix_seconds);
     char rss[32];
     fprintf(f, "peak memory: %s resident\n",
             human_bytes(j->peak_rss, rss, sizeof rss));
@@ -403,6 +447,11 @@ static json_t *run_json(const job *j, const job_run *r, const job_run *ser)
                               : json_null(),
         "kernels", (json_int_t)r->kernels, "retried", (int)r->retried,
         "checksum", hex);
+    /* With several matrices the counts are of planes: "planes" says so. */
+    if (o && json_object_set_new(o, "planes", json_integer((json_int_t)r->kernels))) {
+        json_decref(o);
+        return NULL;
+    }
     json_t *g = json_fixed(report_gflops(j, r), 4);
     if (!o || !g) {
         json_decref(o);
@@ -469,6 +518,16 @@ static json_t *report_object(const job *j)
                                    json_integer((json_int_t)j->resumed));
     }
     if (!bad) {
+        bad |= json_object_set_new(root, "matrices",
+                                   json_integer((json_int_t)j->nmat));
+        bad |= json_object_set_new(root, "planes_done",
+                                   json_integer((json_int_t)j->kernels_done));
+        bad |= json_object_set_new(root, "format",
+                                   json_text(j->o->outdir ? j->o->format : NULL));
+        bad |= json_object_set_new(root, "compute_once",
+                                   json_boolean(j->o->compute_once));
+        bad |= json_object_set_new(root, "matrix_seconds",
+                                   json_fixed(j->matrix_seconds, 6));
         bad |= json_object_set_new(root, "batch_kernels",
                                    json_integer((json_int_t)j->batch));
         bad |= json_object_set_new(root, "peak_rss_bytes",

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "inputs.h"
 #include "outdir.h"
+#include "outfmt.h"
 #include "progress.h"
 #include "report.h"
 #include "signals.h"
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 /* What the phases hand on to each other besides the job. */
 typedef struct {
@@ -24,10 +26,16 @@ typedef struct {
     bool have_manifest;
     FILE *text;           /* the text report; NULL with -q */
     outdir_file json;     /* --json: its temporary until the report */
-    bool *done;           /* done[k]: kernel k's file is complete */
+    bool *done;           /* done[q]: plane q is stored and durable */
     uint64_t *known;      /* and its checksum */
+    uint64_t *ksums;      /* one pc_run's checksums, per plan kernel */
     pc_arena arena;       /* -o: one batch of output planes */
     double t0;            /* set-up began */
+    const outfmt *fmt;    /* -o: the output format */
+    outfmt_spec spec;     /* what it writes */
+    void *out;            /* and its open file(s) */
+    outdir_names names;   /* whose names in DIR are whose */
+    size_t plan_holds;    /* the matrix the plan holds */
 } run_state;
 
 /* ---- phases before the work ------------------------------------------------ */
@@ -51,6 +59,7 @@ static int start(run_state *s)
                           "it: give one of them"
                         : "--force needs -o DIR (whose results it replaces)");
     signals_install();
+    s->fmt = outfmt_find(o->format);
     s->conv = o->conv;
     /* Shards are planned apart, maybe at once: their FFT size must not
      * depend on a timing. */
@@ -126,7 +135,7 @@ static int survey_outputs(run_state *s)
     size_t removed;
     int st;
     if (o->force) {
-        if ((st = outdir_replace(o->outdir, o->shard_i, o->shard_n, &removed)))
+        if ((st = outdir_replace(o->outdir, &s->names, &removed)))
             return st;
         if (removed && s->text)
             fprintf(s->text, "--force: removed %zu of parconv's files from "
@@ -135,8 +144,8 @@ static int survey_outputs(run_state *s)
     char own[96];
     outdir_manifest_name(o->shard_i, o->shard_n, own, sizeof own);
     outdir_adopt had;
-    if ((st = outdir_survey(&s->j, false, o->resume ? own : NULL, &had,
-                            o->force)))
+    if ((st = outdir_survey(&s->j, &s->names, false, o->resume ? own : NULL,
+                            &had, o->force)))
         return st;
     if (!had.found || s->have_manifest)
         return PC_OK;
@@ -155,7 +164,15 @@ static int open_outputs(run_state *s)
     if (o->outdir) {
         if ((st = outdir_prepare(o->outdir)))
             return st;
-        outdir_clean_temps(o->outdir, o->shard_i, o->shard_n);
+        const job *j = &s->j;
+        s->names = (outdir_names){.shard_i = j->shard_i, .shard_n = j->shard_n,
+                                  .nmat = j->nmat, .kernels = j->total,
+                                  .is_final = outfmt_is_final};
+        /* The partial --resume goes on with stays; any other temporary of
+         * this shard's is a killed run's. */
+        outdir_clean_temps(o->outdir, &s->names,
+                           o->resume && s->have_manifest && s->had.partial[0]
+                               ? s->had.partial : NULL);
         if ((st = survey_outputs(s)))
             return st;
     }
@@ -170,9 +187,9 @@ static int make_plan(run_state *s)
     job *j = &s->j;
     s->t0 = pc_now();
     int st = pc_plan_create(&j->plan, &s->conv, &j->m, &j->b);
-    /* The plan keeps its own copies. */
-    pc_matrix_free(&j->m);
+    /* The plan keeps its own copies; j->m takes the next matrices. */
     pc_bank_free(&j->b);
+    s->plan_holds = j->plan_matrix;
     if (st)
         return st;
     size_t Tr, Tc, ntr, ntc;
@@ -201,7 +218,8 @@ static int confirm_outputs(run_state *s)
         return PC_OK;
     char own[96];
     outdir_manifest_name(o->shard_i, o->shard_n, own, sizeof own);
-    return outdir_survey(&s->j, true, o->resume ? own : NULL, NULL, false);
+    return outdir_survey(&s->j, &s->names, true, o->resume ? own : NULL, NULL,
+                         false);
 }
 
 /* A shard with no kernels: its manifest says so, for merge. */
@@ -215,8 +233,9 @@ static int empty_shard(run_state *s)
         st = report_json(&s->json, j);
     }
     if (!st && s->text)
-        fprintf(s->text, "shard %zu of %zu has no kernels (the bank holds "
-                "%zu)%s\n", j->shard_i, j->shard_n, j->total,
+        fprintf(s->text, "shard %zu of %zu has no %s (the workload has "
+                "%zu)%s\n", j->shard_i, j->shard_n, job_unit(j),
+                j->nmat > 1 ? j->planes : j->total,
                 o->outdir ? "; wrote its empty manifest" : "");
     return st;
 }
@@ -228,7 +247,9 @@ static int empty_shard(run_state *s)
  * heeded. */
 static size_t batch_size(const job *j, unsigned workers)
 {
-    size_t q = pc_plan_batch_quantum(j->plan), k = j->count;
+    /* A batch is of one matrix: at most the plan's kernels. */
+    size_t q = pc_plan_batch_quantum(j->plan);
+    size_t k = j->count < j->pk ? j->count : j->pk;
     double ed, ef;
     pc_plan_estimates(j->plan, &ed, &ef);
     double per = pc_plan_method(j->plan) == PC_FFT ? ef : ed;
@@ -327,6 +348,60 @@ static void check_peak(run_state *s, job_run *r)
                 r->peak_threads == 1 ? "" : "s");
 }
 
+/* -o: the output format's file(s), opened to go on with the partial the
+ * manifest records (--resume; a new one if it is gone), or new. *keep:
+ * whether the planes the manifest lists may be there. */
+static int open_writer(run_state *s, bool *keep)
+{
+    job *j = &s->j;
+    const cli_options *o = j->o;
+    s->spec = (outfmt_spec){.dir = o->outdir, .nmat = j->nmat,
+                            .count = j->total, .orows = j->orows,
+                            .ocols = j->ocols, .dtype = o->conv.dtype,
+                            .shard_i = j->shard_i, .shard_n = j->shard_n,
+                            .deflate = o->deflate};
+    enum outfmt_mode mode = OUTFMT_NEW;
+    char path[4096];
+    struct stat sb;
+    if (s->have_manifest && s->had.partial[0] &&
+        !outdir_path(path, sizeof path, o->outdir, s->had.partial) &&
+        lstat(path, &sb) == 0) {
+        s->spec.partial = s->had.partial;
+        mode = OUTFMT_RESUME;
+    }
+    int st = s->fmt->open(&s->out, &s->spec, mode);
+    if (st)
+        return st;
+    snprintf(j->partial, sizeof j->partial, "%s", s->fmt->partial(s->out));
+    /* Planes of a partial that is gone cannot be kept. */
+    *keep = mode == OUTFMT_RESUME || s->fmt->per_plane;
+    return PC_OK;
+}
+
+/* --resume: the planes the manifest lists whose stored values check out
+ * against its checksums are kept; the rest are computed again. */
+static int resume_planes(run_state *s)
+{
+    job *j = &s->j;
+    void *buf = malloc(pc_plan_out_bytes(j->plan));
+    if (!buf)
+        return pc_error(PC_ENOMEM, "cannot allocate a plane");
+    j->resumed = 0;
+    for (size_t q = 0; q < j->count && q < s->had.count; q++) {
+        size_t n, k;
+        job_plane(j, q, &n, &k);
+        if (!s->had.done[q] ||
+            outfmt_check_plane(s->fmt, s->out, &s->spec, n, k, s->had.sums[q],
+                               buf))
+            continue;
+        s->done[q] = true;
+        s->known[q] = s->had.sums[q];
+        j->resumed++;
+    }
+    free(buf);
+    return PC_OK;
+}
+
 /* What DIR already holds (--resume), the manifest from the start, the
  * batch size, the output arena and the ceilings: the rest of set-up. */
 static int set_up(run_state *s)
@@ -336,15 +411,22 @@ static int set_up(run_state *s)
     int st;
     s->done = calloc(j->count, sizeof *s->done);
     s->known = calloc(j->count, sizeof *s->known);
-    if (!s->done || !s->known)
+    s->ksums = calloc(j->pk, sizeof *s->ksums);
+    if (!s->done || !s->known || !s->ksums)
         return pc_error(PC_ENOMEM, "cannot allocate %zu checksums", j->count);
-    if (s->have_manifest &&
-        (st = outdir_resume_check(j, &s->had, s->done, s->known, &j->resumed)))
-        return st;
-    /* The directory has a manifest from the start: what is complete (maybe
-     * nothing yet), and for which workload. */
-    if (o->outdir && (st = outdir_save(j, s->known, s->done)))
-        return st;
+    if (o->outdir) {
+        if (s->have_manifest && (st = outdir_resume_check(j, &s->had)))
+            return st;
+        bool keep;
+        if ((st = open_writer(s, &keep)))
+            return st;
+        if (keep && s->have_manifest && (st = resume_planes(s)))
+            return st;
+        /* The directory has a manifest from the start: what is complete
+         * (maybe nothing yet), in which file, and for which workload. */
+        if ((st = outdir_save(j, s->known, s->done)))
+            return st;
+    }
     j->batch = batch_size(j, j->threads > j->procs ? j->threads : j->procs);
     /* Planes for one batch, written by the first strategy; their pages are
      * taken here, so page faults are set-up. Shared only if that strategy
@@ -382,16 +464,27 @@ static void warn_retried(job_run *r, const pc_run_result *res, unsigned retries)
     }
 }
 
-/* With -o, batch [k0, k1)'s files and the manifest that lists them. */
-static int write_batch(run_state *s, job_run *r, size_t k0, size_t k1)
+/* With -o, the planes of matrix n with plan kernels [k0, k1) (plane q0
+ * the first), stored from the arena and flushed, then the manifest that
+ * lists them. */
+static int write_batch(run_state *s, job_run *r, size_t n, size_t k0,
+                       size_t k1, size_t q0)
 {
     job *j = &s->j;
     double tw = pc_now();
-    int st = outdir_write_batch(j, &s->arena, k0, k1, s->done);
+    size_t bytes = pc_plan_out_bytes(j->plan);
+    int st = PC_OK;
+    for (size_t kk = k0; kk < k1 && !st; kk++)
+        if (!s->done[q0 + kk - k0])
+            st = s->fmt->write_plane(s->out, n, j->kplan[kk],
+                                     (const char *)s->arena.base +
+                                         (kk - k0) * bytes);
+    if (!st)
+        st = s->fmt->flush(s->out);
     if (!st) {
-        for (size_t k = k0; k < k1; k++) {
-            s->done[k] = true;
-            s->known[k] = r->sums[k];
+        for (size_t q = q0; q < q0 + (k1 - k0); q++) {
+            s->done[q] = true;
+            s->known[q] = r->sums[q];
         }
         st = outdir_save(j, s->known, s->done);
     }
@@ -399,21 +492,98 @@ static int write_batch(run_state *s, job_run *r, size_t k0, size_t k1)
     return st;
 }
 
-/* True if every kernel of [k0, k1) is in DIR already (--resume): their
- * checksums are taken as they are. */
-static bool batch_done(run_state *s, job_run *r, size_t k0, size_t k1)
+/* Every plane stored: the format's file(s) under their final names (with
+ * the manifest's text, for hdf5), then the manifest says so. */
+static int commit_outputs(run_state *s)
 {
-    for (size_t k = k0; k < k1; k++)
-        if (!s->done[k])
+    job *j = &s->j;
+    for (size_t q = 0; q < j->count; q++)
+        if (!s->done[q])
+            return PC_OK;
+    double tw = pc_now();
+    char *text = outdir_manifest_text(j, s->known, s->done);
+    int st = text ? s->fmt->commit(s->out, text)
+                  : pc_error(PC_ENOMEM, "cannot write the manifest");
+    free(text);
+    if (!st && j->partial[0]) {
+        j->partial[0] = 0;
+        st = outdir_save(j, s->known, s->done);
+    }
+    j->write_seconds += pc_now() - tw;
+    return st;
+}
+
+/* True if every plane of [q0, q1) is stored already (--resume): their
+ * checksums are taken as they are. */
+static bool batch_done(run_state *s, job_run *r, size_t q0, size_t q1)
+{
+    for (size_t q = q0; q < q1; q++)
+        if (!s->done[q])
             return false;
-    for (size_t k = k0; k < k1; k++)
-        r->sums[k] = s->known[k];
+    for (size_t q = q0; q < q1; q++)
+        r->sums[q] = s->known[q];
     return true;
 }
 
-/* Runs strategy i over the kernels in batches; the first strategy with -o
- * writes each batch's files and the manifest as it goes, and skips the
- * batches that are complete in DIR already. */
+/* The plan given matrix n (read now, one at a time); not timed as any
+ * strategy's work. */
+static int use_matrix(run_state *s, size_t n)
+{
+    job *j = &s->j;
+    if (s->plan_holds == n)
+        return PC_OK;
+    double t = pc_now();
+    int st = inputs_matrix(j, n);
+    if (!st && (st = pc_plan_set_matrix(j->plan, &j->m))) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", pc_errmsg());
+        st = pc_error(st, "matrix %zu: %s", n, msg);
+    }
+    s->plan_holds = st ? SIZE_MAX : n;
+    j->matrix_seconds += pc_now() - t;
+    return st;
+}
+
+/* Plan kernels [k0, k1) of the matrix the plan holds, plane q0 the
+ * first: one pc_run of strategy i; with the arena (the writer) their
+ * planes are left there. */
+static int run_batch(run_state *s, job_run *r, bool writer, size_t k0,
+                     size_t k1, size_t q0)
+{
+    job *j = &s->j;
+    const cli_options *o = j->o;
+    pc_run_params rp = {
+        .strategy = r->strategy,
+        .workers = r->strategy == PC_PROCS ? j->procs : j->threads,
+        /* Workers are this executable, found through /proc so that a
+         * relative argv[0] or a changed directory does not matter. */
+        .worker_exe = "/proc/self/exe",
+        .sums = s->ksums,
+        .arena = writer ? &s->arena : NULL,
+        .k0 = k0,
+        .k1 = k1,
+        .worker_timeout = o->worker_timeout,
+        .retries = o->retries > r->retried ? o->retries - r->retried : 0,
+        .cancel = &signals_stop,
+    };
+    pc_run_result res;
+    int st = pc_run(j->plan, &rp, &res);
+    if (st)
+        return st;
+    r->seconds += res.seconds;
+    r->compute += res.compute;
+    if (res.workers > r->workers)
+        r->workers = res.workers;
+    r->kernels += k1 - k0;
+    memcpy(r->sums + q0, s->ksums + k0, (k1 - k0) * sizeof *r->sums);
+    warn_retried(r, &res, o->retries);
+    return PC_OK;
+}
+
+/* Runs strategy i over every matrix with planes in this run, each in
+ * batches of its kernels; the first strategy with -o writes each batch's
+ * planes and the manifest as it goes, and skips the batches that are
+ * complete in DIR already. */
 static int run_strategy(run_state *s, int i)
 {
     job *j = &s->j;
@@ -425,51 +595,40 @@ static int run_strategy(run_state *s, int i)
     bool writer = i == 0 && o->outdir;
     progress pg;
     progress_start(&pg, o->quiet ? NULL : stderr, pc_strategy_name(r->strategy),
-                   j->count);
+                   job_unit(j), j->count);
     size_t base = writer ? j->resumed : 0, finished = base;
     int st = PC_OK;
-    for (size_t k0 = 0; k0 < j->count && !st; k0 += j->batch) {
-        size_t k1 = k0 + j->batch < j->count ? k0 + j->batch : j->count;
-        if (writer && batch_done(s, r, k0, k1))
+    for (size_t n = 0; n < j->nmat && !st && !signals_stop; n++) {
+        size_t a, b, q0;
+        job_matrix_planes(j, n, &a, &b, &q0);
+        if (a == b || (writer && batch_done(s, r, q0, q0 + (b - a))))
             continue;
-        if (signals_stop)
+        if ((st = use_matrix(s, n)))
             break;
-        pc_run_params rp = {
-            .strategy = r->strategy,
-            .workers = r->strategy == PC_PROCS ? j->procs : j->threads,
-            /* Workers are this executable, found through /proc so that a
-             * relative argv[0] or a changed directory does not matter. */
-            .worker_exe = "/proc/self/exe",
-            .sums = r->sums,
-            .arena = writer ? &s->arena : NULL,
-            .k0 = k0,
-            .k1 = k1,
-            .worker_timeout = o->worker_timeout,
-            .retries = o->retries > r->retried ? o->retries - r->retried : 0,
-            .cancel = &signals_stop,
-        };
-        pc_run_result res;
-        if ((st = pc_run(j->plan, &rp, &res))) {
+        for (size_t k0 = a; k0 < b && !st; k0 += j->batch) {
+            size_t k1 = k0 + j->batch < b ? k0 + j->batch : b;
+            size_t qa = q0 + (k0 - a);
+            if (writer && batch_done(s, r, qa, qa + (k1 - k0)))
+                continue;
+            if (signals_stop)
+                break;
             /* A signal stops the batch at once; what is complete is
              * already in the manifest. */
-            if (st == PC_EINTERRUPTED)
-                st = PC_OK;
-            break;
+            if ((st = run_batch(s, r, writer, k0, k1, qa)))
+                break;
+            if (writer && (st = write_batch(s, r, n, k0, k1, qa)))
+                break;
+            finished += k1 - k0;
+            progress_update(&pg, finished, base);
         }
-        r->seconds += res.seconds;
-        r->compute += res.compute;
-        if (res.workers > r->workers)
-            r->workers = res.workers;
-        r->kernels += k1 - k0;
-        warn_retried(r, &res, o->retries);
-        if (writer && (st = write_batch(s, r, k0, k1)))
-            break;
-        finished += k1 - k0;
-        progress_update(&pg, finished, base);
     }
+    if (st == PC_EINTERRUPTED)
+        st = PC_OK;
     progress_end(&pg);
     if (!st && signals_stop)
         j->interrupted = signals_stop;
+    if (!st && writer && !j->interrupted)
+        st = commit_outputs(s);
     if (!st && !j->interrupted) {
         check_peak(s, r);
         r->checksum = pc_hash_combine(r->sums, j->count);
@@ -492,26 +651,34 @@ static int stop_if_interrupted(const run_state *s)
         return PC_OK;
     size_t n = j->kernels_done;
     if (j->o->outdir)
-        return pc_error(PC_EINTERRUPTED, "interrupted: %zu of %zu kernels "
-                        "complete; rerun with --resume", n, j->count);
+        return pc_error(PC_EINTERRUPTED, "interrupted: %zu of %zu %s "
+                        "complete; rerun with --resume", n, j->count,
+                        job_unit(j));
     return pc_error(PC_EINTERRUPTED, "interrupted by signal %d; nothing was "
                     "kept (use -o DIR to keep results)", j->interrupted);
 }
 
-/* Compares every run's per-kernel checksums with the first run's. */
+/* Compares every run's per-plane checksums with the first run's. */
 static void verify(job *j)
 {
-    size_t count = pc_plan_count(j->plan);
     j->verified = true;
     j->mismatch[0] = 0;
     for (int r = 1; r < j->nruns; r++)
-        for (size_t k = 0; k < count; k++)
-            if (j->runs[r].sums[k] != j->runs[0].sums[k]) {
+        for (size_t q = 0; q < j->count; q++)
+            if (j->runs[r].sums[q] != j->runs[0].sums[q]) {
+                size_t n, k;
+                char where[64];
+                job_plane(j, q, &n, &k);
+                if (j->nmat > 1)
+                    snprintf(where, sizeof where, "plane (matrix %zu, "
+                             "kernel %zu)", n, k);
+                else
+                    snprintf(where, sizeof where, "kernel %zu", k);
                 j->verified = false;
                 snprintf(j->mismatch, sizeof j->mismatch,
-                         "%s differs from %s, first at kernel %zu",
+                         "%s differs from %s, first at %s",
                          pc_strategy_name(j->runs[r].strategy),
-                         pc_strategy_name(j->runs[0].strategy), k);
+                         pc_strategy_name(j->runs[0].strategy), where);
                 return;
             }
 }
@@ -525,7 +692,7 @@ static double peak_rss(void)
     return 1024.0 * (double)kb;
 }
 
-/* The kernels complete: in DIR with -o (kept, with those resumed), else
+/* The planes complete: in DIR with -o (kept, with those resumed), else
  * computed by the first strategy. */
 static size_t kernels_done(const run_state *s)
 {
@@ -568,17 +735,21 @@ static int finish(run_state *s, int st)
         free(s->j.runs[i].sums);
     free(s->done);
     free(s->known);
+    free(s->ksums);
+    /* Without a commit the format's partial stays, for --resume. */
+    if (s->out && s->fmt->close)
+        s->fmt->close(s->out);
     outdir_manifest_free(&s->had);
     pc_arena_destroy(&s->arena);
     pc_plan_destroy(s->j.plan);
-    pc_matrix_free(&s->j.m);
-    pc_bank_free(&s->j.b);
+    inputs_free(&s->j);
     return st;
 }
 
 int run_cmd(cli_options *o)
 {
-    run_state s = {.j = {.o = o}, .arena = {.fd = -1}, .json = {.fd = -1}};
+    run_state s = {.j = {.o = o}, .arena = {.fd = -1}, .json = {.fd = -1},
+                   .plan_holds = SIZE_MAX};
     int st = start(&s);
     if (!st)
         st = check_resume(&s);

@@ -2,6 +2,7 @@
  * chose, on one workload; the crossover study. */
 #include "calibration.h"
 #include "commands.h"
+#include "inputs.h"
 #include "jsontext.h"
 #include "outdir.h"
 #include "report.h"
@@ -132,6 +133,23 @@ static int write_files(const cli_options *o, const point *pts, size_t n,
         "runs", o->sweep_runs, "points", points));
 }
 
+/* The workload's inputs as run reads them: -m (its first matrix), -b,
+ * else generated; q's sizes become theirs, so that the tables and the
+ * JSON say what was timed. j->m holds the matrix, j->b the bank. */
+static int sweep_inputs(cli_options *q, job *j)
+{
+    *j = (job){.o = q};
+    int st = inputs_load(j);
+    if (!st)
+        st = inputs_matrix(j, 0);
+    q->rows = j->rows;
+    q->cols = j->cols;
+    q->count = j->total;
+    q->krows = j->krows;
+    q->kcols = j->kcols;
+    return st;
+}
+
 static int sweep_ksize(const cli_options *o, unsigned workers)
 {
     if (!o->sweep_to || o->sweep_from > o->sweep_to)
@@ -139,13 +157,15 @@ static int sweep_ksize(const cli_options *o, unsigned workers)
                         "A <= B");
     size_t n = (o->sweep_to - o->sweep_from) / o->sweep_step + 1;
     point *pts = calloc(n, sizeof *pts);
-    pc_matrix m = {0};
     if (!pts)
         return pc_error(PC_ENOMEM, "cannot allocate the sweep");
-    int st = pc_matrix_alloc(&m, o->rows, o->cols);
+    /* -m: its first matrix; the kernels are generated for each size. */
+    cli_options q = *o;
+    job j;
+    int st = sweep_inputs(&q, &j);
+    const pc_matrix m = j.m;
     pc_gen_params g = o->gen;
-    if (!st)
-        st = pc_generate(&g, o->rows, o->cols, &m, NULL);
+    o = &q;
     FILE *text = o->json_path && strcmp(o->json_path, "-") == 0 ? stderr : stdout;
     if (!st && !o->quiet)
         fprintf(text, "sweep ksize %zu..%zu step %zu: %zu kernels on %zux%zu, "
@@ -220,7 +240,7 @@ static int sweep_ksize(const cli_options *o, unsigned workers)
     if (!st)
         st = write_files(o, pts, n, workers);
     free(pts);
-    pc_matrix_free(&m);
+    inputs_free(&j);
     return st;
 }
 
@@ -342,21 +362,18 @@ static int time_point(const cli_options *o, const pc_plan *plan,
  * efficiency, GFLOP/s. */
 static int sweep_threads(const cli_options *o, sweep_plan *sp)
 {
-    pc_matrix m = {0};
-    pc_bank b = {0};
     pc_plan *plan = NULL;
     uint64_t *sums = NULL;
-    int st = pc_matrix_alloc(&m, o->rows, o->cols);
+    /* -m (its first matrix) and -b as run reads them, else generated. */
+    cli_options q = *o;
+    job j;
+    int st = sweep_inputs(&q, &j);
+    o = &q;
     if (!st)
-        st = pc_bank_alloc(&b, o->count, o->krows, o->kcols);
-    if (!st)
-        st = pc_generate(&o->gen, o->rows, o->cols, &m, &b);
-    if (!st)
-        st = pc_plan_create(&plan, &o->conv, &m, &b);
+        st = pc_plan_create(&plan, &o->conv, &j.m, &j.b);
     if (!st && !(sums = calloc(o->count, sizeof *sums)))
         st = pc_error(PC_ENOMEM, "cannot allocate checksums");
-    pc_matrix_free(&m);
-    pc_bank_free(&b);
+    inputs_free(&j);
     sp->secs = calloc((size_t)sp->n * sp->tmax, sizeof *sp->secs);
     if (!st && !sp->secs)
         st = pc_error(PC_ENOMEM, "cannot allocate the sweep");
