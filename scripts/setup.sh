@@ -36,8 +36,8 @@ pc_build() {
     ninja -C "$build" >&2
 }
 
-PC_BUILD_PACKAGES=(gcc libc6-dev meson ninja-build pkg-config libfftw3-dev libgsl-dev libjansson-dev)
-PC_TEST_PACKAGES=(python3 python3-numpy python3-scipy)
+PC_BUILD_PACKAGES=(gcc libc6-dev meson ninja-build pkg-config libfftw3-dev libgsl-dev libjansson-dev libhdf5-dev)
+PC_TEST_PACKAGES=(python3 python3-numpy python3-scipy python3-h5py)
 # tests/fuzz/run.sh (scripts/test.sh): clang with libFuzzer and its
 # sanitizer runtimes.
 PC_FUZZ_PACKAGES=(clang libclang-rt-14-dev)

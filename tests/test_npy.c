@@ -966,7 +966,7 @@ static void test_write_errors(void)
 
     CHECK(pc_npy_write(path, PC_F64, 0, s2, v) == PC_EUSAGE && msg_ok(NULL),
           "write with ndim 0");
-    CHECK(pc_npy_write(path, PC_F64, 4, s2, v) == PC_EUSAGE, "ndim 4");
+    CHECK(pc_npy_write(path, PC_F64, 5, s2, v) == PC_EUSAGE, "ndim 5");
     CHECK(pc_npy_write(path, PC_F64, 2, NULL, v) == PC_EUSAGE, "no shape");
     CHECK(pc_npy_write(path, (pc_dtype)7, 2, s2, v) == PC_EUSAGE, "dtype 7");
     CHECK(pc_npy_write(path, PC_F64, 2, s2, NULL) == PC_EUSAGE, "no data");
