@@ -40,6 +40,7 @@
 typedef struct {
     outdir_file f;    /* final name, temporary's name; f.fd unused */
     const char *name; /* the file opened: f.tmp or f.path */
+    size_t dir_len;   /* of "DIR/" in f.tmp, 0 while f.tmp is "" */
     bool writable;
     outfmt_spec spec; /* its numbers; dir and partial are not kept */
     hid_t file, dset;
@@ -82,10 +83,23 @@ static void hdf_drop(hid_t *id)
 }
 
 /* File access: every object closed with the file; file locking that a
- * file system without locks (NFS, Lustre) ignores rather than refuses. */
+ * file system without locks (NFS, Lustre) ignores rather than refuses;
+ * and a metadata cache that never evicts (it grows instead), so that
+ * HDF5 writes its metadata only when flushed: a run killed between
+ * flushes leaves the file as the last flush made it (HDF5 keeps no
+ * journal: one killed during a flush may be unreadable, and is then
+ * refused as corrupt). */
 static hid_t access_plist(void)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5AC_cache_config_t mdc = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};
+    if (fapl >= 0 && H5Pget_mdc_config(fapl, &mdc) >= 0) {
+        mdc.evictions_enabled = false;
+        mdc.incr_mode = H5C_incr__off;
+        mdc.flash_incr_mode = H5C_flash_incr__off;
+        mdc.decr_mode = H5C_decr__off;
+        H5Pset_mdc_config(fapl, &mdc);
+    }
     if (fapl >= 0)
         H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
 #if H5_VERSION_GE(1, 12, 1) || \
@@ -126,6 +140,7 @@ static int hdf_create(hdf_ctx *c)
     close(c->f.fd);
     c->f.fd = -1;
     c->name = c->f.tmp;
+    c->dir_len = strlen(c->f.tmp) - strlen(strrchr(c->f.tmp, '/') + 1);
     hsize_t dims[4] = {s->nmat, s->count, s->orows, s->ocols};
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = access_plist();
     hid_t dcpl = H5I_INVALID_HID, space = H5Screate_simple(4, dims, NULL);
@@ -271,6 +286,7 @@ static int hdf_open(void **ctx, const outfmt_spec *spec, enum outfmt_mode mode)
                   : pc_error(PC_EINPUT, "'%s' is not a temporary of '%s'", p,
                              final);
         c->name = c->f.tmp;
+        c->dir_len = st ? 0 : strlen(c->f.tmp) - strlen(p);
     } else if (!st && mode == OUTFMT_RESUME) {
         st = pc_error(PC_EUSAGE, "hdf5: resuming needs the temporary's name");
     }
@@ -284,11 +300,10 @@ static int hdf_open(void **ctx, const outfmt_spec *spec, enum outfmt_mode mode)
     return PC_OK;
 }
 
+/* The temporary's name in DIR: after "DIR/". */
 static const char *hdf_partial(void *ctx)
 {
-    hdf_ctx *c = ctx;
-    const char *slash = strrchr(c->f.tmp, '/');
-    return slash ? slash + 1 : c->f.tmp;
+    return ((hdf_ctx *)ctx)->f.tmp + ((hdf_ctx *)ctx)->dir_len;
 }
 
 /* Plane (n, k) selected in *fspace, and a memory space of one plane. */
@@ -358,16 +373,6 @@ static int hdf_flush(void *ctx)
 
 /* ---- commit: checksums and attributes from the manifest ---------------- */
 
-/* A JSON size_t member of e, if there is one. */
-static bool member(const json_t *e, const char *key, size_t *v)
-{
-    json_t *j = json_object_get(e, key);
-    if (!json_is_integer(j) || json_integer_value(j) < 0)
-        return false;
-    *v = (size_t)json_integer_value(j);
-    return true;
-}
-
 /* sums[n * K + k] from the manifest's list of completed planes: "planes"
  * (or "kernels") of objects with a "checksum" of 16 hex digits and either
  * "matrix" and "kernel" or a flat "index" (or "plane") n * K + k. Planes
@@ -378,20 +383,25 @@ static void manifest_sums(const json_t *root, const outfmt_spec *s,
     json_t *list = json_object_get(root, "planes");
     if (!json_is_array(list))
         list = json_object_get(root, "kernels");
-    size_t i, n, k, flat;
+    size_t i;
     json_t *e;
     json_array_foreach(list, i, e) {
-        const char *hex = json_string_value(json_object_get(e, "checksum"));
+        const char *hex;
+        json_int_t n = -1, k = -1, q = -1;
         char *end;
-        if (!hex)
+        if (json_unpack(e, "{s:s, s:I, s:I}", "checksum", &hex, "matrix", &n,
+                        "kernel", &k) == 0) {
+            if (n >= 0 && k >= 0 && (size_t)k < s->count)
+                q = n * (json_int_t)s->count + k;
+        } else if (json_unpack(e, "{s:s, s:I}", "checksum", &hex, "index",
+                               &q) != 0 &&
+                   json_unpack(e, "{s:s, s:I}", "checksum", &hex, "plane",
+                               &q) != 0) {
             continue;
+        }
         uint64_t sum = strtoull(hex, &end, 16);
-        if (member(e, "matrix", &n) && member(e, "kernel", &k))
-            flat = n * s->count + k;
-        else if (!member(e, "index", &flat) && !member(e, "plane", &flat))
-            continue;
-        if (*end == 0 && flat < s->nmat * s->count)
-            sums[flat] = sum;
+        if (*end == 0 && q >= 0 && (size_t)q < s->nmat * s->count)
+            sums[q] = sum;
     }
 }
 
@@ -508,6 +518,8 @@ static int hdf_commit(void *ctx, const char *manifest_json)
     c->file = H5I_INVALID_HID;
     if (!st)
         st = outdir_file_commit(&c->f);
+    if (!c->f.tmp[0])
+        c->dir_len = 0; /* renamed, or removed as the commit failed */
     c->name = c->f.path;
     return st;
 }
