@@ -178,8 +178,9 @@ typedef struct {
  * only the header. */
 PC_API int pc_npy_info(const char *path, pc_npy_meta *meta);
 
-/* Writes a C-ordered array of ndim dimensions (1..3) as .npy version 1.0.
- * data holds doubles or floats as dtype says. */
+/* Writes a C-ordered array of ndim dimensions (1..4: 4 for a stack of
+ * stacks) as .npy version 1.0. data holds doubles or floats as dtype
+ * says. */
 PC_API int pc_npy_write(const char *path, pc_dtype dtype, int ndim,
                         const size_t *shape, const void *data);
 /* The same file's bytes written to fd, an open file the caller created

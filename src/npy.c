@@ -938,7 +938,7 @@ static size_t format_header(pc_dtype dtype, int ndim, const size_t *shape,
     size_t len = 10, pad;
     int w;
 
-    if (ndim < 1 || ndim > 3 || !shape || (dtype != PC_F64 && dtype != PC_F32))
+    if (ndim < 1 || ndim > 4 || !shape || (dtype != PC_F64 && dtype != PC_F32))
         return 0;
     memcpy(buf, NPY_MAGIC "\x01\x00", 8);
     w = snprintf(buf + len, WRITE_HEADER_MAX - len,

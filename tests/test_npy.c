@@ -946,11 +946,13 @@ static void test_round_trip(void)
         static const size_t s1[] = {1}, s2[] = {100000, 100000};
         CHECK(pc_npy_header_size(PC_F64, 2, s2) == 128, "header (100000, ...)");
         CHECK(pc_npy_header_size(PC_F32, 1, s1) == 128, "header (1,)");
+        static const size_t s4[] = {2, 3, 4, 5};
+        CHECK(pc_npy_header_size(PC_F64, 4, s4) == 128, "header (2, 3, 4, 5)");
         CHECK(pc_npy_header_size(PC_F64, 3, big) % 64 == 0,
               "header of a 20-digit dimension: %zu",
               pc_npy_header_size(PC_F64, 3, big));
         CHECK(pc_npy_header_size(PC_F64, 0, s1) == 0 &&
-                  pc_npy_header_size(PC_F64, 4, big) == 0 &&
+                  pc_npy_header_size(PC_F64, 5, big) == 0 &&
                   pc_npy_header_size(PC_F64, 2, NULL) == 0 &&
                   pc_npy_header_size((pc_dtype)7, 1, s1) == 0,
               "header size of invalid arguments is not 0");
@@ -966,7 +968,7 @@ static void test_write_errors(void)
 
     CHECK(pc_npy_write(path, PC_F64, 0, s2, v) == PC_EUSAGE && msg_ok(NULL),
           "write with ndim 0");
-    CHECK(pc_npy_write(path, PC_F64, 4, s2, v) == PC_EUSAGE, "ndim 4");
+    CHECK(pc_npy_write(path, PC_F64, 5, s2, v) == PC_EUSAGE, "ndim 5");
     CHECK(pc_npy_write(path, PC_F64, 2, NULL, v) == PC_EUSAGE, "no shape");
     CHECK(pc_npy_write(path, (pc_dtype)7, 2, s2, v) == PC_EUSAGE, "dtype 7");
     CHECK(pc_npy_write(path, PC_F64, 2, s2, NULL) == PC_EUSAGE, "no data");
