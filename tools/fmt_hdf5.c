@@ -525,15 +525,9 @@ static int hdf_commit(void *ctx, const char *manifest_json)
 }
 
 const outfmt outfmt_hdf5 = {
-    .name = "hdf5",
-    .help = "one HDF5 file per run, dataset /conv (N, K, R', C') in chunks "
+    .name = "hdf5", .help = "one HDF5 file per run, dataset /conv (N, K, R', C') in chunks "
             "of a plane, --compress deflate[:LEVEL] with shuffle",
-    .open = hdf_open,
-    .partial = hdf_partial,
-    .write_plane = hdf_write_plane,
-    .flush = hdf_flush,
-    .read_plane = hdf_read_plane,
-    .commit = hdf_commit,
-    .close = hdf_close,
-    .final_names = hdf_final_names,
+    .open = hdf_open, .partial = hdf_partial, .close = hdf_close,
+    .write_plane = hdf_write_plane, .read_plane = hdf_read_plane,
+    .flush = hdf_flush, .commit = hdf_commit, .final_names = hdf_final_names,
 };

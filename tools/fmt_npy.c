@@ -156,15 +156,8 @@ static void npy_final_names(const outfmt_spec *spec, char *buf, size_t n)
 }
 
 const outfmt outfmt_npy = {
-    .name = "npy",
-    .help = "a .npy file per plane",
-    .per_plane = true,
-    .open = npy_open,
-    .partial = npy_partial,
-    .write_plane = npy_write_plane,
-    .flush = npy_flush,
-    .read_plane = npy_read_plane,
-    .commit = npy_commit,
-    .close = npy_close,
-    .final_names = npy_final_names,
+    .name = "npy", .help = "a .npy file per plane", .per_plane = true,
+    .open = npy_open, .partial = npy_partial, .close = npy_close,
+    .write_plane = npy_write_plane, .read_plane = npy_read_plane,
+    .flush = npy_flush, .commit = npy_commit, .final_names = npy_final_names,
 };

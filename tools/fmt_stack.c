@@ -257,14 +257,9 @@ static int stack_commit(void *ctx, const char *manifest_json)
 
 const outfmt outfmt_stack = {
     .name = "stack",
+    .open = stack_open, .partial = stack_partial, .close = stack_close,
+    .write_plane = stack_write_plane, .read_plane = stack_read_plane,
+    .flush = stack_flush, .commit = stack_commit, .final_names = stack_final_names,
     .help = "one .npy per run, shape (N, K, R', C') ((K, R', C') for one "
             "matrix), numpy.load(mmap_mode='r') maps it",
-    .open = stack_open,
-    .partial = stack_partial,
-    .write_plane = stack_write_plane,
-    .flush = stack_flush,
-    .read_plane = stack_read_plane,
-    .commit = stack_commit,
-    .close = stack_close,
-    .final_names = stack_final_names,
 };

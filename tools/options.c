@@ -413,8 +413,8 @@ const cli_opt cli_opts[] = {
              "then the kernels); not with -m",
      .set = set_size, .off = AT(nmat), .max = 1000000, .given = G_MATRICES,
      .dflt = "1"},
-    {.name = "bank", .letter = 'b', .arg = "FILE", .cmds = IN_RUN | IN_SWEEP,
-     .group = GRP_INPUTS,
+    {.name = "bank", .letter = 'b', .arg = "FILE", .group = GRP_INPUTS,
+     .cmds = IN_RUN | IN_SWEEP,
      .help = "read the kernels from a 3-D .npy file (K x R x C),\n"
              "or a 2-D one for a single kernel, instead of\n"
              "generating them\n"
