@@ -130,6 +130,16 @@ typedef struct {
 PC_API int pc_generate(const pc_gen_params *g, size_t rows, size_t cols,
                        pc_matrix *m, pc_bank *b);
 
+/* The same stream drawn piece by piece, for a stack of N matrices: matrix
+ * 0, 1, ..., N-1 (rows x cols values each), then the kernels; one matrix
+ * at a time in memory. With N = 1 it is pc_generate's stream. pc_gen_open
+ * refuses a bad range as pc_generate does. */
+typedef struct pc_gen_stream pc_gen_stream;
+PC_API int pc_gen_open(pc_gen_stream **s, const pc_gen_params *g);
+/* The next n values into out (n doubles), or drawn and dropped (NULL). */
+PC_API void pc_gen_draw(pc_gen_stream *s, size_t n, double *out);
+PC_API void pc_gen_close(pc_gen_stream *s);
+
 /* ---- .npy files --------------------------------------------------------- */
 
 /* Reads a 2-D array (or, with pc_npy_read_bank, a 3-D stack or one 2-D
@@ -140,6 +150,15 @@ PC_API int pc_npy_read_bank(const char *path, pc_bank *b);
  * would take more than max bytes (0: no limit). */
 PC_API int pc_npy_read_matrix_max(const char *path, pc_matrix *m, double max);
 PC_API int pc_npy_read_bank_max(const char *path, pc_bank *b, double max);
+
+/* Matrix `index` of a 3-D .npy stack (N x R x C), or of a 2-D file
+ * (index 0), into m, already allocated R x C: one matrix in memory
+ * whatever the stack's size. C order is read from the matrix's offset;
+ * Fortran order is gathered through a read-only mapping of the file
+ * (slower: the matrix's elements are spread over the whole file). A
+ * stack must be a regular file. PC_EUSAGE for an index or shape that the
+ * file does not have; otherwise the readers' errors. */
+PC_API int pc_npy_read_slice(const char *path, size_t index, pc_matrix *m);
 
 /* What a .npy file's header says, read without its elements: its
  * element type as numpy spells it, byte order first ("<f8", "|u1",
@@ -224,6 +243,14 @@ typedef struct pc_plan pc_plan;
 PC_API int pc_plan_create(pc_plan **plan, const pc_conv_params *p,
                           const pc_matrix *m, const pc_bank *b);
 PC_API void pc_plan_destroy(pc_plan *plan);
+/* Another matrix of the plan's shape (a stack of them, one plan): fills
+ * the padded matrix again and, for an FFT plan, recomputes the tile
+ * spectra; the kernels, the method and the FFT size stay. Results are
+ * then bit for bit a fresh plan's of m (with the same method and FFT
+ * size). PC_EUSAGE for another shape, or NaN/Inf in m with an FFT plan
+ * (as pc_plan_create refuses them). Not while a pc_run on the plan is
+ * under way; procs workers map the plan at each pc_run, so they see it. */
+PC_API int pc_plan_set_matrix(pc_plan *plan, const pc_matrix *m);
 
 /* Memory of a plan, in bytes. plan: its shared mapping (padded matrix,
  * flipped and packed kernels, header) but the spectra; spectra: the FFT's

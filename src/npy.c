@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -840,6 +841,66 @@ int pc_npy_read_bank(const char *path, pc_bank *b)
 int pc_npy_read_bank_max(const char *path, pc_bank *b, double max)
 {
     return read_array(path, 2, 3, max, alloc_bank, b, sizeof *b);
+}
+
+/* Matrix n of a Fortran-ordered stack (N x R x C): its elements lie N
+ * apart down a column and N*R apart across a row, all over the file, so
+ * they are gathered from a read-only mapping (the page cache holds the
+ * file; the process only the matrix). */
+static int gather_fortran(FILE *f, const char *path, const struct npy_info *in,
+                          size_t n, double *out)
+{
+    size_t N = in->shape[0], R = in->shape[1], C = in->shape[2];
+    size_t size = in->dt->size, bytes = in->offset + in->data_bytes;
+    void *map = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE, fileno(f), 0);
+    if (map == MAP_FAILED)
+        return pc_error(PC_EIO, "%s: cannot map the file to read a "
+                        "Fortran-ordered stack: %s", path, strerror(errno));
+    const unsigned char *base = (const unsigned char *)map + in->offset;
+    for (size_t r = 0; r < R; r++)
+        for (size_t c = 0; c < C; c++)
+            convert(base + size * (n + N * (r + R * c)), 1, in,
+                    out + r * C + c);
+    munmap(map, bytes);
+    return PC_OK;
+}
+
+int pc_npy_read_slice(const char *path, size_t index, pc_matrix *m)
+{
+    struct npy_info info;
+    FILE *f;
+    int rc = npy_open(path, 2, 3, &f, &info);
+    if (rc)
+        return rc;
+    size_t nmat = info.ndim == 3 ? info.shape[0] : 1;
+    size_t rows = info.shape[info.ndim - 2], cols = info.shape[info.ndim - 1];
+    if (index >= nmat || !m->data || m->rows != rows || m->cols != cols) {
+        rc = pc_error(PC_EUSAGE, "%s: no matrix %zu of %zux%zu here (it "
+                      "holds %zu of %zux%zu)", path, index, m->rows, m->cols,
+                      nmat, rows, cols);
+    } else if (info.ndim == 3 && info.file_bytes == 0) {
+        rc = pc_error(PC_EINPUT, "%s: a stack of matrices is read a matrix "
+                      "at a time, which needs a regular file", path);
+    } else if (info.ndim == 3 && info.fortran) {
+        rc = gather_fortran(f, path, &info, index, m->data);
+    } else {
+        /* One matrix's elements, from where they start. A 2-D file in
+         * Fortran order is scattered as the whole-file reader does. */
+        struct npy_info one = info;
+        one.ndim = 2;
+        one.shape[0] = rows;
+        one.shape[1] = cols;
+        one.nelem = rows * cols;
+        one.data_bytes = one.nelem * info.dt->size;
+        if (index && fseeko(f, (off_t)(info.offset + index * one.data_bytes),
+                            SEEK_SET) != 0)
+            rc = pc_error(PC_EIO, "%s: cannot seek to matrix %zu: %s", path,
+                          index, strerror(errno));
+        else
+            rc = npy_read_data(f, path, &one, m->data);
+    }
+    fclose(f);
+    return rc;
 }
 
 int pc_npy_info(const char *path, pc_npy_meta *meta)

@@ -151,14 +151,19 @@ void pc_plan_sets(pc_plan *pl, size_t lanes)
     pl->first_single = (2 * pl->nsets2 + pl->nsets1) * pl->lanes;
 }
 
-bool pc_plan_finite(const pc_plan *pl, const pc_matrix *m, const pc_bank *b)
+bool pc_plan_matrix_finite(const pc_plan *pl, const pc_matrix *m)
 {
     size_t r0, c0;
     pc_boundary bnd;
     double fillv;
     origin(pl, &r0, &c0, &bnd, &fillv);
-    return all_finite(m->data, m->rows * m->cols) &&
-           all_finite(b->data, b->count * b->rows * b->cols) && isfinite(fillv);
+    return all_finite(m->data, m->rows * m->cols) && isfinite(fillv);
+}
+
+bool pc_plan_finite(const pc_plan *pl, const pc_matrix *m, const pc_bank *b)
+{
+    return pc_plan_matrix_finite(pl, m) &&
+           all_finite(b->data, b->count * b->rows * b->cols);
 }
 
 /* Index into a dimension of n samples, extended per boundary. Returns -1 for
@@ -236,7 +241,7 @@ static void store(void *base, pc_dtype dt, size_t i, double v)
         ((double *)base)[i] = v;
 }
 
-void pc_plan_fill(pc_plan *pl, const pc_matrix *m, const pc_bank *b)
+void pc_plan_fill_matrix(pc_plan *pl, const pc_matrix *m)
 {
     const pc_dtype dt = pl->p.dtype;
     size_t r0, c0;
@@ -244,8 +249,8 @@ void pc_plan_fill(pc_plan *pl, const pc_matrix *m, const pc_bank *b)
     double fillv;
     origin(pl, &r0, &c0, &bnd, &fillv);
     long M = (long)m->rows, N = (long)m->cols;
-    long roff = (long)r0 - (long)(b->rows - 1);
-    long coff = (long)c0 - (long)(b->cols - 1);
+    long roff = (long)r0 - (long)(pl->krows - 1);
+    long coff = (long)c0 - (long)(pl->kcols - 1);
     for (size_t i = 0; i < pl->prows; i++) {
         long si = extend((long)i + roff, M, bnd);
         for (size_t j = 0; j < pl->pcols; j++) {
@@ -254,7 +259,11 @@ void pc_plan_fill(pc_plan *pl, const pc_matrix *m, const pc_bank *b)
             store(pl->pad, dt, i * pl->pstride + j, v);
         }
     }
+}
 
+void pc_plan_fill_kernels(pc_plan *pl, const pc_bank *b)
+{
+    const pc_dtype dt = pl->p.dtype;
     /* Flipped kernels turn convolution into correlation: out[i][j] =
      * sum_pq pad[i+p][j+q] * kf[p][q], every mode alike. */
     size_t kh = b->rows, kw = b->cols, taps = kh * kw;

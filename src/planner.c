@@ -126,7 +126,8 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
         pl->wisdom = pl->blob + h.wisdom_off;
         free(wisdom);
     }
-    pc_plan_fill(pl, m, b);
+    pc_plan_fill_matrix(pl, m);
+    pc_plan_fill_kernels(pl, b);
     if (pl->method == PC_FFT)
         pc_fft_spectra(pl);
     pc_plan_seal(pl, &h);
@@ -136,6 +137,27 @@ int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
 error:
     pc_plan_destroy(pl);
     return st;
+}
+
+int pc_plan_set_matrix(pc_plan *pl, const pc_matrix *m)
+{
+    if (!pl->owns)
+        return pc_error(PC_EUSAGE, "pc_plan_set_matrix: not on a worker's "
+                        "view of a plan");
+    if (!m->data || m->rows != pl->rows || m->cols != pl->cols)
+        return pc_error(PC_EUSAGE, "pc_plan_set_matrix: the matrix is %zux%zu, "
+                        "the plan's %zux%zu", m->rows, m->cols, pl->rows,
+                        pl->cols);
+    /* As pc_plan_create refuses --method fft for such inputs: the FFT
+     * would spread them over whole tiles. */
+    if (pl->method == PC_FFT && !pc_plan_matrix_finite(pl, m))
+        return pc_error(PC_EUSAGE, "this matrix holds NaN or Inf, which an "
+                        "FFT plan cannot take (an FFT spreads them over "
+                        "whole tiles); use --method direct");
+    pc_plan_fill_matrix(pl, m);
+    if (pl->method == PC_FFT)
+        pc_fft_spectra(pl);
+    return PC_OK;
 }
 
 int pc_plan_view(pc_plan *pl, char *blob, size_t bytes)

@@ -210,9 +210,95 @@ static void test_xxhash64(void)
           "xxhash64 does not see the signs of 3000 doubles flipped");
 }
 
+/* pc_plan_set_matrix: a plan made with one matrix and given another
+ * computes bit for bit what a fresh plan of the other computes (with the
+ * same method and FFT size), for direct and FFT, both dtypes; another
+ * shape, and NaN with an FFT plan, are refused. */
+static void set_matrix_case(const char *name, pc_conv_params p)
+{
+    const size_t M = 61, N = 47, K = 5, kh = 7, kw = 6;
+    pc_matrix m0, m1;
+    pc_bank b;
+    make_inputs(&m0, &b, M, N, K, kh, kw);
+    pc_matrix_alloc(&m1, M, N);
+    for (size_t i = 0; i < M * N; i++)
+        m1.data[i] = (double)((i * 7919) % 23) - 11;
+    pc_plan *a = NULL, *fresh = NULL;
+    int st = pc_plan_create(&a, &p, &m0, &b);
+    CHECK(st == 0, "%s: plan: %s", name, pc_errmsg());
+    if (!st) {
+        /* The fresh plan must take the same tiling to give the same bits. */
+        size_t P, Q, Tr, Tc, ntr, ntc;
+        double ps;
+        pc_plan_fft_info(a, &P, &Q, &Tr, &Tc, &ntr, &ntc, &ps);
+        p.fft_P = P;
+        p.fft_Q = Q;
+        st = pc_plan_set_matrix(a, &m1);
+        CHECK(st == 0, "%s: set_matrix: %s", name, pc_errmsg());
+    }
+    if (!st)
+        st = pc_plan_create(&fresh, &p, &m1, &b);
+    size_t bytes = a ? pc_plan_out_bytes(a) : 0;
+    char *x = malloc(bytes ? bytes : 1), *y = malloc(bytes ? bytes : 1);
+    for (size_t k = 0; !st && k < K; k++) {
+        CHECK(pc_plan_execute(a, k, x) == 0 && pc_plan_execute(fresh, k, y) == 0,
+              "%s: execute: %s", name, pc_errmsg());
+        CHECK(memcmp(x, y, bytes) == 0, "%s: kernel %zu differs from a fresh "
+              "plan's", name, k);
+    }
+    if (!st) {
+        /* And through a strategy (the batch path). */
+        uint64_t s1[5], s2[5];
+        pc_run_params rp = {.strategy = PC_SERIAL, .sums = s1};
+        pc_run_result res;
+        CHECK(pc_run(a, &rp, &res) == 0, "%s: run: %s", name, pc_errmsg());
+        rp.sums = s2;
+        CHECK(pc_run(fresh, &rp, &res) == 0, "%s: run: %s", name, pc_errmsg());
+        CHECK(memcmp(s1, s2, sizeof s1) == 0, "%s: run checksums differ",
+              name);
+        pc_matrix bad;
+        pc_matrix_alloc(&bad, M + 1, N);
+        CHECK(pc_plan_set_matrix(a, &bad) == PC_EUSAGE &&
+              strstr(pc_errmsg(), "62x47"), "%s: another shape: %s", name,
+              pc_errmsg());
+        pc_matrix_free(&bad);
+        m1.data[5] = 0.0 / 0.0;
+        int want = pc_plan_method(a) == PC_FFT ? PC_EUSAGE : PC_OK;
+        CHECK(pc_plan_set_matrix(a, &m1) == want, "%s: NaN: %s", name,
+              pc_errmsg());
+    }
+    free(x);
+    free(y);
+    pc_plan_destroy(a);
+    pc_plan_destroy(fresh);
+    pc_matrix_free(&m0);
+    pc_matrix_free(&m1);
+    pc_bank_free(&b);
+}
+
+static void test_set_matrix(void)
+{
+    pc_conv_params p;
+    const pc_mode modes[] = {PC_FULL, PC_SAME, PC_VALID};
+    const pc_boundary bnds[] = {PC_FILL, PC_WRAP, PC_SYMM};
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < 3; i++) {
+            pc_conv_params_default(&p);
+            p.dtype = d ? PC_F32 : PC_F64;
+            p.mode = modes[i];
+            p.boundary = bnds[i];
+            p.fillvalue = 1.5;
+            p.method = PC_DIRECT;
+            set_matrix_case(d ? "direct f32" : "direct f64", p);
+            p.method = PC_FFT;
+            set_matrix_case(d ? "fft f32" : "fft f64", p);
+        }
+}
+
 int main(void)
 {
     test_xxhash64();
+    test_set_matrix();
     test_estimates();
     test_worker_mode();
     return t_summary("api");

@@ -47,7 +47,31 @@ int main(void)
         in_range &= m2.data[i] >= -5 && m2.data[i] < -2;
     CHECK(in_range, "negative range not respected");
 
+    /* The stream drawn piece by piece: matrix 0 of a stack is pc_generate's
+     * matrix; after 3 matrices come the kernels, matrix 1 and 2 being the
+     * values that follow matrix 0. */
+    g = (pc_gen_params){.seed = 42, .lo = 0, .hi = 100};
+    pc_gen_stream *gs;
+    double stack[3 * 12], bank3[12], all[3 * 12 + 12];
+    CHECK(pc_gen_open(&gs, &g) == 0, "gen_open: %s", pc_errmsg());
+    pc_gen_draw(gs, 12, stack);
+    pc_gen_draw(gs, 12, NULL);
+    pc_gen_draw(gs, 12, stack + 24);
+    pc_gen_draw(gs, 12, bank3);
+    pc_gen_close(gs);
+    CHECK(memcmp(stack, m.data, 12 * sizeof(double)) == 0,
+          "matrix 0 of a stack is not pc_generate's matrix");
+    CHECK(pc_gen_open(&gs, &g) == 0, "gen_open: %s", pc_errmsg());
+    pc_gen_draw(gs, 48, all);
+    pc_gen_close(gs);
+    CHECK(memcmp(all + 24, stack + 24, 12 * sizeof(double)) == 0 &&
+          memcmp(all + 36, bank3, 12 * sizeof(double)) == 0,
+          "matrix 2 or the kernels after 3 matrices are not the stream's");
+    CHECK(memcmp(all + 12, b.data, 12 * sizeof(double)) == 0,
+          "the kernels after one matrix are not pc_generate's");
+
     g = (pc_gen_params){.seed = 1, .lo = 5, .hi = 5};
+    CHECK(pc_gen_open(&gs, &g) == PC_EUSAGE && !gs, "stream: empty range");
     CHECK(pc_generate(&g, 3, 4, &m2, NULL) == PC_EUSAGE, "empty range accepted");
     CHECK(strstr(pc_errmsg(), "range") != NULL, "message '%s'", pc_errmsg());
     g = (pc_gen_params){.seed = 1, .lo = 0, .hi = 1LL << 40};
