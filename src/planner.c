@@ -236,6 +236,22 @@ int pc_plan_estimate(const pc_conv_params *p, size_t rows, size_t cols,
     return PC_OK;
 }
 
+int pc_plan_model(const pc_conv_params *p, size_t rows, size_t cols,
+                  size_t count, size_t krows, size_t kcols, pc_method *method,
+                  double *direct, double *fft)
+{
+    pc_plan pl;
+    memset(&pl, 0, sizeof pl);
+    int st = begin(&pl, p, rows, cols, count, krows, kcols);
+    if (st)
+        return st;
+    model_method(&pl, true);
+    *method = pl.method;
+    *direct = pl.est_direct;
+    *fft = pl.est_fft;
+    return PC_OK;
+}
+
 void pc_plan_memory(const pc_plan *plan, pc_memory *m)
 {
     /* Measured on the mapping itself: the spectra run from their offset
