@@ -467,6 +467,12 @@ PC_API int pc_cpu_info_get(pc_cpu_info *ci);
  * /sys/devices/system/cpu under root instead of "/" (tests give a tree of
  * their own); the affinity is always the process's. */
 PC_API int pc_cpu_info_at(const char *root, pc_cpu_info *ci);
+/* A count of threads or CPUs from the environment variable name, read as
+ * OpenMP reads OMP_NUM_THREADS: the first entry of a list ("4" or "4,2").
+ * *n is 0 if the variable is unset; PC_EUSAGE if it is not a count from 1
+ * to 4096. The parconv program's default thread count is OMP_NUM_THREADS,
+ * else SLURM_CPUS_PER_TASK, else pc_cpu_info's usable CPUs. */
+PC_API int pc_env_count(const char *name, unsigned *n);
 /* Bytes of memory this process may still use: MemAvailable, capped by the
  * cgroup limit when there is one; 0 if unknown. */
 PC_API uint64_t pc_available_memory(void);

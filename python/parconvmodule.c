@@ -19,7 +19,6 @@
 
 #include <parconv.h>
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -69,57 +68,39 @@ static const char *string_arg(PyObject *o, const char *what)
     return PyUnicode_AsUTF8(o);
 }
 
-/* Named choices, with scipy's error messages for mode and boundary. */
-static int parse_mode(PyObject *o, pc_mode *m)
-{
-    const char *s = string_arg(o, "mode");
-    int v = s ? pc_mode_parse(s) : -1;
-    if (s && v < 0)
-        PyErr_SetString(PyExc_ValueError,
-                        "Acceptable mode flags are 'valid', 'same', or 'full'.");
-    if (v < 0)
-        return -1;
-    *m = (pc_mode)v;
-    return 0;
-}
+/* The named choices: each keyword's parser (names.c) and, as scipy words
+ * it for mode and boundary, what it accepts. */
+enum { MODE, BOUNDARY, METHOD, ISA };
+static const struct {
+    const char *name;
+    int (*parse)(const char *);
+    const char *accepted;
+} choices[] = {
+    [MODE] = {"mode", pc_mode_parse, "'valid', 'same', or 'full'"},
+    [BOUNDARY] = {"boundary", pc_boundary_parse,
+                  "'fill', 'circular' (or 'wrap'), and 'symmetric' (or "
+                  "'symm')"},
+    [METHOD] = {"method", pc_method_parse, "'auto', 'direct', or 'fft'"},
+    [ISA] = {"isa", pc_isa_parse,
+             "'auto', 'avx512', 'avx2', or 'generic'"},
+};
 
-static int parse_boundary(PyObject *o, pc_boundary *b)
+/* o's value for choice c into *v: 0, or -1 with TypeError or scipy's
+ * ValueError. o NULL (not given) leaves *v. */
+static int parse_choice(PyObject *o, int c, int *v)
 {
-    const char *s = string_arg(o, "boundary");
-    int v = s ? pc_boundary_parse(s) : -1;
-    if (s && v < 0)
-        PyErr_SetString(PyExc_ValueError,
-                        "Acceptable boundary flags are 'fill', 'circular' "
-                        "(or 'wrap'), and 'symmetric' (or 'symm').");
-    if (v < 0)
+    if (!o)
+        return 0;
+    const char *s = string_arg(o, choices[c].name);
+    if (!s)
         return -1;
-    *b = (pc_boundary)v;
-    return 0;
-}
-
-static int parse_method(PyObject *o, pc_method *m)
-{
-    const char *s = string_arg(o, "method");
-    int v = s ? pc_method_parse(s) : -1;
-    if (s && v < 0)
-        PyErr_Format(PyExc_ValueError, "method must be 'auto', 'direct' or "
-                     "'fft', not '%s'", s);
-    if (v < 0)
+    int x = choices[c].parse(s);
+    if (x < 0) {
+        PyErr_Format(PyExc_ValueError, "Acceptable %s flags are %s (not "
+                     "'%s').", choices[c].name, choices[c].accepted, s);
         return -1;
-    *m = (pc_method)v;
-    return 0;
-}
-
-static int parse_isa(PyObject *o, pc_isa *i)
-{
-    const char *s = string_arg(o, "isa");
-    int v = s ? pc_isa_parse(s) : -1;
-    if (s && v < 0)
-        PyErr_Format(PyExc_ValueError, "isa must be 'auto', 'generic', "
-                     "'avx2' or 'avx512', not '%s'", s);
-    if (v < 0)
-        return -1;
-    *i = (pc_isa)v;
+    }
+    *v = x;
     return 0;
 }
 
@@ -213,11 +194,18 @@ static int parse_options(PyObject *mode, PyObject *boundary, PyObject *fill,
      * spend longer choosing than computing, and the same shapes then give
      * the same bits. Plan times them (see plan_new). */
     o->cp.fft_model = true;
-    if ((mode && parse_mode(mode, &o->cp.mode)) ||
-        (boundary && parse_boundary(boundary, &o->cp.boundary)) ||
-        (fill && parse_fillvalue(fill, &o->cp.fillvalue)) ||
-        (method && parse_method(method, &o->cp.method)) ||
-        (isa && parse_isa(isa, &o->cp.isa)) ||
+    PyObject *given[] = {[MODE] = mode, [BOUNDARY] = boundary,
+                         [METHOD] = method, [ISA] = isa};
+    int v[] = {[MODE] = o->cp.mode, [BOUNDARY] = o->cp.boundary,
+               [METHOD] = o->cp.method, [ISA] = o->cp.isa};
+    for (int c = 0; c < 4; c++)
+        if (parse_choice(given[c], c, &v[c]))
+            return -1;
+    o->cp.mode = (pc_mode)v[MODE];
+    o->cp.boundary = (pc_boundary)v[BOUNDARY];
+    o->cp.method = (pc_method)v[METHOD];
+    o->cp.isa = (pc_isa)v[ISA];
+    if ((fill && parse_fillvalue(fill, &o->cp.fillvalue)) ||
         (threads && parse_threads(threads, &o->threads)))
         return -1;
     if (dtype && dtype != Py_None) {
@@ -228,40 +216,22 @@ static int parse_options(PyObject *mode, PyObject *boundary, PyObject *fill,
     return 0;
 }
 
-/* The first entry of an OpenMP-style list ("4" or "4,2"), as the program
- * reads it (tools/workers.c): 1 if unset, -1 with ValueError if malformed. */
-static int env_count(const char *name, unsigned *n)
-{
-    const char *s = getenv(name);
-    if (!s)
-        return 1;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    while (*end == ' ')
-        end++;
-    if (errno || end == s || (*end && *end != ',') || v < 1 || v > 4096 ||
-        s[0] == '-') {
-        PyErr_Format(PyExc_ValueError, "%s='%s' is not a thread count from 1 "
-                     "to 4096", name, s);
-        return -1;
-    }
-    *n = (unsigned)v;
-    return 0;
-}
-
-/* The threads the program would use: OMP_NUM_THREADS, else
- * SLURM_CPUS_PER_TASK, else the CPUs the process may use (affinity,
+/* The threads the program would use (tools/workers.c): OMP_NUM_THREADS,
+ * else SLURM_CPUS_PER_TASK, else the CPUs the process may use (affinity,
  * cgroup quota). */
 static int default_threads(unsigned *n)
 {
     static pc_cpu_info ci;
     static bool have;
-    int st = env_count("OMP_NUM_THREADS", n);
-    if (st == 1)
-        st = env_count("SLURM_CPUS_PER_TASK", n);
-    if (st <= 0)
-        return st;
+    int st = pc_env_count("OMP_NUM_THREADS", n);
+    if (!st && !*n)
+        st = pc_env_count("SLURM_CPUS_PER_TASK", n);
+    if (st) {
+        raise_status(st, pc_errmsg());
+        return -1;
+    }
+    if (*n)
+        return 0;
     if (!have) {
         pc_cpu_info_get(&ci);
         have = true;
