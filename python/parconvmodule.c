@@ -159,25 +159,17 @@ static int parse_fillvalue(PyObject *o, double *v)
     PyArrayObject *a = (PyArrayObject *)PyArray_FROM_O(o);
     if (!a)
         return -1;
-    int st = -1;
+    PyObject *item = NULL;
     if (PyArray_SIZE(a) != 1)
         PyErr_SetString(PyExc_ValueError,
                         "fillvalue must be scalar or an array with one element.");
     else if (!PyArray_ISBOOL(a) && !PyArray_ISINTEGER(a) && !PyArray_ISFLOAT(a))
         PyErr_Format(PyExc_TypeError, "fillvalue must be a real number, not "
                      "%.100s", Py_TYPE(o)->tp_name);
-    else {
-        *v = PyFloat_AsDouble(o);
-        st = *v == -1 && PyErr_Occurred() ? -1 : 0;
-        if (st && PyArray_NDIM(a) > 0) {
-            /* An array of one element: its only value. */
-            PyErr_Clear();
-            PyObject *item = PyArray_GETITEM(a, PyArray_DATA(a));
-            *v = item ? PyFloat_AsDouble(item) : -1;
-            st = item && !(*v == -1 && PyErr_Occurred()) ? 0 : -1;
-            Py_XDECREF(item);
-        }
-    }
+    else if ((item = PyArray_GETITEM(a, PyArray_DATA(a))))
+        *v = PyFloat_AsDouble(item);
+    int st = item && !PyErr_Occurred() ? 0 : -1;
+    Py_XDECREF(item);
     Py_DECREF(a);
     return st;
 }
@@ -242,11 +234,21 @@ static int default_threads(unsigned *n)
 
 /* ---- arrays ------------------------------------------------------------- */
 
+/* Raises ValueError "what is empty (shape (...))". */
+static void empty_error(const char *what, PyArrayObject *a)
+{
+    PyObject *shape = PyArray_IntTupleFromIntp(PyArray_NDIM(a),
+                                               PyArray_DIMS(a));
+    if (shape)
+        PyErr_Format(PyExc_ValueError, "%s is empty (shape %S)", what, shape);
+    Py_XDECREF(shape);
+}
+
 /* o as a C-contiguous array of doubles (o itself when it is one already),
- * of 2 or (if stack) 3 dimensions, none of them empty. Numbers of any
- * real kind are taken; complex and others are refused. *f32 says whether
- * o held float32. */
-static PyArrayObject *doubles(PyObject *o, const char *what, int max_ndim,
+ * of 2 or 3 dimensions (what they may be: dims), none of them empty.
+ * Numbers of any real kind are taken; complex and others are refused.
+ * *f32 says whether o held float32. */
+static PyArrayObject *doubles(PyObject *o, const char *what, const char *dims,
                               bool *f32)
 {
     PyArrayObject *a = (PyArrayObject *)PyArray_FROM_O(o);
@@ -265,18 +267,13 @@ static PyArrayObject *doubles(PyObject *o, const char *what, int max_ndim,
         goto error;
     }
     int nd = PyArray_NDIM(a);
-    if (nd < 2 || nd > max_ndim) {
+    if (nd < 2 || nd > 3) {
         PyErr_Format(PyExc_ValueError, "%s must be %s; it is %d-D", what,
-                     max_ndim == 3 && what[0] == 'm'
-                         ? "2-D (R, C) or a 3-D stack (N, R, C)"
-                         : max_ndim == 3 ? "3-D (K, kh, kw) or one 2-D kernel"
-                                         : "2-D", nd);
+                     dims, nd);
         goto error;
     }
     if (PyArray_SIZE(a) == 0) {
-        PyObject *shape = PyObject_GetAttrString((PyObject *)a, "shape");
-        PyErr_Format(PyExc_ValueError, "%s is empty (shape %S)", what, shape);
-        Py_XDECREF(shape);
+        empty_error(what, a);
         goto error;
     }
     *f32 = PyArray_TYPE(a) == NPY_FLOAT;
@@ -319,9 +316,11 @@ static PyArrayObject *result(PyObject *out, int ndim, npy_intp *shape,
         same = PyArray_DIM(a, i) == shape[i];
     if (!same) {
         PyObject *want = PyArray_IntTupleFromIntp(ndim, shape);
-        PyObject *have = PyObject_GetAttrString(out, "shape");
-        PyErr_Format(PyExc_ValueError, "out has shape %S; the result's is %S",
-                     have, want);
+        PyObject *have = PyArray_IntTupleFromIntp(PyArray_NDIM(a),
+                                                  PyArray_DIMS(a));
+        if (want && have)
+            PyErr_Format(PyExc_ValueError, "out has shape %S; the result's "
+                         "is %S", have, want);
         Py_XDECREF(want);
         Py_XDECREF(have);
         return NULL;
@@ -566,6 +565,10 @@ static int result_shape(bool stack, size_t n, bool one, size_t count,
     return nd;
 }
 
+/* What the matrix and the bank may be. */
+#define MATRIX_DIMS "2-D (R, C) or a 3-D stack (N, R, C)"
+#define BANK_DIMS "3-D (K, kh, kw) or one 2-D kernel"
+
 /* The matrices of a 2-D matrix or a 3-D stack: n, rows, cols. */
 static void stack_of(PyArrayObject *m, size_t *n, size_t *rows, size_t *cols)
 {
@@ -652,8 +655,8 @@ static PyObject *convolve(PyObject *self, PyObject *args, PyObject *kw)
         return NULL;
     bool mf32, bf32;
     PyArrayObject *m = NULL, *b = NULL, *r = NULL;
-    if (!(m = doubles(mo, "matrix", 3, &mf32)) ||
-        !(b = doubles(bo, "bank", 3, &bf32)))
+    if (!(m = doubles(mo, "matrix", MATRIX_DIMS, &mf32)) ||
+        !(b = doubles(bo, "bank", BANK_DIMS, &bf32)))
         goto done;
     if (!o.dtype_given)
         o.cp.dtype = mf32 && bf32 ? PC_F32 : PC_F64;
@@ -755,7 +758,7 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     if (!o.threads && default_threads(&o.threads))
         return NULL;
     bool bf32;
-    PyArrayObject *b = doubles(bo, "bank", 3, &bf32);
+    PyArrayObject *b = doubles(bo, "bank", BANK_DIMS, &bf32);
     if (!b)
         return NULL;
     /* Without a matrix to look at, the bank's dtype decides. */
@@ -816,7 +819,7 @@ static PyObject *plan_execute(PlanObject *p, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:execute", names, &mo, &out))
         return NULL;
     bool f32;
-    PyArrayObject *m = doubles(mo, "matrix", 3, &f32), *r = NULL;
+    PyArrayObject *m = doubles(mo, "matrix", MATRIX_DIMS, &f32), *r = NULL;
     if (!m)
         return NULL;
     size_t n, rows, cols;
