@@ -805,7 +805,7 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 }
 
 PyDoc_STRVAR(execute_doc,
-"execute(matrix, out=None)\n"
+"execute($self, matrix, out=None)\n"
 "--\n\n"
 "Convolve one matrix of the plan's shape (2-D), or a stack of them\n"
 "(N, R, C), with the plan's bank; returns output_shape, or (N,) +\n"
