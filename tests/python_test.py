@@ -497,14 +497,20 @@ def keyboard_interrupt():
     if threading.current_thread() is not threading.main_thread():
         raise Skip("not the main thread")
     rng = np.random.default_rng(12)
-    m, b = rng.normal(size=(300, 300)), rng.normal(size=(160, 150, 150))
-    out = np.empty((160, 151, 151))
+    m, k = rng.normal(size=(300, 300)), rng.normal(size=(150, 150))
 
-    def call():
-        parconv.convolve(m, b, "valid", out=out, method="direct", threads=1)
+    def call(n):
+        # n kernels of 150x150, 'valid': long work, small output.
+        b = np.broadcast_to(k, (n, 150, 150))
+        parconv.convolve(m, b, "valid", out=np.empty((n, 151, 151)),
+                         method="direct", threads=1)
 
+    # Enough kernels for about 2.5 s here (at most 600: 220 MB).
     t = time.monotonic()
-    call()
+    call(16)
+    n = min(600, max(16, int(16 * 2.5 / (time.monotonic() - t))))
+    t = time.monotonic()
+    call(n)
     full = time.monotonic() - t
     if full < 1.0:
         raise Skip(f"the long call took only {full:.2f} s here")
@@ -512,7 +518,7 @@ def keyboard_interrupt():
     t = time.monotonic()
     timer.start()
     try:
-        call()
+        call(n)
     except KeyboardInterrupt:
         took = time.monotonic() - t
     else:
