@@ -272,6 +272,15 @@ typedef struct {
 PC_API int pc_plan_estimate(const pc_conv_params *p, size_t rows, size_t cols,
                             size_t count, size_t krows, size_t kcols,
                             pc_memory *m);
+/* The cost model's choice for these parameters and shapes, without
+ * allocating or timing anything: the method a plan of them would take
+ * (p->method, or for AUTO the cheaper estimate; never AUTO) and the
+ * estimates that pc_plan_estimates would report (seconds per kernel, one
+ * core). Inputs are assumed finite (with NaN or Inf an AUTO plan is
+ * direct). Same errors as pc_plan_create for bad parameters. */
+PC_API int pc_plan_model(const pc_conv_params *p, size_t rows, size_t cols,
+                         size_t count, size_t krows, size_t kcols,
+                         pc_method *method, double *direct, double *fft);
 /* What a plan holds, measured on its mapping. */
 PC_API void pc_plan_memory(const pc_plan *plan, pc_memory *m);
 
@@ -332,7 +341,8 @@ PC_API uint64_t pc_plane_checksum(const void *plane, size_t rows,
  * arena can be given to procs. Otherwise private memory (fd -1), in huge
  * pages where the kernel allows, which the other strategies write faster:
  * each process pays for its first touch of every 4 KB page of a shared
- * mapping. */
+ * mapping. The strategies but procs also take memory of the caller's own
+ * as {base, bytes, fd -1} (an array to fill; not for pc_arena_destroy). */
 typedef struct {
     void *base;
     size_t bytes;
@@ -458,6 +468,12 @@ PC_API int pc_cpu_info_get(pc_cpu_info *ci);
  * /sys/devices/system/cpu under root instead of "/" (tests give a tree of
  * their own); the affinity is always the process's. */
 PC_API int pc_cpu_info_at(const char *root, pc_cpu_info *ci);
+/* A count of threads or CPUs from the environment variable name, read as
+ * OpenMP reads OMP_NUM_THREADS: the first entry of a list ("4" or "4,2").
+ * *n is 0 if the variable is unset; PC_EUSAGE if it is not a count from 1
+ * to 4096. The parconv program's default thread count is OMP_NUM_THREADS,
+ * else SLURM_CPUS_PER_TASK, else pc_cpu_info's usable CPUs. */
+PC_API int pc_env_count(const char *name, unsigned *n);
 /* Bytes of memory this process may still use: MemAvailable, capped by the
  * cgroup limit when there is one; 0 if unknown. */
 PC_API uint64_t pc_available_memory(void);

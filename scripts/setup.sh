@@ -37,7 +37,10 @@ pc_build() {
 }
 
 PC_BUILD_PACKAGES=(gcc libc6-dev meson ninja-build pkg-config libfftw3-dev libgsl-dev libjansson-dev libhdf5-dev)
-PC_TEST_PACKAGES=(python3 python3-numpy python3-scipy python3-h5py)
+# python3-dev: the Python module (python/) and its test suite.
+PC_TEST_PACKAGES=(python3 python3-numpy python3-scipy python3-h5py python3-dev)
+# bench/python_bench.py's optional peers, each installed if it can be.
+PC_PYBENCH_PACKAGES=(python3-opencv python3-torch)
 # tests/fuzz/run.sh (scripts/test.sh): clang with libFuzzer and its
 # sanitizer runtimes.
 PC_FUZZ_PACKAGES=(clang libclang-rt-14-dev)

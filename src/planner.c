@@ -202,18 +202,29 @@ static void memory_of(const pc_plan *pl, pc_memory *m)
     m->scratch = (double)pc_scratch_bytes(pl);
 }
 
+/* A plan's fields up to its method, as the model chooses it for finite
+ * inputs, with nothing allocated: what pc_plan_estimate and pc_plan_model
+ * look at. */
+static int model_plan(pc_plan *pl, const pc_conv_params *p, size_t rows,
+                      size_t cols, size_t count, size_t krows, size_t kcols)
+{
+    memset(pl, 0, sizeof *pl);
+    int st = begin(pl, p, rows, cols, count, krows, kcols);
+    if (!st)
+        model_method(pl, true);
+    return st;
+}
+
 int pc_plan_estimate(const pc_conv_params *p, size_t rows, size_t cols,
                      size_t count, size_t krows, size_t kcols, pc_memory *m)
 {
     memset(m, 0, sizeof *m);
     pc_plan pl;
-    memset(&pl, 0, sizeof pl);
-    int st = begin(&pl, p, rows, cols, count, krows, kcols);
-    if (st)
-        return st;
     /* The method the model would choose, assuming finite inputs (with
      * others it can only be direct, which needs less). */
-    model_method(&pl, true);
+    int st = model_plan(&pl, p, rows, cols, count, krows, kcols);
+    if (st)
+        return st;
     bool pinned = (p->fft_P && p->fft_Q) || p->fft_model;
     /* A pinned size (or the model's): exactly the tiling pc_plan_create
      * takes. */
@@ -233,6 +244,20 @@ int pc_plan_estimate(const pc_conv_params *p, size_t rows, size_t cols,
         m->spectra = fmax(m->spectra, mi.spectra);
         m->scratch = fmax(m->scratch, mi.scratch);
     }
+    return PC_OK;
+}
+
+int pc_plan_model(const pc_conv_params *p, size_t rows, size_t cols,
+                  size_t count, size_t krows, size_t kcols, pc_method *method,
+                  double *direct, double *fft)
+{
+    pc_plan pl;
+    int st = model_plan(&pl, p, rows, cols, count, krows, kcols);
+    if (st)
+        return st;
+    *method = pl.method;
+    *direct = pl.est_direct;
+    *fft = pl.est_fft;
     return PC_OK;
 }
 

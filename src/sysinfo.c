@@ -1,6 +1,7 @@
 /* What the machine offers: CPUs, cores, memory, a clock. */
 #include "base.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -308,6 +309,25 @@ int pc_cpu_info_at(const char *root, pc_cpu_info *ci)
 int pc_cpu_info_get(pc_cpu_info *ci)
 {
     return pc_cpu_info_at(NULL, ci);
+}
+
+int pc_env_count(const char *name, unsigned *n)
+{
+    *n = 0;
+    const char *s = getenv(name);
+    if (!s)
+        return PC_OK;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    while (*end == ' ')
+        end++;
+    if (errno || end == s || (*end && *end != ',') || v < 1 || v > 4096 ||
+        s[0] == '-')
+        return pc_error(PC_EUSAGE, "%s='%s' is not a thread count from 1 to "
+                        "4096", name, s);
+    *n = (unsigned)v;
+    return PC_OK;
 }
 
 /* ---- memory ------------------------------------------------------------- */

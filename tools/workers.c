@@ -61,25 +61,6 @@ int cli_default_shard(cli_options *o)
     return PC_OK;
 }
 
-/* The first entry of an OpenMP-style list ("4" or "4,2"); -1 if unset. */
-static int env_count(const char *name, unsigned *n)
-{
-    const char *s = getenv(name);
-    if (!s)
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    while (*end == ' ')
-        end++;
-    if (errno || end == s || (*end && *end != ',') || v < 1 || v > 4096 ||
-        s[0] == '-')
-        return pc_error(PC_EUSAGE, "%s='%s' is not a thread count from 1 to "
-                        "4096", name, s);
-    *n = (unsigned)v;
-    return PC_OK;
-}
-
 const pc_cpu_info *cli_cpus(void)
 {
     static pc_cpu_info ci;
@@ -94,18 +75,17 @@ const pc_cpu_info *cli_cpus(void)
 int cli_default_threads(const cli_options *o, unsigned *n, const char **from)
 {
     /* A malformed variable is refused even when -t overrides it. */
-    unsigned omp = 0, slurm = 0;
-    int st_omp = env_count("OMP_NUM_THREADS", &omp);
-    int st_slurm = st_omp > 0 ? -1 : env_count("SLURM_CPUS_PER_TASK", &slurm);
-    if (st_omp > 0 || st_slurm > 0)
-        return PC_EUSAGE;
+    unsigned omp, slurm;
+    int st = pc_env_count("OMP_NUM_THREADS", &omp);
+    if (st || (st = pc_env_count("SLURM_CPUS_PER_TASK", &slurm)))
+        return st;
     if (o->threads) {
         *n = o->threads;
         *from = "--threads";
-    } else if (st_omp == PC_OK) {
+    } else if (omp) {
         *n = omp;
         *from = "OMP_NUM_THREADS";
-    } else if (st_slurm == PC_OK) {
+    } else if (slurm) {
         *n = slurm;
         *from = "SLURM_CPUS_PER_TASK";
     } else {
@@ -118,15 +98,15 @@ int cli_default_threads(const cli_options *o, unsigned *n, const char **from)
 int cli_default_procs(const cli_options *o, unsigned *n, const char **from)
 {
     static char cores_from[96];
-    unsigned slurm = 0;
-    int st = env_count("SLURM_CPUS_PER_TASK", &slurm);
-    if (st > 0)
+    unsigned slurm;
+    int st = pc_env_count("SLURM_CPUS_PER_TASK", &slurm);
+    if (st)
         return st;
     const pc_cpu_info *ci = cli_cpus();
     if (o->procs) {
         *n = o->procs;
         *from = "--procs";
-    } else if (st == PC_OK) {
+    } else if (slurm) {
         *n = slurm;
         *from = "SLURM_CPUS_PER_TASK";
     } else if (ci->cores && ci->cores < ci->usable) {
