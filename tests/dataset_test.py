@@ -7,8 +7,9 @@ Each case runs for every format of FORMATS; a format whose run says it is
 scipy.signal.convolve2d (integer inputs, so the sums are exact in f64 and
 f32 and the direct method must match bit for bit), shards of a dataset
 merged must equal a single run, a run interrupted between batches and
-resumed must equal an uninterrupted one byte for byte (values for hdf5),
-and the compute-once default (-o without -S: omp alone) is checked.
+resumed must equal an uninterrupted one, byte for byte (compressed hdf5:
+the values and /checksums), and the compute-once default (-o without -S:
+omp alone) is checked. dataset_io_test.py uses its helpers.
 
 Run by meson as dataset_test.py PARCONV_PATH SCRATCH_DIR; pctest prints a
 line per case and the totals.
@@ -21,6 +22,11 @@ import time
 
 import numpy as np
 import scipy.signal
+
+try:
+    import h5py
+except ImportError:
+    h5py = None
 
 import pctest
 from pctest import Skip, case, expect, ok_run, refused, run, run_json
@@ -71,12 +77,52 @@ def load_planes(d, fmt, N, K):
         want = 4 if N > 1 else 3
         expect(a.ndim == want, f"conv.npy has {a.ndim} dimensions, not {want}")
         return np.array(a).reshape((N, K) + a.shape[-2:])
-    try:
-        import h5py
-    except ImportError:
-        raise Skip("no h5py")
+    need_h5py()
     with h5py.File(os.path.join(d, "conv.h5"), "r") as f:
         return f["conv"][()]
+
+
+def need_h5py():
+    if h5py is None:
+        raise Skip("no h5py")
+
+
+def manifest_sums(m, N, K):
+    """The manifest's plane checksums (hex) as an (N, K) uint64 array (0
+    for a plane it does not list)."""
+    sums = np.zeros((N, K), np.uint64)
+    for e in m.get("planes") or m["kernels"]:
+        n, k = e.get("matrix", 0), e.get("kernel", e.get("index"))
+        sums[n, k] = np.uint64(int(e["checksum"], 16))
+    return sums
+
+
+def h5_contents(d):
+    """conv.h5 in d: (/conv's values, /checksums, /conv's attributes, the
+    dataset's filters (compression, its level, shuffle), its chunks)."""
+    need_h5py()
+    with h5py.File(os.path.join(d, "conv.h5"), "r") as f:
+        c = f["conv"]
+        return (c[()], f["checksums"][()], dict(c.attrs),
+                (c.compression, c.compression_opts, c.shuffle), c.chunks)
+
+
+def check_h5_metadata(d, N, K):
+    """/checksums is (N, K) uint64 and the manifest's checksums, the
+    manifest attribute is manifest.json's JSON, chunks are a plane;
+    returns h5_contents()."""
+    got = h5_contents(d)
+    conv, sums, attrs = got[:3]
+    m = pctest.manifest(d)
+    expect(sums.shape == (N, K) and sums.dtype == np.uint64,
+           f"/checksums is {sums.shape} {sums.dtype}")
+    expect(np.array_equal(sums, manifest_sums(m, N, K)),
+           "/checksums differs from the manifest's checksums")
+    expect(json.loads(attrs["manifest"]) == m,
+           "/conv.attrs['manifest'] is not manifest.json")
+    expect(got[4] == (1, 1) + conv.shape[2:],
+           f"chunks {got[4]}, not a plane ({conv.shape})")
+    return got
 
 
 def expected(mats, bank, mode, boundary, dtype):
@@ -195,7 +241,10 @@ def t_fft(fmt):
 
 def same_result(d, ref, fmt, N, K):
     """d holds ref's result: for npy the same files; for the others the
-    same planes and manifest, and no shard's file or manifest left."""
+    same planes and manifest, and no shard's file or manifest left; for
+    hdf5 also the same /checksums (the manifest's) and filters. Byte for
+    byte but for compressed hdf5, whose chunks lie in the order they were
+    written."""
     if fmt == "npy":
         pctest.same_files(d, ref)
         return
@@ -206,17 +255,23 @@ def same_result(d, ref, fmt, N, K):
         expect(a.read() == b.read(), "manifest.json differs")
     left = sorted(set(os.listdir(d)) - set(os.listdir(ref)))
     expect(not left, f"files left beside the merged ones: {left}")
-    if fmt == "stack":
+    if fmt == "hdf5":
+        got, want = check_h5_metadata(d, N, K), h5_contents(ref)
+        expect(np.array_equal(got[1], want[1]), "/checksums differ")
+        expect(got[3] == want[3], f"filters {got[3]}, not {want[3]}")
+    if fmt == "stack" or pctest.manifest(ref)["format"]["deflate"] is None:
         pctest.same_files(d, ref)
 
 
-def t_shards(fmt):
+def t_shards(fmt, extra=()):
     """3 matrices x 4 kernels (12 planes) in 2, 3, 7 and 13 shards (more
-    than planes: some have none): merged, the single run's result."""
-    d = pctest.fresh(f"shards_{fmt}", make=True)
+    than planes: some have none): merged, the single run's result (extra:
+    more options for every run)."""
+    d = pctest.fresh(f"shards_{fmt}" + ("_more" if extra else ""), make=True)
     rs = np.random.default_rng(4)
     mats, bank = ints(rs, (3, 11, 8)), ints(rs, (4, 3, 3))
-    args = ["-m", save(d, "m.npy", mats), "-b", save(d, "b.npy", bank)] + QUICK
+    args = ["-m", save(d, "m.npy", mats), "-b", save(d, "b.npy", bank)] + \
+        QUICK + list(extra)
     ref = os.path.join(d, "ref")
     formatted(args + ["-o", ref], fmt)
     for n in (2, 3, 7, 13):
@@ -257,7 +312,7 @@ def wait_partial(p, d, total):
 
 def t_resume(fmt):
     """SIGTERM between batches, then --resume: the result of a run that
-    was not interrupted (byte for byte; hdf5: the planes and manifest)."""
+    was not interrupted, byte for byte."""
     cal = pctest.slow_calibration(pctest.SCRATCH)
     w = RESUME_W + ["--calibration", cal, "--format", fmt]
     d = pctest.fresh(f"resume_{fmt}")
@@ -275,8 +330,6 @@ def t_resume(fmt):
     ref = pctest.fresh(f"resume_ref_{fmt}")
     ok_run(w + ["-o", ref])
     same_result(d, ref, fmt, 12, 16)
-    if fmt != "hdf5":
-        pctest.same_files(d, ref)
 
 
 # ---------------------------------------------------------------------------
@@ -375,6 +428,10 @@ def main():
         case(f"{fmt}: --matrices 3 = gen --matrices 3", t_generated, fmt)
         case(f"{fmt}: --method fft on a stack", t_fft, fmt)
         case(f"{fmt}: shards 2, 3, 7, 13 merged = one run", t_shards, fmt)
+        if fmt == "hdf5":
+            case("hdf5 --compress deflate:4: shards 2, 3, 7, 13 merged = one "
+                 "run (values, /checksums)", t_shards, fmt,
+                 ["--compress", "deflate:4"])
         case(f"{fmt}: SIGTERM between batches, --resume = one run",
              t_resume, fmt)
     case("refusals: shapes, --matrices with -m, --compress, --format",

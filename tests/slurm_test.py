@@ -20,6 +20,9 @@ manifest.json compared byte for byte; report.json is the job's own):
   the same, 3 shards of the default method on a workload where it
     chooses FFT: the merge succeeds and equals a run pinned to the FFT
     size the manifest records;
+  datasets in an array of 3 + merge: --matrices 3 --format stack and a
+    3-D HDF5 input --format hdf5 (byte for byte), and the latter with
+    --compress deflate:4 (the same values, /checksums and manifest);
   parconv-srun.sh as sbatch -n 3 (srun tasks as shards, then merge);
   parconv.sbatch interrupted mid-run by SIGTERM to the batch shell only
     (scancel --signal=TERM --batch, what --signal=B:TERM does at the time
@@ -42,6 +45,9 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
+import dataset_test
 import pctest
 from pctest import expect, manifest, same_files
 
@@ -235,9 +241,11 @@ def submit_array(out, array_opt, args):
     return ids
 
 
-def t_array(array_opt, n):
+def t_array(array_opt, n, args=None, ref=None, planes=None):
+    """args (W) as an array of n shards and the merge job: ref's (REF)
+    result, byte for byte; planes: N x K of a dataset, else K kernels."""
     out = os.path.join(CASE_DIR, "out")
-    array_id, merge_id = submit_array(out, array_opt, W)
+    array_id, merge_id = submit_array(out, array_opt, args or W)
     logs = [f for f in os.listdir(CASE_DIR)
             if f.startswith(f"parconv-{array_id}_")]
     expect(len(logs) == n, f"{len(logs)} shard outputs, expected {n}")
@@ -255,9 +263,48 @@ def t_array(array_opt, n):
     if n == 1:
         expect(f"already merged: {K} kernels verified" in merged,
                f"merge output: {merged!r}")
+    elif planes:
+        expect(f"merged {n} shards: all {planes} planes" in merged,
+               f"merge output: {merged!r}")
     else:
         expect(f"merged {n} shards" in merged, f"merge output: {merged!r}")
-    same_files(out, REF, JOB_FILES)
+    same_files(out, ref or REF, JOB_FILES)
+
+
+def t_array_dataset(fmt, extra=()):
+    """A dataset in an array of 3 shards and the merge job, as one plain
+    run: --format stack of --matrices 3 (15 planes), --format hdf5 of a
+    3-D HDF5 dataset (4 matrices, 20 planes) byte for byte; compressed
+    (extra) the same values, /checksums and manifest."""
+    if fmt == "stack":
+        args, planes = ["--matrices", "3", "-n", "60x50"], 15
+    else:
+        src = os.path.join(CASE_DIR, "in.h5")
+        data = np.random.default_rng(8).standard_normal((4, 60, 50))
+        if dataset_test.h5py is None:  # a 3-D .npy stack instead
+            src = os.path.join(CASE_DIR, "in.npy")
+            np.save(src, data)
+        else:
+            with dataset_test.h5py.File(src, "w") as f:
+                f.create_dataset("data/stack", data=data)
+            src += ":/data/stack"
+        args, planes = ["-m", src], 20
+    args += ["-k", "5", "-s", "5", "--method", "direct", "-S", "omp",
+             "--format", fmt] + list(extra)
+    ref = os.path.join(CASE_DIR, "ref")
+    plain_run(ref, args)
+    if not extra:
+        t_array("--array=0-2", 3, args, ref, planes)
+        return
+    out = os.path.join(CASE_DIR, "out")
+    _, merge_id = submit_array(out, "--array=0-2", args)
+    merged = read_out(f"parconv-merge-{merge_id}")
+    expect(f"merged 3 shards: all {planes} planes" in merged,
+           f"merge output: {merged!r}")
+    for name in JOB_FILES:
+        if os.path.exists(os.path.join(out, name)):
+            os.remove(os.path.join(out, name))
+    dataset_test.same_result(out, ref, fmt, 4, 5)
 
 
 def t_array_fft(n):
@@ -513,6 +560,13 @@ def main():
              "--array=1-3", 3)
         case("array of 3, default method (FFT) + merge: one FFT size, the "
              "bytes of a pinned run", t_array_fft, 3)
+        case("array of 3 + merge, --matrices 3 --format stack: same bytes",
+             t_array_dataset, "stack")
+        case("array of 3 + merge, -m F.h5:/data/stack --format hdf5: same "
+             "bytes", t_array_dataset, "hdf5")
+        case("array of 3 + merge, hdf5 --compress deflate:4: same values "
+             "and checksums", t_array_dataset, "hdf5",
+             ["--compress", "deflate:4"])
         case("parconv-srun.sh as sbatch -n 3: shards, merge, same bytes",
              t_srun)
         case("SIGTERM to the batch shell: exit 143, incomplete; resubmit "
