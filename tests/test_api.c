@@ -2,7 +2,9 @@
  * what pc_plan_create allocates (pc_plan_memory, measured on the plan's
  * mapping), and worker mode works without a parconv executable given:
  * pc_worker_check leaves a normal command line alone, and a NULL
- * worker_exe (the installed parconv) either works or fails cleanly. */
+ * worker_exe (the installed parconv) either works or fails cleanly; a
+ * matrix given again (pc_plan_set_matrix) or as a view of floats or
+ * doubles in any layout gives the bits of a fresh plan of its doubles. */
 #include "parconv.h"
 #include "testutil.h"
 
@@ -276,23 +278,31 @@ static void set_matrix_case(const char *name, pc_conv_params p)
     pc_bank_free(&b);
 }
 
-static void test_set_matrix(void)
+/* fn for both dtypes and methods, each mode with the boundary of the same
+ * index in bnds ('valid' reads no boundary), and a fill value. */
+static void each_params(void (*fn)(const char *, pc_conv_params),
+                        const pc_boundary bnds[3], double fillvalue)
 {
     pc_conv_params p;
     const pc_mode modes[] = {PC_FULL, PC_SAME, PC_VALID};
-    const pc_boundary bnds[] = {PC_FILL, PC_WRAP, PC_SYMM};
     for (int d = 0; d < 2; d++)
         for (int i = 0; i < 3; i++) {
             pc_conv_params_default(&p);
             p.dtype = d ? PC_F32 : PC_F64;
             p.mode = modes[i];
             p.boundary = bnds[i];
-            p.fillvalue = 1.5;
+            p.fillvalue = fillvalue;
             p.method = PC_DIRECT;
-            set_matrix_case(d ? "direct f32" : "direct f64", p);
+            fn(d ? "direct f32" : "direct f64", p);
             p.method = PC_FFT;
-            set_matrix_case(d ? "fft f32" : "fft f64", p);
+            fn(d ? "fft f32" : "fft f64", p);
         }
+}
+
+static void test_set_matrix(void)
+{
+    const pc_boundary bnds[] = {PC_FILL, PC_WRAP, PC_SYMM};
+    each_params(set_matrix_case, bnds, 1.5);
 }
 
 /* Kernel by kernel, a and b compute the same bits. */
@@ -436,21 +446,9 @@ done:
 
 static void test_views(void)
 {
-    pc_conv_params p;
-    const pc_mode modes[] = {PC_FULL, PC_SAME, PC_VALID};
+    /* The full grid reflected: the most reads outside the matrix. */
     const pc_boundary bnds[] = {PC_SYMM, PC_WRAP, PC_FILL};
-    for (int d = 0; d < 2; d++)
-        for (int i = 0; i < 3; i++) {
-            pc_conv_params_default(&p);
-            p.dtype = d ? PC_F32 : PC_F64;
-            p.mode = modes[i];
-            p.boundary = bnds[i];
-            p.fillvalue = -2.5;
-            p.method = PC_DIRECT;
-            view_case(d ? "view, direct f32" : "view, direct f64", p);
-            p.method = PC_FFT;
-            view_case(d ? "view, fft f32" : "view, fft f64", p);
-        }
+    each_params(view_case, bnds, -2.5);
 }
 
 int main(void)
