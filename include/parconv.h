@@ -253,6 +253,30 @@ PC_API void pc_plan_destroy(pc_plan *plan);
  * under way; procs workers map the plan at each pc_run, so they see it. */
 PC_API int pc_plan_set_matrix(pc_plan *plan, const pc_matrix *m);
 
+/* A matrix read in place, with no copy: rows x cols elements of dtype
+ * (doubles or floats), element (i, j) at
+ *     ((const double or float *)data)[i * row_stride + j * col_stride],
+ * strides in elements (not bytes: a numpy array's byte strides divided by
+ * its itemsize) of either sign, 0 repeating an element. C order is
+ * {cols, 1}, Fortran order {1, rows}. Floats are taken as doubles (exactly)
+ * and then converted to the plan's dtype, as a pc_matrix of them would
+ * be: the results are bit for bit the same. */
+typedef struct {
+    const void *data;
+    pc_dtype dtype;
+    size_t rows, cols;
+    ptrdiff_t row_stride, col_stride;
+} pc_matrix_view;
+
+/* pc_plan_create and pc_plan_set_matrix on a view (same checks and
+ * errors; PC_EUSAGE for a NULL data pointer or an unknown dtype): the view
+ * is read while the call lasts and not after. pc_plan_create(p, m, b) is
+ * pc_plan_create_view of the view {m->data, PC_F64, m->rows, m->cols,
+ * m->cols, 1}. */
+PC_API int pc_plan_create_view(pc_plan **plan, const pc_conv_params *p,
+                               const pc_matrix_view *m, const pc_bank *b);
+PC_API int pc_plan_set_matrix_view(pc_plan *plan, const pc_matrix_view *m);
+
 /* Memory of a plan, in bytes. plan: its shared mapping (padded matrix,
  * flipped and packed kernels, header) but the spectra; spectra: the FFT's
  * tile spectra (0 for direct); sums: one pc_run's row checksums (procs

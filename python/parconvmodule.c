@@ -244,12 +244,31 @@ static void empty_error(const char *what, PyArrayObject *a)
     Py_XDECREF(shape);
 }
 
-/* o as a C-contiguous array of doubles (o itself when it is one already),
- * of 2 or 3 dimensions (what they may be: dims), none of them empty.
- * Numbers of any real kind are taken; complex and others are refused.
- * *f32 says whether o held float32. */
-static PyArrayObject *doubles(PyObject *o, const char *what, const char *dims,
-                              bool *f32)
+/* Whether the library can read a in place (pc_matrix_view): float32 or
+ * float64 in this machine's byte order, aligned, every stride a whole
+ * number of elements (a dimension of one element may have any stride:
+ * it is never taken). */
+static bool viewable(PyArrayObject *a)
+{
+    int t = PyArray_TYPE(a);
+    if ((t != NPY_DOUBLE && t != NPY_FLOAT) || !PyArray_ISNOTSWAPPED(a) ||
+        !PyArray_ISALIGNED(a))
+        return false;
+    for (int i = 0; i < PyArray_NDIM(a); i++)
+        if (PyArray_DIM(a, i) > 1 &&
+            PyArray_STRIDE(a, i) % (npy_intp)PyArray_ITEMSIZE(a) != 0)
+            return false;
+    return true;
+}
+
+/* o as an array of 2 or 3 dimensions (what they may be: dims), none of
+ * them empty. Numbers of any real kind are taken; complex and others are
+ * refused. in_place: o itself when viewable() (any order and strides),
+ * else a C-contiguous copy in doubles; otherwise always C-contiguous
+ * doubles (o itself when it is already). *f32 says whether o held
+ * float32. */
+static PyArrayObject *real_array(PyObject *o, const char *what,
+                                 const char *dims, bool in_place, bool *f32)
 {
     PyArrayObject *a = (PyArrayObject *)PyArray_FROM_O(o);
     if (!a)
@@ -277,6 +296,8 @@ static PyArrayObject *doubles(PyObject *o, const char *what, const char *dims,
         goto error;
     }
     *f32 = PyArray_TYPE(a) == NPY_FLOAT;
+    if (in_place && viewable(a))
+        return a;
     /* No copy when it is already C-contiguous doubles; FORCECAST for long
      * double, which numpy will not cast to double "safely". */
     PyArrayObject *d = (PyArrayObject *)PyArray_FROM_OTF(
@@ -287,6 +308,17 @@ static PyArrayObject *doubles(PyObject *o, const char *what, const char *dims,
 error:
     Py_DECREF(a);
     return NULL;
+}
+
+/* The bytes a's elements lie within, [*lo, *hi), whatever its strides. */
+static void extent(PyArrayObject *a, const char **lo, const char **hi)
+{
+    *lo = *hi = PyArray_BYTES(a);
+    for (int i = 0; i < PyArray_NDIM(a); i++) {
+        npy_intp span = PyArray_STRIDE(a, i) * (PyArray_DIM(a, i) - 1);
+        *(span < 0 ? lo : hi) += span;
+    }
+    *hi += PyArray_ITEMSIZE(a);
 }
 
 /* The result array, or out checked against it (new reference either way).
@@ -334,8 +366,8 @@ static PyArrayObject *result(PyObject *out, int ndim, npy_intp *shape,
         PyErr_SetString(PyExc_ValueError, "out is read-only");
         return NULL;
     }
-    const char *o0 = PyArray_BYTES(a), *o1 = o0 + PyArray_NBYTES(a);
-    const char *a0 = PyArray_BYTES(avoid), *a1 = a0 + PyArray_NBYTES(avoid);
+    const char *o0 = PyArray_BYTES(a), *o1 = o0 + PyArray_NBYTES(a), *a0, *a1;
+    extent(avoid, &a0, &a1);
     if (o0 < a1 && a0 < o1) {
         PyErr_SetString(PyExc_ValueError, "out overlaps the matrix");
         return NULL;
@@ -346,15 +378,16 @@ static PyArrayObject *result(PyObject *out, int ndim, npy_intp *shape,
 
 /* ---- the work ----------------------------------------------------------- */
 
-/* One call's work, done without the GIL: n matrices of rows x cols (one
- * after the other), each through the plan into out + i * step. */
+/* One call's work, done without the GIL: n matrices (mat, then each
+ * mat_step bytes further), each through the plan into out + i * step. */
 typedef struct {
     pc_plan *plan;       /* NULL: made by work_plan from the first matrix */
     bool own;            /* made by work_plan: it holds matrix 0 already */
     pc_conv_params cp;   /* for making it */
     const pc_bank *bank;
-    const double *mats;
-    size_t n, rows, cols;
+    pc_matrix_view mat;  /* matrix 0, read in place */
+    ptrdiff_t mat_step;
+    size_t n;
     char *out;
     size_t step;
     unsigned threads;
@@ -373,11 +406,29 @@ typedef struct {
  * starting a thread (and its team) each. */
 #define PC_PY_INLINE_SECONDS 0.02
 
-static bool all_finite(const double *v, size_t n)
+/* Matrix i of w's stack. */
+static pc_matrix_view work_matrix(const work *w, size_t i)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return false;
+    pc_matrix_view v = w->mat;
+    v.data = (const char *)v.data + (ptrdiff_t)i * w->mat_step;
+    return v;
+}
+
+/* Whether matrices [1, n) of w's stack are all finite, read in place. */
+static bool rest_finite(const work *w)
+{
+    for (size_t k = 1; k < w->n; k++) {
+        pc_matrix_view v = work_matrix(w, k);
+        const float *f = v.data;
+        const double *d = v.data;
+        for (size_t i = 0; i < v.rows; i++)
+            for (size_t j = 0; j < v.cols; j++) {
+                ptrdiff_t o = (ptrdiff_t)i * v.row_stride +
+                              (ptrdiff_t)j * v.col_stride;
+                if (!isfinite(v.dtype == PC_F32 ? f[o] : d[o]))
+                    return false;
+            }
+    }
     return true;
 }
 
@@ -390,14 +441,11 @@ static void work_failed(work *w, int st)
 /* convolve's plan, made from the first matrix. */
 static void work_plan(work *w)
 {
-    const size_t mat = w->rows * w->cols;
     /* As a plan of one such matrix would: with NaN or Inf anywhere in the
      * stack, auto computes directly. */
-    if (w->cp.method == PC_AUTO && w->n > 1 &&
-        !all_finite(w->mats + mat, (w->n - 1) * mat))
+    if (w->cp.method == PC_AUTO && !rest_finite(w))
         w->cp.method = PC_DIRECT;
-    pc_matrix m = {w->rows, w->cols, (double *)w->mats};
-    int st = pc_plan_create(&w->plan, &w->cp, &m, w->bank);
+    int st = pc_plan_create_view(&w->plan, &w->cp, &w->mat, w->bank);
     if (st)
         work_failed(w, st);
     w->own = !st;
@@ -410,11 +458,11 @@ static void work_do(work *w)
     int st = sums ? PC_OK : pc_error(PC_ENOMEM, "cannot allocate %zu "
                                      "checksums", count);
     for (size_t i = 0; !st && i < w->n; i++) {
-        pc_matrix m = {w->rows, w->cols, (double *)w->mats + i * w->rows * w->cols};
+        pc_matrix_view m = work_matrix(w, i);
         if (w->cancel)
             st = pc_error(PC_EINTERRUPTED, "interrupted");
         else if (i > 0 || !w->own)
-            st = pc_plan_set_matrix(w->plan, &m);
+            st = pc_plan_set_matrix_view(w->plan, &m);
         if (st)
             break;
         pc_arena arena = {.base = w->out + i * w->step, .bytes = w->step,
@@ -569,13 +617,26 @@ static int result_shape(bool stack, size_t n, bool one, size_t count,
 #define MATRIX_DIMS "2-D (R, C) or a 3-D stack (N, R, C)"
 #define BANK_DIMS "3-D (K, kh, kw) or one 2-D kernel"
 
-/* The matrices of a 2-D matrix or a 3-D stack: n, rows, cols. */
-static void stack_of(PyArrayObject *m, size_t *n, size_t *rows, size_t *cols)
+/* The matrices of a 2-D matrix or a 3-D stack (from real_array): n,
+ * matrix 0 as the library reads it in place, and the bytes from one
+ * matrix to the next. */
+static void stack_of(PyArrayObject *m, size_t *n, pc_matrix_view *v,
+                     ptrdiff_t *step)
 {
     int nd = PyArray_NDIM(m);
+    npy_intp esz = PyArray_ITEMSIZE(m);
+    /* A dimension of one element may have any stride; it is never taken. */
+    npy_intp s[3];
+    for (int i = 0; i < nd; i++)
+        s[i] = PyArray_DIM(m, i) > 1 ? PyArray_STRIDE(m, i) : 0;
     *n = nd == 3 ? (size_t)PyArray_DIM(m, 0) : 1;
-    *rows = (size_t)PyArray_DIM(m, nd - 2);
-    *cols = (size_t)PyArray_DIM(m, nd - 1);
+    *step = nd == 3 ? (ptrdiff_t)s[0] : 0;
+    v->data = PyArray_DATA(m);
+    v->dtype = PyArray_TYPE(m) == NPY_FLOAT ? PC_F32 : PC_F64;
+    v->rows = (size_t)PyArray_DIM(m, nd - 2);
+    v->cols = (size_t)PyArray_DIM(m, nd - 1);
+    v->row_stride = (ptrdiff_t)(s[nd - 2] / esz);
+    v->col_stride = (ptrdiff_t)(s[nd - 1] / esz);
 }
 
 PyDoc_STRVAR(convolve_doc,
@@ -592,7 +653,8 @@ PyDoc_STRVAR(convolve_doc,
 "bank : array_like, 3-D (K, kh, kw) or 2-D (kh, kw)\n"
 "    The kernels, or one kernel.\n"
 "    Both take any real dtype (bool, integers, floats), order and strides;\n"
-"    a C-contiguous float64 array is used without a copy.\n"
+"    a float32 or float64 matrix (of this machine's byte order) is read in\n"
+"    place, whatever its order and strides, without a copy.\n"
 "mode : {'full', 'valid', 'same'}\n"
 "    As scipy's, with its 'valid' rule: when the kernel is at least as\n"
 "    large as the matrix in every dimension, the two are swapped; when\n"
@@ -655,17 +717,19 @@ static PyObject *convolve(PyObject *self, PyObject *args, PyObject *kw)
         return NULL;
     bool mf32, bf32;
     PyArrayObject *m = NULL, *b = NULL, *r = NULL;
-    if (!(m = doubles(mo, "matrix", MATRIX_DIMS, &mf32)) ||
-        !(b = doubles(bo, "bank", BANK_DIMS, &bf32)))
+    if (!(m = real_array(mo, "matrix", MATRIX_DIMS, true, &mf32)) ||
+        !(b = real_array(bo, "bank", BANK_DIMS, false, &bf32)))
         goto done;
     if (!o.dtype_given)
         o.cp.dtype = mf32 && bf32 ? PC_F32 : PC_F64;
 
-    size_t n, rows, cols, orows, ocols;
-    stack_of(m, &n, &rows, &cols);
+    size_t n, orows, ocols;
+    pc_matrix_view mat;
+    ptrdiff_t step;
+    stack_of(m, &n, &mat, &step);
     pc_bank bank = bank_of(b);
     int swapped;
-    if (pc_out_shape(o.cp.mode, rows, cols, bank.rows, bank.cols, &orows,
+    if (pc_out_shape(o.cp.mode, mat.rows, mat.cols, bank.rows, bank.cols, &orows,
                      &ocols, &swapped)) {
         raise_status(PC_EUSAGE, pc_errmsg());
         goto done;
@@ -675,8 +739,8 @@ static PyObject *convolve(PyObject *self, PyObject *args, PyObject *kw)
                           bank.count, orows, ocols, shape);
     if (!(r = result(out, nd, shape, o.cp.dtype, m)))
         goto done;
-    work w = {.cp = o.cp, .bank = &bank, .mats = PyArray_DATA(m), .n = n,
-              .rows = rows, .cols = cols, .out = PyArray_BYTES(r),
+    work w = {.cp = o.cp, .bank = &bank, .mat = mat, .mat_step = step, .n = n,
+              .out = PyArray_BYTES(r),
               .step = (size_t)PyArray_NBYTES(r) / n, .threads = o.threads};
     if (run_work(&w))
         Py_CLEAR(r);
@@ -758,7 +822,7 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     if (!o.threads && default_threads(&o.threads))
         return NULL;
     bool bf32;
-    PyArrayObject *b = doubles(bo, "bank", BANK_DIMS, &bf32);
+    PyArrayObject *b = real_array(bo, "bank", BANK_DIMS, false, &bf32);
     if (!b)
         return NULL;
     /* Without a matrix to look at, the bank's dtype decides. */
@@ -777,20 +841,18 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     p->kcols = bank.cols;
     p->one = PyArray_NDIM(b) == 2;
     p->threads = o.threads;
-    /* Planned on zeros: the kernels are packed and the FFT planned now;
-     * each execute brings its matrix. */
-    pc_matrix zero = {0};
-    int st = pc_matrix_alloc(&zero, p->rows, p->cols);
+    /* Planned on zeros (one zero, every element of the view): the kernels
+     * are packed and the FFT planned now; each execute brings its
+     * matrix. */
+    static const double zero = 0.0;
+    pc_matrix_view zeros = {&zero, PC_F64, p->rows, p->cols, 0, 0};
+    int st;
     char msg[512] = "";
     Py_BEGIN_ALLOW_THREADS
-    if (!st) {
-        memset(zero.data, 0, p->rows * p->cols * sizeof *zero.data);
-        st = pc_plan_create(&p->plan, &o.cp, &zero, &bank);
-    }
+    st = pc_plan_create_view(&p->plan, &o.cp, &zeros, &bank);
     if (st)
         snprintf(msg, sizeof msg, "%s", pc_errmsg());
     Py_END_ALLOW_THREADS
-    pc_matrix_free(&zero);
     Py_DECREF(b);
     if (!st && pthread_mutex_init(&p->lock, NULL))
         st = pc_error(PC_ESYS, "cannot make the plan's lock");
@@ -810,7 +872,8 @@ PyDoc_STRVAR(execute_doc,
 "Convolve one matrix of the plan's shape (2-D), or a stack of them\n"
 "(N, R, C), with the plan's bank; returns output_shape, or (N,) +\n"
 "output_shape for a stack. The matrix takes any real dtype, order and\n"
-"strides; out as for convolve(). Calls from several threads take turns.\n");
+"strides (float32 and float64 read in place, without a copy); out as for\n"
+"convolve(). Calls from several threads take turns.\n");
 
 static PyObject *plan_execute(PlanObject *p, PyObject *args, PyObject *kw)
 {
@@ -819,14 +882,17 @@ static PyObject *plan_execute(PlanObject *p, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:execute", names, &mo, &out))
         return NULL;
     bool f32;
-    PyArrayObject *m = doubles(mo, "matrix", MATRIX_DIMS, &f32), *r = NULL;
+    PyArrayObject *m = real_array(mo, "matrix", MATRIX_DIMS, true, &f32),
+                  *r = NULL;
     if (!m)
         return NULL;
-    size_t n, rows, cols;
-    stack_of(m, &n, &rows, &cols);
-    if (rows != p->rows || cols != p->cols) {
+    size_t n;
+    pc_matrix_view mat;
+    ptrdiff_t step;
+    stack_of(m, &n, &mat, &step);
+    if (mat.rows != p->rows || mat.cols != p->cols) {
         PyErr_Format(PyExc_ValueError, "the matrix is %zux%zu; this plan's "
-                     "are %zux%zu", rows, cols, p->rows, p->cols);
+                     "are %zux%zu", mat.rows, mat.cols, p->rows, p->cols);
         goto done;
     }
     npy_intp shape[4];
@@ -834,8 +900,8 @@ static PyObject *plan_execute(PlanObject *p, PyObject *args, PyObject *kw)
                           p->ocols, shape);
     if (!(r = result(out, nd, shape, pc_plan_params(p->plan)->dtype, m)))
         goto done;
-    work w = {.plan = p->plan, .mats = PyArray_DATA(m), .n = n, .rows = rows,
-              .cols = cols, .out = PyArray_BYTES(r),
+    work w = {.plan = p->plan, .mat = mat, .mat_step = step, .n = n,
+              .out = PyArray_BYTES(r),
               .step = (size_t)PyArray_NBYTES(r) / n, .threads = p->threads};
     Py_BEGIN_ALLOW_THREADS
     pthread_mutex_lock(&p->lock);

@@ -151,16 +151,29 @@ void pc_plan_sets(pc_plan *pl, size_t lanes)
     pl->first_single = (2 * pl->nsets2 + pl->nsets1) * pl->lanes;
 }
 
-bool pc_plan_matrix_finite(const pc_plan *pl, const pc_matrix *m)
+/* Element (i, j) of a view as a double (a float converts exactly). */
+static double view_at(const pc_matrix_view *m, size_t i, size_t j)
+{
+    ptrdiff_t o = (ptrdiff_t)i * m->row_stride + (ptrdiff_t)j * m->col_stride;
+    return m->dtype == PC_F32 ? (double)((const float *)m->data)[o]
+                              : ((const double *)m->data)[o];
+}
+
+bool pc_plan_matrix_finite(const pc_plan *pl, const pc_matrix_view *m)
 {
     size_t r0, c0;
     pc_boundary bnd;
     double fillv;
     origin(pl, &r0, &c0, &bnd, &fillv);
-    return all_finite(m->data, m->rows * m->cols) && isfinite(fillv);
+    for (size_t i = 0; i < m->rows; i++)
+        for (size_t j = 0; j < m->cols; j++)
+            if (!isfinite(view_at(m, i, j)))
+                return false;
+    return isfinite(fillv);
 }
 
-bool pc_plan_finite(const pc_plan *pl, const pc_matrix *m, const pc_bank *b)
+bool pc_plan_finite(const pc_plan *pl, const pc_matrix_view *m,
+                    const pc_bank *b)
 {
     return pc_plan_matrix_finite(pl, m) &&
            all_finite(b->data, b->count * b->rows * b->cols);
@@ -241,7 +254,7 @@ static void store(void *base, pc_dtype dt, size_t i, double v)
         ((double *)base)[i] = v;
 }
 
-void pc_plan_fill_matrix(pc_plan *pl, const pc_matrix *m)
+void pc_plan_fill_matrix(pc_plan *pl, const pc_matrix_view *m)
 {
     const pc_dtype dt = pl->p.dtype;
     size_t r0, c0;
@@ -255,7 +268,8 @@ void pc_plan_fill_matrix(pc_plan *pl, const pc_matrix *m)
         long si = extend((long)i + roff, M, bnd);
         for (size_t j = 0; j < pl->pcols; j++) {
             long sj = extend((long)j + coff, N, bnd);
-            double v = si < 0 || sj < 0 ? fillv : m->data[si * N + sj];
+            double v = si < 0 || sj < 0 ? fillv
+                                        : view_at(m, (size_t)si, (size_t)sj);
             store(pl->pad, dt, i * pl->pstride + j, v);
         }
     }

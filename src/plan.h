@@ -98,8 +98,9 @@ void pc_plan_sets(pc_plan *pl, size_t lanes);
 /* Whether the inputs and the fill value the plan would use are all finite
  * (an FFT spreads NaN and Inf over whole tiles); the matrix alone (with
  * the fill value) for pc_plan_set_matrix. */
-bool pc_plan_finite(const pc_plan *pl, const pc_matrix *m, const pc_bank *b);
-bool pc_plan_matrix_finite(const pc_plan *pl, const pc_matrix *m);
+bool pc_plan_finite(const pc_plan *pl, const pc_matrix_view *m,
+                    const pc_bank *b);
+bool pc_plan_matrix_finite(const pc_plan *pl, const pc_matrix_view *m);
 
 size_t pc_plan_pad_bytes(const pc_plan *plan);
 size_t pc_plan_kern_bytes(const pc_plan *plan);
@@ -113,7 +114,7 @@ void pc_plan_attach(pc_plan *pl, char *blob, size_t bytes,
                     const pc_plan_header *h);
 /* The padded matrix (again for each matrix of a stack); the flipped and
  * the packed kernels (once). */
-void pc_plan_fill_matrix(pc_plan *pl, const pc_matrix *m);
+void pc_plan_fill_matrix(pc_plan *pl, const pc_matrix_view *m);
 void pc_plan_fill_kernels(pc_plan *pl, const pc_bank *b);
 /* Writes the header (h from pc_plan_layout) at the head of the mapping. */
 void pc_plan_seal(const pc_plan *pl, pc_plan_header *h);

@@ -74,16 +74,45 @@ static void model_method(pc_plan *pl, bool finite)
                      : pl->p.method;
 }
 
+/* A matrix of doubles as the view that reads it. */
+static pc_matrix_view view_of(const pc_matrix *m)
+{
+    pc_matrix_view v = {m->data, PC_F64, m->rows, m->cols, (ptrdiff_t)m->cols,
+                        1};
+    return v;
+}
+
+/* What the views' readers rely on. */
+static int check_view(const pc_matrix_view *m, const char *fn)
+{
+    if (!m->data)
+        return pc_error(PC_EUSAGE, "%s: no matrix data", fn);
+    if (m->dtype != PC_F64 && m->dtype != PC_F32)
+        return pc_error(PC_EUSAGE, "%s: unknown matrix dtype %d", fn,
+                        (int)m->dtype);
+    return PC_OK;
+}
+
 int pc_plan_create(pc_plan **out, const pc_conv_params *p, const pc_matrix *m,
                    const pc_bank *b)
 {
+    pc_matrix_view v = view_of(m);
+    return pc_plan_create_view(out, p, &v, b);
+}
+
+int pc_plan_create_view(pc_plan **out, const pc_conv_params *p,
+                        const pc_matrix_view *m, const pc_bank *b)
+{
     *out = NULL;
+    int st = check_view(m, "pc_plan_create_view");
+    if (st)
+        return st;
     pc_plan *pl = calloc(1, sizeof *pl);
     if (!pl)
         return pc_error(PC_ENOMEM, "cannot allocate a plan");
     pl->blob_fd = -1;
     pl->owns = true;
-    int st = begin(pl, p, m->rows, m->cols, b->count, b->rows, b->cols);
+    st = begin(pl, p, m->rows, m->cols, b->count, b->rows, b->cols);
     if (st)
         goto error;
 
@@ -141,10 +170,19 @@ error:
 
 int pc_plan_set_matrix(pc_plan *pl, const pc_matrix *m)
 {
+    pc_matrix_view v = view_of(m);
+    return pc_plan_set_matrix_view(pl, &v);
+}
+
+int pc_plan_set_matrix_view(pc_plan *pl, const pc_matrix_view *m)
+{
     if (!pl->owns)
         return pc_error(PC_EUSAGE, "pc_plan_set_matrix: not on a worker's "
                         "view of a plan");
-    if (!m->data || m->rows != pl->rows || m->cols != pl->cols)
+    int st = check_view(m, "pc_plan_set_matrix");
+    if (st)
+        return st;
+    if (m->rows != pl->rows || m->cols != pl->cols)
         return pc_error(PC_EUSAGE, "pc_plan_set_matrix: the matrix is %zux%zu, "
                         "the plan's %zux%zu", m->rows, m->cols, pl->rows,
                         pl->cols);

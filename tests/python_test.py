@@ -206,24 +206,94 @@ def dtypes():
 
 
 def no_copy():
-    """A C-contiguous float64 matrix is read in place: the call allocates
-    (in numpy's traced memory) much less than the matrix; a Fortran one is
-    copied (so the measurement sees copies)."""
-    m = np.random.default_rng(4).random((1000, 1000))
+    """A float64 or float32 matrix is read in place whatever its order and
+    strides: convolve and Plan.execute allocate (in numpy's traced memory)
+    much less than the matrix, for a C-contiguous float32 one, a Fortran
+    float64 one and a sliced (strided, reversed) float32 one; an int32
+    matrix is converted (so the measurement sees copies)."""
+    rng = np.random.default_rng(4)
+    m = rng.random((1000, 1000))
     k = np.ones((1, 1))
     out = np.empty((1000, 1000))
+    plan = parconv.Plan(m.shape, k, method="direct")
 
-    def peak(a):
+    def conv(a, out):
+        return parconv.convolve(a, k, out=out)
+
+    def peak(fn, a):
         tracemalloc.start()
-        parconv.convolve(a, k, out=out)
+        fn(a, out=out)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         return peak
 
-    expect(peak(m) < m.nbytes / 4, f"a C-contiguous float64 matrix was "
-           f"copied: {peak(m)} bytes traced")
-    expect(peak(np.asfortranarray(m)) >= m.nbytes, "a Fortran matrix was "
-           "not copied: the measurement is blind")
+    big = rng.random((2000, 2000)).astype(np.float32)
+    cases = [("C-contiguous float64", m),
+             ("C-contiguous float32", m.astype(np.float32)),
+             ("Fortran float64", np.asfortranarray(m)),
+             ("sliced float32", big[::2, ::-2])]
+    for what, a in cases:
+        size = a.size * a.itemsize
+        for name, fn in (("convolve", conv), ("Plan.execute", plan.execute)):
+            got = peak(fn, a)
+            expect(got < size / 4, f"{name}: a {what} matrix was copied: "
+                   f"{got} bytes traced")
+        expect(np.array_equal(out, np.asarray(a, np.float64)),
+               f"{what}: the 1x1 identity kernel did not give the matrix")
+    mi = np.round(m * 100).astype(np.int32)
+    expect(peak(conv, mi) >= m.nbytes, "an int32 matrix was not converted: "
+           "the measurement is blind")
+
+
+def in_place_bits():
+    """Matrices read in place (float32 and float64, C, Fortran, sliced with
+    steps and reversed, 2-D and stacks) give bit for bit what their values
+    as a C-contiguous float64 copy give, in both compute dtypes and every
+    method, through convolve and Plan.execute; and scipy's results."""
+    rng = np.random.default_rng(14)
+    b = rng.normal(size=(3, 5, 4))
+    m = rng.normal(size=(60, 50))
+    big = rng.normal(size=(150, 130)).astype(np.float32)
+    s = rng.normal(size=(3, 40, 30))
+    bigs = rng.normal(size=(6, 40, 90)).astype(np.float32)
+    layouts = [("f32", m.astype(np.float32)),
+               ("f64 Fortran", np.asfortranarray(m)),
+               ("f32 Fortran", np.asfortranarray(m.astype(np.float32))),
+               ("f32 sliced", big[10:130:2, ::-2][:, :50]),
+               ("f64 transposed", np.ascontiguousarray(m.T).T),
+               ("f64 stack Fortran", np.asfortranarray(s)),
+               ("f32 stack sliced", bigs[::2, ::-1, 1::3])]
+    for what, a in layouts:
+        expect(not a.flags.c_contiguous or a.dtype == np.float32,
+               f"{what}: not a strided layout")
+        copy = np.ascontiguousarray(a, dtype=np.float64)
+        for dt in (np.float64, np.float32):
+            for method in METHODS:
+                kw = dict(mode="same", boundary="symm", dtype=dt,
+                          method=method)
+                got = parconv.convolve(a, b, **kw)
+                want = parconv.convolve(copy, b, **kw)
+                expect(np.array_equal(got, want), f"{what} {np.dtype(dt)} "
+                       f"{method}: differs from the float64 copy's")
+                check(got, reference(copy, b, "same", "symm"), dt,
+                      "fft" if method == "fft" else "direct",
+                      f"{what} {np.dtype(dt)} {method}")
+            p = parconv.Plan(a.shape[-2:], b, "valid", "fill", dtype=dt)
+            expect(np.array_equal(p.execute(a), p.execute(copy)),
+                   f"{what} {np.dtype(dt)}: Plan.execute differs from the "
+                   "float64 copy's")
+    # A stack read in place with NaN in its last matrix: auto sees it.
+    s2 = np.asfortranarray(s)
+    s2[2, 5, 7] = np.nan
+    check(parconv.convolve(s2, b, method="auto"), reference(s2, b),
+          np.float64, "direct", "NaN in a Fortran stack's last matrix, auto")
+    raises(ValueError, "NaN", parconv.Plan((40, 30), b, method="fft")
+           .execute, s2[:, ::1, ::1])
+    # out may not overlap a strided matrix anywhere in its extent: this
+    # stack starts at whole[3] and runs back over whole[2].
+    whole = np.zeros((4, 10, 10))
+    raises(ValueError, "overlaps", parconv.convolve, whole[3:1:-1],
+           np.ones((1, 1)), out=whole[1:3])
 
 
 def out_arg():
@@ -671,7 +741,8 @@ def main():
     case("random cases vs scipy", random_cases)
     case("result shapes", shapes)
     case("dtypes", dtypes)
-    case("no copy of C-contiguous float64", no_copy)
+    case("no copy of float32/float64 matrices", no_copy)
+    case("matrices read in place, bit for bit", in_place_bits)
     case("out=", out_arg)
     case("Plan reuse", plan_reuse)
     case("Plan from two threads", plan_threads)

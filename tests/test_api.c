@@ -2,7 +2,9 @@
  * what pc_plan_create allocates (pc_plan_memory, measured on the plan's
  * mapping), and worker mode works without a parconv executable given:
  * pc_worker_check leaves a normal command line alone, and a NULL
- * worker_exe (the installed parconv) either works or fails cleanly. */
+ * worker_exe (the installed parconv) either works or fails cleanly; a
+ * matrix given again (pc_plan_set_matrix) or as a view of floats or
+ * doubles in any layout gives the bits of a fresh plan of its doubles. */
 #include "parconv.h"
 #include "testutil.h"
 
@@ -276,29 +278,184 @@ static void set_matrix_case(const char *name, pc_conv_params p)
     pc_bank_free(&b);
 }
 
-static void test_set_matrix(void)
+/* fn for both dtypes and methods, each mode with the boundary of the same
+ * index in bnds ('valid' reads no boundary), and a fill value. */
+static void each_params(void (*fn)(const char *, pc_conv_params),
+                        const pc_boundary bnds[3], double fillvalue)
 {
     pc_conv_params p;
     const pc_mode modes[] = {PC_FULL, PC_SAME, PC_VALID};
-    const pc_boundary bnds[] = {PC_FILL, PC_WRAP, PC_SYMM};
     for (int d = 0; d < 2; d++)
         for (int i = 0; i < 3; i++) {
             pc_conv_params_default(&p);
             p.dtype = d ? PC_F32 : PC_F64;
             p.mode = modes[i];
             p.boundary = bnds[i];
-            p.fillvalue = 1.5;
+            p.fillvalue = fillvalue;
             p.method = PC_DIRECT;
-            set_matrix_case(d ? "direct f32" : "direct f64", p);
+            fn(d ? "direct f32" : "direct f64", p);
             p.method = PC_FFT;
-            set_matrix_case(d ? "fft f32" : "fft f64", p);
+            fn(d ? "fft f32" : "fft f64", p);
         }
+}
+
+static void test_set_matrix(void)
+{
+    const pc_boundary bnds[] = {PC_FILL, PC_WRAP, PC_SYMM};
+    each_params(set_matrix_case, bnds, 1.5);
+}
+
+/* Kernel by kernel, a and b compute the same bits. */
+static bool same_results(const char *name, const pc_plan *a, const pc_plan *b)
+{
+    size_t bytes = pc_plan_out_bytes(a);
+    char *x = malloc(bytes), *y = malloc(bytes);
+    bool same = x && y && pc_plan_out_bytes(b) == bytes;
+    for (size_t k = 0; same && k < pc_plan_count(a); k++) {
+        same = pc_plan_execute(a, k, x) == 0 && pc_plan_execute(b, k, y) == 0;
+        CHECK(same, "%s: execute: %s", name, pc_errmsg());
+        same = same && memcmp(x, y, bytes) == 0;
+    }
+    free(x);
+    free(y);
+    return same;
+}
+
+/* The layouts a view is tested in: where element (0, 0) is and the
+ * strides, for an M x N matrix in a buffer of 6*M*N elements. */
+enum { C_ORDER, TRANSPOSED, REVERSED, STEPPED, NLAYOUTS };
+static const char *const layout_names[NLAYOUTS] = {
+    "C order", "transposed", "reversed", "stepped"};
+
+/* x (M x N doubles, C order) laid out in buf (6*M*N elements of dt, the
+ * rest NaN, so a misplaced read shows) as layout L, and the view of it. */
+static pc_matrix_view lay_out(int L, pc_dtype dt, const double *x, size_t M,
+                              size_t N, void *buf)
+{
+    ptrdiff_t m = (ptrdiff_t)M, n = (ptrdiff_t)N, base = 0, rs = n, cs = 1;
+    if (L == TRANSPOSED) {
+        rs = 1;
+        cs = m;
+    } else if (L == REVERSED) {
+        base = m * n - 1;
+        rs = -n;
+        cs = -1;
+    } else if (L == STEPPED) {
+        base = 1;
+        rs = 6 * n;
+        cs = 3;
+    }
+    for (size_t i = 0; i < 6 * M * N; i++) {
+        if (dt == PC_F32)
+            ((float *)buf)[i] = 0.0f / 0.0f;
+        else
+            ((double *)buf)[i] = 0.0 / 0.0;
+    }
+    for (ptrdiff_t i = 0; i < m; i++)
+        for (ptrdiff_t j = 0; j < n; j++) {
+            ptrdiff_t o = base + i * rs + j * cs;
+            if (dt == PC_F32)
+                ((float *)buf)[o] = (float)x[i * n + j];
+            else
+                ((double *)buf)[o] = x[i * n + j];
+        }
+    size_t esz = pc_dtype_size(dt);
+    pc_matrix_view v = {(const char *)buf + base * (ptrdiff_t)esz, dt, M, N,
+                        rs, cs};
+    return v;
+}
+
+/* pc_plan_set_matrix_view and pc_plan_create_view: doubles and floats in
+ * every layout give bit for bit what pc_plan_set_matrix and
+ * pc_plan_create give for the same values as doubles (floats converted);
+ * a NULL, another shape, an unknown dtype, and NaN (read through the
+ * strides) with an FFT plan are refused. */
+static void view_case(const char *name, pc_conv_params p)
+{
+    const size_t M = 29, N = 23, K = 5, kh = 5, kw = 4;
+    pc_matrix m0, m1;
+    pc_bank b;
+    make_inputs(&m0, &b, M, N, K, kh, kw);
+    pc_matrix_alloc(&m1, M, N);
+    void *buf = malloc(6 * M * N * sizeof(double));
+    pc_plan *ref = NULL, *a = NULL;
+    int st = pc_plan_create(&a, &p, &m0, &b);
+    CHECK(st == 0, "%s: plan: %s", name, pc_errmsg());
+    if (st)
+        goto done;
+    size_t P, Q, Tr, Tc, ntr, ntc;
+    double ps;
+    pc_plan_fft_info(a, &P, &Q, &Tr, &Tc, &ntr, &ntc, &ps);
+    p.fft_P = P;
+    p.fft_Q = Q;
+    for (int d = 0; d < 2; d++) {
+        pc_dtype dt = d ? PC_F32 : PC_F64;
+        /* Values that a float rounds, taken as the float path takes them. */
+        for (size_t i = 0; i < M * N; i++) {
+            double x = (double)((i * 7919) % 23) / 7.0 - 1.3;
+            m1.data[i] = dt == PC_F32 ? (double)(float)x : x;
+        }
+        st = pc_plan_create(&ref, &p, &m1, &b);
+        CHECK(st == 0, "%s: plan: %s", name, pc_errmsg());
+        for (int L = 0; !st && L < NLAYOUTS; L++) {
+            pc_matrix_view v = lay_out(L, dt, m1.data, M, N, buf);
+            CHECK(pc_plan_set_matrix_view(a, &v) == 0, "%s: set_matrix_view: "
+                  "%s", name, pc_errmsg());
+            CHECK(same_results(name, a, ref), "%s: %s %s view differs from "
+                  "pc_plan_set_matrix", name, pc_dtype_name(dt),
+                  layout_names[L]);
+            pc_plan *fresh = NULL;
+            CHECK(pc_plan_create_view(&fresh, &p, &v, &b) == 0,
+                  "%s: create_view: %s", name, pc_errmsg());
+            CHECK(fresh && same_results(name, fresh, ref), "%s: %s %s view "
+                  "plan differs from pc_plan_create's", name,
+                  pc_dtype_name(dt), layout_names[L]);
+            pc_plan_destroy(fresh);
+        }
+        pc_plan_destroy(ref);
+        ref = NULL;
+    }
+    /* Refusals, each with the view otherwise good. */
+    pc_matrix_view v = lay_out(STEPPED, PC_F32, m1.data, M, N, buf), bad = v;
+    bad.data = NULL;
+    CHECK(pc_plan_set_matrix_view(a, &bad) == PC_EUSAGE, "%s: NULL data "
+          "taken", name);
+    pc_plan *none = NULL;
+    CHECK(pc_plan_create_view(&none, &p, &bad, &b) == PC_EUSAGE && !none,
+          "%s: create_view took NULL data", name);
+    bad = v;
+    bad.dtype = (pc_dtype)7;
+    CHECK(pc_plan_set_matrix_view(a, &bad) == PC_EUSAGE &&
+          strstr(pc_errmsg(), "dtype"), "%s: dtype 7: %s", name, pc_errmsg());
+    bad = v;
+    bad.cols = N - 1;
+    CHECK(pc_plan_set_matrix_view(a, &bad) == PC_EUSAGE &&
+          strstr(pc_errmsg(), "29x22"), "%s: another shape: %s", name,
+          pc_errmsg());
+    ((float *)buf)[1 + 6 * N * 3 + 3 * 4] = 0.0f / 0.0f; /* element (3, 4) */
+    int want = pc_plan_method(a) == PC_FFT ? PC_EUSAGE : PC_OK;
+    CHECK(pc_plan_set_matrix_view(a, &v) == want, "%s: NaN: %s", name,
+          pc_errmsg());
+done:
+    free(buf);
+    pc_plan_destroy(a);
+    pc_matrix_free(&m0);
+    pc_matrix_free(&m1);
+    pc_bank_free(&b);
+}
+
+static void test_views(void)
+{
+    /* The full grid reflected: the most reads outside the matrix. */
+    const pc_boundary bnds[] = {PC_SYMM, PC_WRAP, PC_FILL};
+    each_params(view_case, bnds, -2.5);
 }
 
 int main(void)
 {
     test_xxhash64();
     test_set_matrix();
+    test_views();
     test_estimates();
     test_worker_mode();
     return t_summary("api");
