@@ -373,36 +373,14 @@ static int hdf_flush(void *ctx)
 
 /* ---- commit: checksums and attributes from the manifest ---------------- */
 
-/* sums[n * K + k] from the manifest's list of completed planes: "planes"
- * (or "kernels") of objects with a "checksum" of 16 hex digits and either
- * "matrix" and "kernel" or a flat "index" (or "plane") n * K + k. Planes
- * not listed (another shard's) keep 0. */
-static void manifest_sums(const json_t *root, const outfmt_spec *s,
-                          uint64_t *sums)
+/* The shard's checksums (sums[q]: plane shard_i + q * shard_n) at their
+ * planes' places of an (N, K) array; another shard's planes keep 0. */
+static void place_sums(const outfmt_spec *s, const uint64_t *sums,
+                       uint64_t *all)
 {
-    json_t *list = json_object_get(root, "planes");
-    if (!json_is_array(list))
-        list = json_object_get(root, "kernels");
-    size_t i;
-    json_t *e;
-    json_array_foreach(list, i, e) {
-        const char *hex;
-        json_int_t n = -1, k = -1, q = -1;
-        char *end;
-        if (json_unpack(e, "{s:s, s:I, s:I}", "checksum", &hex, "matrix", &n,
-                        "kernel", &k) == 0) {
-            if (n >= 0 && k >= 0 && (size_t)k < s->count)
-                q = n * (json_int_t)s->count + k;
-        } else if (json_unpack(e, "{s:s, s:I}", "checksum", &hex, "index",
-                               &q) != 0 &&
-                   json_unpack(e, "{s:s, s:I}", "checksum", &hex, "plane",
-                               &q) != 0) {
-            continue;
-        }
-        uint64_t sum = strtoull(hex, &end, 16);
-        if (*end == 0 && q >= 0 && (size_t)q < s->nmat * s->count)
-            sums[q] = sum;
-    }
+    for (size_t q = 0, p = s->shard_i; p < s->nmat * s->count;
+         q++, p += s->shard_n)
+        all[p] = sums[q];
 }
 
 /* Writes attribute name of obj (replacing one of that name) from value,
@@ -469,7 +447,8 @@ static bool write_sums(const hdf_ctx *c, const uint64_t *sums)
 }
 
 /* The manifest into the file: /checksums and /conv's attributes. */
-static int write_manifest(hdf_ctx *c, const char *manifest_json)
+static int write_manifest(hdf_ctx *c, const char *manifest_json,
+                          const uint64_t *shard_sums)
 {
     json_error_t jerr;
     json_t *root = json_loads(manifest_json ? manifest_json : "", 0, &jerr);
@@ -483,7 +462,7 @@ static int write_manifest(hdf_ctx *c, const char *manifest_json)
                     : pc_error(PC_EUSAGE, "hdf5: the manifest is not JSON: %s",
                                jerr.text);
     }
-    manifest_sums(root, &c->spec, sums);
+    place_sums(&c->spec, shard_sums, sums);
     bool ok = H5Tset_size(str, H5T_VARIABLE) >= 0 &&
               H5Tset_cset(str, H5T_CSET_UTF8) >= 0 && write_sums(c, sums);
     const char *key;
@@ -501,14 +480,15 @@ static int write_manifest(hdf_ctx *c, const char *manifest_json)
                                        : "HDF5 cannot store the manifest");
 }
 
-static int hdf_commit(void *ctx, const char *manifest_json)
+static int hdf_commit(void *ctx, const char *manifest_json,
+                      const uint64_t *sums)
 {
     hdf_ctx *c = ctx;
     if (!c->writable || c->file < 0)
         return pc_error(PC_EUSAGE, "hdf5: '%s' is not a temporary to commit",
                         c->name);
     errno = 0;
-    int st = write_manifest(c, manifest_json);
+    int st = write_manifest(c, manifest_json, sums);
     hdf_drop(&c->dset);
     /* H5Fclose writes what HDF5 still holds; then the file is synced and
      * renamed (outdir_file_commit removes it if that fails). */

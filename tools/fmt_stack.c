@@ -240,10 +240,12 @@ static int stack_flush(void *ctx)
     return PC_OK;
 }
 
-static int stack_commit(void *ctx, const char *manifest_json)
+static int stack_commit(void *ctx, const char *manifest_json,
+                        const uint64_t *sums)
 {
     stack_ctx *c = ctx;
     (void)manifest_json; /* a .npy has no room for metadata */
+    (void)sums;
     if (!c->writable || !c->f.tmp[0])
         return pc_error(PC_EUSAGE, "stack: '%s' is not a temporary to commit",
                         c->name);

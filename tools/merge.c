@@ -112,7 +112,7 @@ static int join(const outfmt *f, const char *dir, const outdir_manifest *merged,
         st = take_shard(f, dir, &shards[i], i, n, buf, out);
     if (!st && out) {
         char *text = outdir_manifest_dump(merged);
-        st = text ? f->commit(out, text)
+        st = text ? f->commit(out, text, merged->sums)
                   : pc_error(PC_ENOMEM, "merge: out of memory");
         free(text);
     }

@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     const char *dir;         /* -o DIR */
@@ -69,9 +70,12 @@ typedef struct outfmt {
     /* Reads plane (n, k) back into plane (orows x ocols of dtype). */
     int (*read_plane)(void *ctx, size_t n, size_t k, void *plane);
     /* Every plane of this run is stored: flushes, records manifest_json
-     * where the format keeps metadata (hdf5: a string attribute), and
-     * renames the file(s) to their final name(s). */
-    int (*commit)(void *ctx, const char *manifest_json);
+     * and the planes' checksums where the format keeps metadata (hdf5: a
+     * string attribute and /checksums), and renames the file(s) to their
+     * final name(s). sums[q] is the checksum of the file's q-th plane of
+     * its shard, plane shard_i + q * shard_n (the caller's own array, so
+     * no format reads the manifest's list back). */
+    int (*commit)(void *ctx, const char *manifest_json, const uint64_t *sums);
     /* Frees ctx. Without a commit the temporary stays, for --resume. */
     void (*close)(void *ctx);
     /* Final names this format uses in DIR for a shard (shard_n 1: the

@@ -498,7 +498,7 @@ static int commit_outputs(run_state *s)
             return PC_OK;
     double tw = pc_now();
     char *text = outdir_manifest_text(j, s->known, s->done);
-    int st = text ? s->fmt->commit(s->out, text)
+    int st = text ? s->fmt->commit(s->out, text, s->known)
                   : pc_error(PC_ENOMEM, "cannot write the manifest");
     free(text);
     if (!st && j->partial[0]) {
