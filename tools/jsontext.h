@@ -3,6 +3,7 @@
 #ifndef PC_JSONTEXT_H
 #define PC_JSONTEXT_H
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
@@ -55,6 +56,14 @@ static inline json_t *json_fixed(double v, int decimals)
 static inline json_t *json_sig(double v, int digits)
 {
     return json_rounded(v, digits, false);
+}
+
+/* A 64-bit checksum or hash as parconv writes them: 16 hex digits. */
+static inline json_t *json_hex64(uint64_t v)
+{
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016" PRIx64, v);
+    return json_string(hex);
 }
 
 /* [a, b] */

@@ -380,7 +380,6 @@ static void sync_dir(const char *dir)
 
 /* ---- the workload's identity --------------------------------------------- */
 
-static json_t *hex64(uint64_t v);
 
 /* A shape as a JSON list. */
 static json_t *shape_json(int ndim, const size_t *shape)
@@ -401,7 +400,7 @@ static json_t *file_identity(const char *path, const job_file *f)
                      "file_bytes", (json_int_t)f->meta.file_bytes, "dtype",
                      f->meta.descr, "shape",
                      shape_json(f->meta.ndim, f->meta.shape), "fortran_order",
-                     f->meta.fortran_order, "hash", hex64(f->hash));
+                     f->meta.fortran_order, "hash", json_hex64(f->hash));
 }
 
 /* An HDF5 dataset's: the file and dataset, and the same facts. */
@@ -416,7 +415,7 @@ static json_t *h5_identity(const job_source *s)
                      json_text(h->dataset), "file_bytes",
                      (json_int_t)h->file_bytes, "dtype", json_text(h->type),
                      "shape", shape_json(h->ndim, shape + 3 - h->ndim),
-                     "hash", hex64(s->id.hash));
+                     "hash", json_hex64(s->id.hash));
 }
 
 /* The generator's stream. */
@@ -639,13 +638,6 @@ static const char *differs_as(int kind)
  * file). Checksums are 16 hex digits. Complete: every plane of the shard
  * listed and the format's file under its final name (no partial). */
 
-static json_t *hex64(uint64_t v)
-{
-    char hex[17];
-    snprintf(hex, sizeof hex, "%016" PRIx64, v);
-    return json_string(hex);
-}
-
 /* The npy format has a file per plane, which the manifest names. */
 static bool plane_files(const outdir_manifest *m)
 {
@@ -673,7 +665,7 @@ static json_t *plane_entry(const outdir_manifest *m, size_t p, uint64_t sum)
     outdir_plane_name(m->nmat, n, k, name, sizeof name);
     if (e && ((plane_files(m) && json_object_set_new(e, "file",
                                                      json_string(name))) ||
-              json_object_set_new(e, "checksum", hex64(sum)))) {
+              json_object_set_new(e, "checksum", json_hex64(sum)))) {
         json_decref(e);
         return NULL;
     }
@@ -709,7 +701,7 @@ static json_t *manifest_json(const outdir_manifest *m)
     }
     if (!bad && complete)
         bad |= json_object_set_new(root, "checksum",
-                                   hex64(pc_hash_combine(m->sums, m->count)));
+                                   json_hex64(pc_hash_combine(m->sums, m->count)));
     for (size_t q = 0; !bad && q < m->count; q++)
         if (m->done[q])
             bad |= json_array_append_new(planes, plane_entry(

@@ -433,10 +433,8 @@ static json_t *fft_info(const job *j)
  * no %peak. */
 static json_t *run_json(const job *j, const job_run *r, const job_run *ser)
 {
-    char hex[17];
-    snprintf(hex, sizeof hex, "%016" PRIx64, r->checksum);
     json_t *o = json_pack(
-        "{s:s, s:s, s:i, s:b, s:o, s:o, s:o, s:o, s:I, s:i, s:s}",
+        "{s:s, s:s, s:i, s:b, s:o, s:o, s:o, s:o, s:I, s:i, s:o}",
         "strategy", pc_strategy_name(r->strategy), "method",
         pc_method_name(pc_plan_method(j->plan)), "workers", (int)r->workers,
         "oversubscribed", oversubscribed(r), "seconds",
@@ -446,7 +444,7 @@ static json_t *run_json(const job *j, const job_run *r, const job_run *ser)
         ser && r->seconds > 0 ? json_fixed(ser->seconds / r->seconds, 4)
                               : json_null(),
         "kernels", (json_int_t)r->kernels, "retried", (int)r->retried,
-        "checksum", hex);
+        "checksum", json_hex64(r->checksum));
     /* With several matrices the counts are of planes: "planes" says so. */
     if (o && json_object_set_new(o, "planes", json_integer((json_int_t)r->kernels))) {
         json_decref(o);
