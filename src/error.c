@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static _Thread_local char errbuf[512];
+static _Thread_local char errbuf[2048];
 
 static const char *const status_names[] = {
     [PC_OK] = "success",

@@ -29,9 +29,11 @@ FFT = ["-n", "300", "-k", "10", "-s", "41", "-S", "omp", "-t", "2", "-q"]
 
 
 def inputs(name):
-    """A matrix (60x50) and a bank (7 of 5x4) of float64 in SCRATCH/name;
-    returns their paths."""
-    d = pctest.fresh(name, make=True)
+    """A matrix (60x50) and a bank (7 of 5x4) of float64 deep under
+    SCRATCH/name (a path of over 250 characters, as a cluster's can be:
+    messages must still name the file); returns their paths."""
+    d = os.path.join(pctest.fresh(name, make=True), "a-long-directory-name" * 12)
+    os.makedirs(d)
     rng = np.random.default_rng(11)
     m, b = os.path.join(d, "m.npy"), os.path.join(d, "b.npy")
     np.save(m, rng.integers(0, 100, (60, 50)).astype(np.float64))

@@ -544,12 +544,17 @@ static int identity_diff(const json_t *ia, const char *a_name,
         const json_t *vb = json_object_get(ib, facts[f].key);
         if ((!va && !vb) || (va && vb && same_value(va, vb)))
             continue;
-        char x[64], y[64], label[80];
+        char x[64], y[64], label[240];
         bool hash = strcmp(facts[f].key, "hash") == 0;
         show(va, x, sizeof x);
         show(vb, y, sizeof y);
-        snprintf(label, sizeof label, "%s%.60s", path ? "" : "the generated ",
-                 path ? path : which);
+        /* A long path keeps its end, where the file's name is. */
+        size_t len = path ? strlen(path) : 0, keep = sizeof label - 4;
+        if (!path)
+            snprintf(label, sizeof label, "the generated %s", which);
+        else
+            snprintf(label, sizeof label, "%s%s", len > keep ? "..." : "",
+                     path + (len > keep ? len - keep : 0));
         snprintf(why, n, "another %s: %s's %s (%s%s %s, %s%s %s)", which,
                  label, facts[f].what, hash ? "hash 0x" : "", x, a_name,
                  hash ? "0x" : "", y, b_name);
@@ -1013,7 +1018,7 @@ int outdir_resume_check(const job *j, const outdir_manifest *m)
     json_t *now = outdir_workload(j);
     if (!now)
         return pc_error(PC_ENOMEM, "cannot compare the workloads");
-    char why[256];
+    char why[1024];
     int differs = outdir_workload_diff(m->workload, "then", now, "now", why,
                                        sizeof why);
     json_decref(now);
@@ -1055,7 +1060,7 @@ static int count_shards(const char *dir, size_t *n)
 static int merge_shard(size_t i, size_t n, const outdir_manifest *sh,
                        const outdir_manifest *first, outdir_manifest *merged)
 {
-    char why[256];
+    char why[1024];
     if (sh->shard_i != i || sh->shard_n != n)
         return pc_error(PC_EINPUT, "merge: the manifest of shard %zu of %zu "
                         "says it is shard %zu of %zu", i, n, sh->shard_i,
@@ -1351,7 +1356,7 @@ int outdir_survey(const job *j, const outdir_names *w, bool planned,
         return pc_error(here ? PC_EIO : PC_ENOMEM, "cannot survey '%s': %s",
                         dir, here ? strerror(errno) : "out of memory");
     }
-    char why[700] = "", stray[256] = "", file[256] = "";
+    char why[1024] = "", stray[256] = "", file[256] = "";
     size_t manifests = 0, files = 0, pn, pk, i, n;
     bool two;
     struct dirent *e;
