@@ -212,9 +212,10 @@ typedef struct {
     /* FFT transform size to use instead of timing candidates (0: choose);
      * --resume pins the earlier run's so results are the same bits. */
     size_t fft_P, fft_Q;
-    /* Choose the FFT size (when not pinned) by the cost model alone, with
-     * no timing: a function of the shapes only, so separately planned
-     * runs (the shards of a job array) take the same size. */
+    /* Choose the FFT size (when not pinned), and for AUTO the method, by
+     * the cost model alone, with no timing: a function of the shapes (and
+     * constants) only, so separately planned runs (the shards of a job
+     * array) take the same method and size. */
     bool fft_model;
 } pc_conv_params;
 
@@ -298,7 +299,8 @@ PC_API int pc_plan_estimate(const pc_conv_params *p, size_t rows, size_t cols,
                             pc_memory *m);
 /* The cost model's choice for these parameters and shapes, without
  * allocating or timing anything: the method a plan of them would take
- * (p->method, or for AUTO the cheaper estimate; never AUTO) and the
+ * (p->method, or for AUTO the cheaper estimate, which a plan's trial may
+ * overrule near the crossover (pc_plan_trial); never AUTO) and the
  * estimates that pc_plan_estimates would report (seconds per kernel, one
  * core). Inputs are assumed finite (with NaN or Inf an AUTO plan is
  * direct). Same errors as pc_plan_create for bad parameters. */
@@ -323,6 +325,14 @@ PC_API pc_isa pc_plan_isa(const pc_plan *plan);
  * seconds per kernel for each (one core). */
 PC_API pc_method pc_plan_method(const pc_plan *plan);
 PC_API void pc_plan_estimates(const pc_plan *plan, double *direct, double *fft);
+/* AUTO with estimates within a factor of PC_TRIAL_MARGIN of each other
+ * (and fft_model off): both methods were timed on the plan's own inputs
+ * (one core, the best of interleaved samples) and the faster taken.
+ * Seconds per kernel of each, and the seconds the trial took; zeros when
+ * the model alone chose. */
+#define PC_TRIAL_MARGIN 2.0
+PC_API void pc_plan_trial(const pc_plan *plan, double *direct, double *fft,
+                          double *seconds);
 /* FFT set-up: transform size P x Q, output tile Tr x Tc, tiles down and
  * across, planning seconds (0s for a direct plan). */
 PC_API void pc_plan_fft_info(const pc_plan *plan, size_t *P, size_t *Q,

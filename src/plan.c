@@ -348,6 +348,14 @@ void pc_plan_estimates(const pc_plan *plan, double *direct, double *fft)
     *fft = plan->est_fft;
 }
 
+void pc_plan_trial(const pc_plan *plan, double *direct, double *fft,
+                   double *seconds)
+{
+    *direct = plan->trial_direct;
+    *fft = plan->trial_fft;
+    *seconds = plan->trial_seconds;
+}
+
 void pc_plan_fft_info(const pc_plan *plan, size_t *P, size_t *Q, size_t *Tr,
                       size_t *Tc, size_t *ntr, size_t *ntc, double *plan_s)
 {

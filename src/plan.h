@@ -60,6 +60,10 @@ struct pc_plan {
     const pc_direct_fns *fns;
     pc_method method;         /* resolved, never AUTO */
     double est_direct, est_fft; /* the cost model's seconds per kernel */
+    /* auto near the crossover: seconds per kernel measured on the plan's
+     * own inputs (one core, best of interleaved samples), and what the
+     * measurement took; 0 when the model alone chose. */
+    double trial_direct, trial_fft, trial_seconds;
     pc_fft fft;
     void *spectra;            /* FFT: every input tile's spectrum */
     const char *wisdom;       /* FFT: the planner's wisdom, for workers */

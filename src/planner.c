@@ -74,6 +74,87 @@ static void model_method(pc_plan *pl, bool finite)
                      : pl->p.method;
 }
 
+/* Does an AUTO plan time both methods on its own inputs? Only where the
+ * model's estimates are close: there its error (stale constants, a busy
+ * machine that slows the FMA-bound direct sum more than the FFT) is larger
+ * than what separates the methods. Not with fft_model (shards planned
+ * apart must agree), nor for inputs only direct can take. */
+static bool wants_trial(const pc_plan *pl, bool finite)
+{
+    return pl->p.method == PC_AUTO && finite && !pl->p.fft_model &&
+           pl->est_fft < PC_TRIAL_MARGIN * pl->est_direct &&
+           pl->est_direct < PC_TRIAL_MARGIN * pl->est_fft;
+}
+
+/* Seconds of units [u0, u1) of the plan as method m. */
+static double timed_units(pc_plan *pl, pc_method m, size_t u0, size_t u1,
+                          const pc_sink *sink, void *scratch)
+{
+    pl->method = m;
+    double t0 = pc_now();
+    pc_exec_units(pl, u0, u1, sink, scratch);
+    return pc_now() - t0;
+}
+
+/* The trial of an FFT plan, filled and with its spectra: seconds per
+ * kernel of each method on one core, each the best of samples taken in
+ * turn (direct, FFT, direct, ...), so that a burst of load from elsewhere
+ * slows both alike and the best sample of each is its unloaded speed.
+ * Direct: a step of rows of every kernel; FFT: tile rows of the first
+ * kernel group, with the group's own spectra timed apart (once per group
+ * in a run, not per tile row). A few milliseconds per sample, within a
+ * budget of a few percent of the run the model expects. */
+static int trial(pc_plan *pl)
+{
+    const size_t R = pl->orows, nk = pl->count < pl->fft.kg ? pl->count
+                                                            : pl->fft.kg;
+    uint64_t *hash = calloc(pl->count * R, sizeof *hash);
+    pl->method = PC_DIRECT;
+    size_t sd = pc_scratch_bytes(pl);
+    pl->method = PC_FFT;
+    size_t sf = pc_scratch_bytes(pl);
+    void *scratch = pc_alloc(sd > sf ? sd : sf);
+    if (!hash || !scratch) {
+        free(hash);
+        pc_free(scratch);
+        return pc_error(PC_ENOMEM, "cannot allocate the auto trial");
+    }
+    pc_sink sink = {.arena_fd = -1, .rowhash = hash, .k0 = 0,
+                    .k1 = pl->count};
+    /* Sample sizes from the model's estimates: about 1.5 ms each. */
+    const double want = 1.5e-3;
+    double row = pl->est_direct * (double)pl->count / (double)R;
+    size_t nd = (size_t)(want / (row > 0 ? row : 1e-9));
+    nd = (nd + PC_STEP_ROWS - 1) / PC_STEP_ROWS * PC_STEP_ROWS;
+    nd = nd < PC_STEP_ROWS ? PC_STEP_ROWS : nd > R ? R : nd;
+    size_t d0 = (R - nd) / 2;
+    double trow = pl->est_fft * (double)nk / (double)pl->fft.ntr;
+    size_t nf = (size_t)(want / (trow > 0 ? trow : 1e-9));
+    nf = nf < 1 ? 1 : nf > pl->fft.ntr ? pl->fft.ntr : nf;
+    double run = (pl->est_direct < pl->est_fft ? pl->est_direct : pl->est_fft) *
+                 (double)pl->count;
+    double budget = fmin(fmax(0.03 * run, 0.015), 0.3);
+    double bd = INFINITY, bf = INFINITY, bk = INFINITY, start = pc_now();
+    for (int rep = 0; rep < 15 && (rep < 5 || pc_now() - start < budget);
+         rep++) {
+        bd = fmin(bd, timed_units(pl, PC_DIRECT, d0, d0 + nd, &sink, scratch));
+        bf = fmin(bf, timed_units(pl, PC_FFT, 0, nf, &sink, scratch));
+        double t0 = pc_now();
+        pc_fft_kernels(pl, 0, nk, scratch);
+        bk = fmin(bk, pc_now() - t0);
+    }
+    pl->method = PC_FFT;
+    pl->trial_seconds = pc_now() - start;
+    pl->trial_direct = bd / (double)nd * (double)R / (double)pl->count;
+    /* The group's spectra once, its tile rows ntr times. */
+    double rows = bf > bk ? bf - bk : 0;
+    pl->trial_fft = (bk + rows * (double)pl->fft.ntr / (double)nf) /
+                    (double)nk;
+    free(hash);
+    pc_free(scratch);
+    return PC_OK;
+}
+
 /* A matrix of doubles as the view that reads it. */
 static pc_matrix_view view_of(const pc_matrix *m)
 {
@@ -129,6 +210,11 @@ int pc_plan_create_view(pc_plan **out, const pc_conv_params *p,
         goto error;
     }
     model_method(pl, finite);
+    /* Near the crossover the plan is made for FFT (which holds everything
+     * direct needs too) and both are timed before it is sealed. */
+    bool try_both = wants_trial(pl, finite);
+    if (try_both)
+        pl->method = PC_FFT;
     if (pl->method == PC_FFT && (st = pc_fft_choose(pl, &pl->fft)))
         goto error;
     char *wisdom = NULL;
@@ -159,6 +245,23 @@ int pc_plan_create_view(pc_plan **out, const pc_conv_params *p,
     pc_plan_fill_kernels(pl, b);
     if (pl->method == PC_FFT)
         pc_fft_spectra(pl);
+    if (try_both && (st = trial(pl)))
+        goto error;
+    if (try_both && pl->trial_direct <= pl->trial_fft) {
+        /* Direct: planned again without the spectra it does not need,
+         * keeping what the trial found. */
+        pc_plan tried = *pl;
+        pc_plan_destroy(pl);
+        pc_conv_params q = *p;
+        q.method = PC_DIRECT;
+        if ((st = pc_plan_create_view(out, &q, m, b)))
+            return st;
+        (*out)->p.method = PC_AUTO;
+        (*out)->trial_direct = tried.trial_direct;
+        (*out)->trial_fft = tried.trial_fft;
+        (*out)->trial_seconds = tried.trial_seconds;
+        return PC_OK;
+    }
     pc_plan_seal(pl, &h);
     *out = pl;
     return PC_OK;
@@ -263,6 +366,9 @@ int pc_plan_estimate(const pc_conv_params *p, size_t rows, size_t cols,
     int st = model_plan(&pl, p, rows, cols, count, krows, kcols);
     if (st)
         return st;
+    /* An AUTO plan near the crossover holds FFT's spectra for its trial. */
+    if (wants_trial(&pl, true))
+        pl.method = PC_FFT;
     bool pinned = (p->fft_P && p->fft_Q) || p->fft_model;
     /* A pinned size (or the model's): exactly the tiling pc_plan_create
      * takes. */

@@ -689,9 +689,10 @@ static const cli_word demo_words[] = {
 };
 
 static const cli_word sweep_words[] = {
-    {"ksize", "for kernel sizes A..B (step S) times direct and FFT on\n"
-              "one workload (one strategy, median of --runs), shows\n"
-              "what auto chose and its loss, the crossover, and\n"
+    {"ksize", "for kernel sizes A..B (step S) times direct, FFT and\n"
+              "auto on one workload (one strategy, best of --runs\n"
+              "in turn), shows what auto chose and its loss, the\n"
+              "crossover, and\n"
               "writes CSV/JSON for bench/plot_crossover.py"},
     {"threads", "the workload (-n -k -s --method --dtype as for run)\n"
                 "with 1..T workers (--max, at most the usable CPUs)\n"

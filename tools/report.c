@@ -136,8 +136,9 @@ void report_workload(FILE *f, const job *j)
     else
         fprintf(f, "  boundary   %s\n", pc_boundary_name(p->boundary));
     pc_method used = pc_plan_method(j->plan);
-    double ed, ef;
+    double ed, ef, td, tf, ts;
     pc_plan_estimates(j->plan, &ed, &ef);
+    pc_plan_trial(j->plan, &td, &tf, &ts);
     fprintf(f, "  dtype      %s    method %s%s    isa %s%s\n",
             pc_dtype_name(p->dtype), pc_method_name(used),
             p->method == PC_AUTO ? " (auto)" : "",
@@ -146,9 +147,16 @@ void report_workload(FILE *f, const job *j)
     fprintf(f, "  model      direct ~%.3g ms/kernel, fft ~%.3g ms/kernel (one "
                "core; constants %s)%s\n", 1e3 * ed, 1e3 * ef, j->model_from,
             p->method != PC_AUTO ? ""
+            : ts > 0 ? (ef < ed ? ": fft is cheaper, within the trial's margin"
+                                : ": direct is cheaper, within the trial's "
+                                  "margin")
             : used == PC_FFT ? ": fft is cheaper"
             : ef < ed ? ": direct, as the inputs hold NaN or Inf"
                       : ": direct is cheaper");
+    if (ts > 0)
+        fprintf(f, "  trial      direct %.3g ms/kernel, fft %.3g ms/kernel "
+                   "(one core, best of samples in turn, %.3fs): %s is "
+                   "faster\n", 1e3 * td, 1e3 * tf, ts, pc_method_name(used));
     if (used == PC_FFT) {
         size_t P, Q, Tr, Tc, ntr, ntc;
         double ps;
@@ -405,9 +413,16 @@ static json_t *model(const job *j)
 {
     double ed, ef;
     pc_plan_estimates(j->plan, &ed, &ef);
-    return json_pack("{s:o, s:o, s:o}", "direct_seconds", json_sig(ed, 6),
+    double td, tf, ts;
+    pc_plan_trial(j->plan, &td, &tf, &ts);
+    json_t *trial = ts > 0 ? json_pack("{s:o, s:o, s:o}", "direct_seconds",
+                                       json_sig(td, 6), "fft_seconds",
+                                       json_sig(tf, 6), "seconds",
+                                       json_sig(ts, 4))
+                           : json_null();
+    return json_pack("{s:o, s:o, s:o, s:o}", "direct_seconds", json_sig(ed, 6),
                      "fft_seconds", json_sig(ef, 6), "constants",
-                     json_text(j->model_from));
+                     json_text(j->model_from), "trial", trial);
 }
 
 static json_t *fft_info(const job *j)

@@ -7,13 +7,15 @@
 #include "outdir.h"
 #include "report.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
     size_t k;
-    double direct, fft;       /* median seconds per kernel */
+    double direct, fft, autom; /* best seconds per kernel */
     double est_direct, est_fft;
+    double trial_direct, trial_fft, trial_s; /* auto's trial, if any */
     pc_method chosen;
 } point;
 
@@ -23,37 +25,46 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median seconds per kernel of `runs` runs of the strategy. */
-static int time_method(const cli_options *o, const pc_matrix *m,
-                       const pc_bank *b, pc_method method, unsigned workers,
-                       double *per_kernel, double *ed, double *ef,
-                       pc_method *chosen)
+/* Direct, FFT and auto on one workload: the three plans made first, then
+ * `runs` rounds of one run of each in turn, the best of each kept. On a
+ * shared machine a neighbour can only slow a run, and taking turns lets a
+ * burst of load hit all three alike, so the best of the rounds compares
+ * the methods, not the moments they ran at. */
+static int time_methods(const cli_options *o, const pc_matrix *m,
+                        const pc_bank *b, unsigned workers, point *pt)
 {
-    pc_conv_params p = o->conv;
-    p.method = method;
-    pc_plan *plan;
-    int st = pc_plan_create(&plan, &p, m, b);
-    if (st)
-        return st;
-    pc_plan_estimates(plan, ed, ef);
-    *chosen = pc_plan_method(plan);
+    static const pc_method methods[3] = {PC_DIRECT, PC_FFT, PC_AUTO};
+    pc_plan *plan[3] = {NULL, NULL, NULL};
+    double best[3] = {INFINITY, INFINITY, INFINITY};
     uint64_t *sums = calloc(b->count, sizeof *sums);
-    double t[9];
-    int runs = o->sweep_runs;
-    for (int r = 0; !st && r < runs; r++) {
-        pc_run_params rp = {.strategy = o->strategies[0], .workers = workers,
-                            .worker_exe = "/proc/self/exe", .sums = sums};
-        pc_run_result res;
-        st = sums ? pc_run(plan, &rp, &res)
-                  : pc_error(PC_ENOMEM, "cannot allocate checksums");
-        t[r] = res.compute / (double)b->count;
+    int st = sums ? PC_OK : pc_error(PC_ENOMEM, "cannot allocate checksums");
+    for (int i = 0; !st && i < 3; i++) {
+        pc_conv_params p = o->conv;
+        p.method = methods[i];
+        st = pc_plan_create(&plan[i], &p, m, b);
     }
+    for (int r = 0; !st && r < o->sweep_runs; r++)
+        for (int i = 0; !st && i < 3; i++) {
+            pc_run_params rp = {.strategy = o->strategies[0],
+                                .workers = workers,
+                                .worker_exe = "/proc/self/exe", .sums = sums};
+            pc_run_result res;
+            if (!(st = pc_run(plan[i], &rp, &res)) &&
+                res.compute / (double)b->count < best[i])
+                best[i] = res.compute / (double)b->count;
+        }
     if (!st) {
-        qsort(t, (size_t)runs, sizeof *t, cmp_double);
-        *per_kernel = t[runs / 2];
+        pt->direct = best[0];
+        pt->fft = best[1];
+        pt->autom = best[2];
+        pt->chosen = pc_plan_method(plan[2]);
+        pc_plan_estimates(plan[2], &pt->est_direct, &pt->est_fft);
+        pc_plan_trial(plan[2], &pt->trial_direct, &pt->trial_fft,
+                      &pt->trial_s);
     }
+    for (int i = 0; i < 3; i++)
+        pc_plan_destroy(plan[i]);
     free(sums);
-    pc_plan_destroy(plan);
     return st;
 }
 
@@ -100,13 +111,15 @@ static int write_files(const cli_options *o, const point *pts, size_t n,
         FILE *f = csv_open(o->csv_path, &of, &st);
         if (!f)
             return st;
-        fprintf(f, "ksize,direct_ms,fft_ms,auto,auto_ms,est_direct_ms,est_fft_ms\n");
+        fprintf(f, "ksize,direct_ms,fft_ms,auto,auto_ms,est_direct_ms,"
+                "est_fft_ms,trial_direct_ms,trial_fft_ms,trial_s\n");
         for (size_t i = 0; i < n; i++)
-            fprintf(f, "%zu,%.6f,%.6f,%s,%.6f,%.6f,%.6f\n", pts[i].k,
-                    1e3 * pts[i].direct, 1e3 * pts[i].fft,
-                    pc_method_name(pts[i].chosen),
-                    1e3 * (pts[i].chosen == PC_FFT ? pts[i].fft : pts[i].direct),
-                    1e3 * pts[i].est_direct, 1e3 * pts[i].est_fft);
+            fprintf(f, "%zu,%.6f,%.6f,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f\n",
+                    pts[i].k, 1e3 * pts[i].direct, 1e3 * pts[i].fft,
+                    pc_method_name(pts[i].chosen), 1e3 * pts[i].autom,
+                    1e3 * pts[i].est_direct, 1e3 * pts[i].est_fft,
+                    1e3 * pts[i].trial_direct, 1e3 * pts[i].trial_fft,
+                    pts[i].trial_s);
         if ((st = outdir_file_finish(&of, f, ferror(f) != 0)))
             return st;
     }
@@ -115,22 +128,32 @@ static int write_files(const cli_options *o, const point *pts, size_t n,
     json_t *points = json_array();
     for (size_t i = 0; points && i < n; i++)
         if (json_array_append_new(points, json_pack(
-                "{s:I, s:o, s:o, s:s, s:o, s:o}", "ksize", (json_int_t)pts[i].k,
+                "{s:I, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "ksize",
+                (json_int_t)pts[i].k,
                 "direct_ms", json_fixed(1e3 * pts[i].direct, 6),
                 "fft_ms", json_fixed(1e3 * pts[i].fft, 6),
                 "auto", pc_method_name(pts[i].chosen),
+                "auto_ms", json_fixed(1e3 * pts[i].autom, 6),
                 "est_direct_ms", json_fixed(1e3 * pts[i].est_direct, 6),
-                "est_fft_ms", json_fixed(1e3 * pts[i].est_fft, 6)))) {
+                "est_fft_ms", json_fixed(1e3 * pts[i].est_fft, 6),
+                "trial", pts[i].trial_s > 0
+                    ? json_pack("{s:o, s:o, s:o}",
+                                "direct_ms", json_fixed(1e3 * pts[i].trial_direct, 6),
+                                "fft_ms", json_fixed(1e3 * pts[i].trial_fft, 6),
+                                "seconds", json_fixed(pts[i].trial_s, 4))
+                    : json_null()))) {
             json_decref(points);
             points = NULL;
         }
     return write_json(o, json_pack(
-        "{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:i, s:i, s:o}", "version",
+        "{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:i, s:i, s:s, s:o}",
+        "version",
         PC_VERSION, "sweep", "ksize", "rows", (json_int_t)o->rows, "cols",
         (json_int_t)o->cols, "count", (json_int_t)o->count, "dtype",
         pc_dtype_name(o->conv.dtype), "mode", pc_mode_name(o->conv.mode),
         "strategy", pc_strategy_name(o->strategies[0]), "workers", (int)workers,
-        "runs", o->sweep_runs, "points", points));
+        "runs", o->sweep_runs, "statistic", "best of runs, in turn", "points",
+        points));
 }
 
 /* The workload's inputs as run reads them: -m (its first matrix), -b,
@@ -169,12 +192,13 @@ static int sweep_ksize(const cli_options *o, unsigned workers)
     FILE *text = o->json_path && strcmp(o->json_path, "-") == 0 ? stderr : stdout;
     if (!st && !o->quiet)
         fprintf(text, "sweep ksize %zu..%zu step %zu: %zu kernels on %zux%zu, "
-                "%s, mode %s, strategy %s x%u, median of %d runs\n%6s %12s "
-                "%12s %7s %9s\n", o->sweep_from, o->sweep_to, o->sweep_step,
-                o->count, o->rows, o->cols, pc_dtype_name(o->conv.dtype),
-                pc_mode_name(o->conv.mode), pc_strategy_name(o->strategies[0]),
-                workers, o->sweep_runs, "ksize", "direct ms/k", "fft ms/k",
-                "auto", "auto loss");
+                "%s, mode %s, strategy %s x%u, best of %d runs in turn\n"
+                "%6s %12s %12s %7s %12s %9s %6s\n", o->sweep_from,
+                o->sweep_to, o->sweep_step, o->count, o->rows, o->cols,
+                pc_dtype_name(o->conv.dtype), pc_mode_name(o->conv.mode),
+                pc_strategy_name(o->strategies[0]), workers, o->sweep_runs,
+                "ksize", "direct ms/k", "fft ms/k", "auto", "auto ms/k",
+                "auto loss", "trial");
     double worst = 0;
     size_t worst_k = 0;
     for (size_t i = 0; !st && i < n; i++) {
@@ -184,37 +208,24 @@ static int sweep_ksize(const cli_options *o, unsigned workers)
         if ((st = pc_bank_alloc(&b, o->count, pt->k, pt->k)))
             break;
         st = pc_generate(&g, o->rows, o->cols, NULL, &b);
-        pc_method dummy;
-        double e1, e2;
         if (!st)
-            st = time_method(o, &m, &b, PC_DIRECT, workers, &pt->direct,
-                             &e1, &e2, &dummy);
-        if (!st)
-            st = time_method(o, &m, &b, PC_FFT, workers, &pt->fft, &e1, &e2,
-                             &dummy);
-        /* What auto picks: the plan alone tells. */
-        pc_conv_params p = o->conv;
-        p.method = PC_AUTO;
-        pc_plan *plan;
-        if (!st && !(st = pc_plan_create(&plan, &p, &m, &b))) {
-            pt->chosen = pc_plan_method(plan);
-            pc_plan_estimates(plan, &pt->est_direct, &pt->est_fft);
-            pc_plan_destroy(plan);
-        }
+            st = time_methods(o, &m, &b, workers, pt);
         pc_bank_free(&b);
         if (st)
             break;
         double best = pt->direct < pt->fft ? pt->direct : pt->fft;
-        double got = pt->chosen == PC_FFT ? pt->fft : pt->direct;
-        double loss = got / best - 1;
+        /* auto's own runs against the better method's: what choosing
+         * cost, noise included. */
+        double loss = pt->autom / best - 1;
         if (loss > worst) {
             worst = loss;
             worst_k = pt->k;
         }
         if (!o->quiet) {
-            fprintf(text, "%6zu %12.3f %12.3f %7s %8.1f%%\n", pt->k,
-                    1e3 * pt->direct, 1e3 * pt->fft,
-                    pc_method_name(pt->chosen), 100 * loss);
+            fprintf(text, "%6zu %12.3f %12.3f %7s %12.3f %8.1f%% %6s\n",
+                    pt->k, 1e3 * pt->direct, 1e3 * pt->fft,
+                    pc_method_name(pt->chosen), 1e3 * pt->autom, 100 * loss,
+                    pt->trial_s > 0 ? "yes" : "");
             fflush(text);
         }
     }
@@ -234,8 +245,8 @@ static int sweep_ksize(const cli_options *o, unsigned workers)
             fprintf(text, "auto's worst loss: %.1f%% (at %zux%zu)\n",
                     100 * worst, worst_k, worst_k);
         else
-            fprintf(text, "auto's worst loss: none, it chose the faster "
-                          "method at every size\n");
+            fprintf(text, "auto's worst loss: none, it ran as fast as the "
+                          "better method at every size\n");
     }
     if (!st)
         st = write_files(o, pts, n, workers);
