@@ -6,7 +6,9 @@
 # `parconv gen` and read back by everyone):
 #   * scipy.signal.convolve2d over a multiprocessing.Pool of all cores (the
 #     Python original's best), on a subset of the kernels;
-#   * OpenCV cv2.filter2D, made to compute the same full convolution.
+#   * OpenCV cv2.filter2D, made to compute the same full convolution;
+#   * PyTorch torch.nn.functional.conv2d (Debian's python3-torch) in f32 and
+#     f64, the bank as output channels, results checked against parconv's.
 # Prints a table per dtype and writes everything as JSON to
 # bench-results/bench.json, or to the path given as $1.
 # It reports timings and never asserts them: shared machines are noisy.
@@ -16,17 +18,20 @@
 #   BENCH_PEER_RUNS      runs of each peer measurement (median)      [3]
 #   BENCH_SCIPY_KERNELS  kernels given to the scipy process pool     [20]
 #   BENCH_CV_KERNELS     kernels given to OpenCV                     [100]
+#   BENCH_TORCH_SECONDS  seconds one torch call may take (as many
+#                        kernels as fit)                             [10]
 set -euo pipefail
 
 # shellcheck source=scripts/setup.sh
 . "$(dirname "$0")/../scripts/setup.sh"
 # $out, then from the top of the tree: install, build, $work and $bin.
-pc_bench_setup bench "${1:-}" python3-opencv
+pc_bench_setup bench "${1:-}" "${PC_PYBENCH_PACKAGES[@]}"
 
 runs=${BENCH_RUNS:-5}
 peer_runs=${BENCH_PEER_RUNS:-3}
 scipy_kernels=${BENCH_SCIPY_KERNELS:-20}
 cv_kernels=${BENCH_CV_KERNELS:-100}
+torch_seconds=${BENCH_TORCH_SECONDS:-10}
 for v in "$runs" "$peer_runs" "$scipy_kernels" "$cv_kernels"; do
     case $v in
     '' | *[!0-9]* | 0)
@@ -35,6 +40,12 @@ for v in "$runs" "$peer_runs" "$scipy_kernels" "$cv_kernels"; do
         ;;
     esac
 done
+case $torch_seconds in
+'' | *[!0-9.]* | *.*.* | . | 0 | 0.0*)
+    pc_log "BENCH_TORCH_SECONDS must be a positive number of seconds"
+    exit 2
+    ;;
+esac
 mkdir -p "$(dirname "$out")"
 
 # The default workload, spelled out so the benchmark stays pinned to it.
@@ -57,8 +68,9 @@ done
 # The peers, then the tables and the JSON. Debian's python has numpy, scipy
 # and OpenCV. OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on some machines for
 # old OpenBLAS builds) are unset for these timings only.
-pc_log "peers: scipy convolve2d over a process pool, OpenCV filter2D"
+pc_log "peers: scipy convolve2d over a process pool, OpenCV filter2D, torch conv2d"
 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/bench_peers.py \
     --inputs "$work" --parconv "$work/parconv" --runs "$runs" \
     --peer-runs "$peer_runs" --scipy-kernels "$scipy_kernels" \
-    --cv-kernels "$cv_kernels" --parconv-bin "$bin" --out "$out"
+    --cv-kernels "$cv_kernels" --torch-seconds "$torch_seconds" \
+    --parconv-bin "$bin" --out "$out"

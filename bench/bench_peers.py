@@ -21,6 +21,13 @@ Peers, for each dtype (f64, f32), all on the .npy files `parconv gen` wrote:
   thread, and with one OpenCV thread per call in a ThreadPoolExecutor of
   all cores over the kernels (cv2 releases the GIL), which is how a user
   would spread a bank over the cores.
+* torch.nn.functional.conv2d (Debian's python3-torch, oneDNN) with the bank
+  as output channels, kernels flipped and padding (kh-1, kw-1)
+  (benchlib.torch_full_conv), with as many threads as parconv's omp run
+  used; as many kernels as fit in --torch-seconds per call. Its results
+  on a few kernels are checked against parconv's own (computed here with
+  the binary, -o) and scipy's: equal in f64 (integer inputs: every sum is
+  exact), allclose in f32.
 
 It reports timings; it never asserts them.
 """
@@ -30,7 +37,9 @@ import concurrent.futures
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -195,6 +204,65 @@ def opencv_peer(cv2, matrix, bank, refs, nkernels, runs, ncpu, rtol):
     }
 
 
+# ------------------------------------------------------------------ torch --
+
+def parconv_planes(parconv_bin, inputs, dtype, bank, idx):
+    """parconv's results for kernels IDX of BANK on the matrix of INPUTS
+    (a run of the binary with those kernels, -o), as an array."""
+    with tempfile.TemporaryDirectory(prefix="parconv-peers-") as d:
+        sub = os.path.join(d, "bank.npy")
+        np.save(sub, bank[idx])
+        subprocess.run([parconv_bin, "-m", os.path.join(inputs, dtype, "matrix.npy"),
+                        "-b", sub, "--dtype", dtype, "-S", "serial", "-q",
+                        "-o", os.path.join(d, "out")], check=True)
+        return np.stack([np.load(os.path.join(d, "out", f"conv_{i:05d}.npy"))
+                         for i in range(len(idx))])
+
+
+def torch_peer(torch, matrix, bank, refs, pc_planes, dtype, runs, threads, budget):
+    default = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        # Checked first, on the kernels of the references.
+        idx = sorted(refs)
+        got = benchlib.torch_full_conv(torch, matrix, bank[idx], dtype)(len(idx)).numpy()
+        checks = []
+        for j, i in enumerate(idx):
+            scale = float(np.abs(refs[i]).max()) or 1.0
+            row = {"kernel": i}
+            for name, want in (("parconv", pc_planes[j]), ("scipy", refs[i])):
+                same = got[j].shape == want.shape
+                row[f"equal_{name}"] = same and bool(np.array_equal(got[j], want))
+                row[f"allclose_{name}"] = same and bool(np.allclose(
+                    got[j], want, rtol=1e-5, atol=1e-5 * scale))
+                row[f"max_abs_err_over_max_{name}"] = float(
+                    np.abs(got[j].astype(np.float64) - want).max() / scale) if same else None
+            checks.append(row)
+        # f64 on integer inputs: every sum is exact, so equal bit for bit.
+        key = "equal_parconv" if dtype == "f64" else "allclose_parconv"
+        verified = all(c[key] for c in checks)
+        del got
+
+        run = benchlib.torch_full_conv(torch, matrix, bank, dtype)
+        n = benchlib.torch_kernels_within(run, len(bank), budget)
+        xs = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            run(n)
+            xs.append(time.perf_counter() - t)
+        return {
+            "what": f"torch.nn.functional.conv2d, {n} kernels as output channels, "
+                    f"flipped, padding (kh-1, kw-1), torch.set_num_threads({threads})",
+            "version": torch.__version__, "workers": threads,
+            "default_threads": default, "kernels": n, "seconds": xs,
+            "median_seconds": median(xs), "ms_per_kernel": median(xs) * 1000 / n,
+            "verified": verified, "check": "equal" if dtype == "f64" else "allclose",
+            "verification": checks,
+        }
+    finally:
+        torch.set_num_threads(default)
+
+
 # ------------------------------------------------------------------ table --
 
 def fmt_x(peer_ms, ref_ms):
@@ -260,6 +328,10 @@ def print_table(dtype, pc, peers, args):
         row(f"cv2.filter2D, setNumThreads(1) x ThreadPool({v['threadpool']['workers']}) over kernels",
             v["threadpool"]["workers"], v["threadpool"]["kernels"],
             v["threadpool"]["ms_per_kernel"])
+    tp = peers.get("torch")
+    if tp and "error" not in tp:
+        row(f"torch conv2d, bank as output channels ({tp['workers']} threads)",
+            tp["workers"], tp["kernels"], tp["ms_per_kernel"])
     if sp and "error" not in sp:
         est = sp["median_startup_seconds"] + sp["ms_per_kernel"] * w["count"] / 1000
         procs = (f" (parconv procs: {st['procs']['median']['seconds']:.3f} s in all)"
@@ -278,7 +350,14 @@ def print_table(dtype, pc, peers, args):
         if cv["f64_dft_path_suspected"]:
             print("  opencv: f64 results are not exact integers: OpenCV took its DFT "
                   "path for CV_64F (not a direct sum)")
-    for name in ("scipy_pool", "scipy_serial", "opencv"):
+    if tp and "error" not in tp:
+        bad = [c for c in tp["verification"]
+               if not c["equal_parconv" if tp["check"] == "equal" else "allclose_parconv"]]
+        print(f"  torch {tp['version']}: " + (
+            f"verified: results {tp['check']} to parconv's (and scipy's) for kernels "
+            f"{[c['kernel'] for c in tp['verification']]}"
+            if tp["verified"] else "NOT VERIFIED: differs from parconv's: " + json.dumps(bad)))
+    for name in ("scipy_pool", "scipy_serial", "opencv", "torch"):
         if name in peers and "error" in peers[name]:
             print(f"  {name}: not measured: {peers[name]['error']}")
 
@@ -296,6 +375,9 @@ def main():
     ap.add_argument("--peer-runs", type=int, default=3)
     ap.add_argument("--scipy-kernels", type=int, default=20)
     ap.add_argument("--cv-kernels", type=int, default=100)
+    ap.add_argument("--torch-seconds", type=float, default=10.0,
+                    help="seconds one torch call may take (it gets as many "
+                    "kernels as fit)")
     ap.add_argument("--parconv-bin", default="build/tools/parconv")
     args = ap.parse_args()
 
@@ -304,7 +386,8 @@ def main():
     result = {
         **benchlib.result_head("parconv bench/bench.sh", ncpu, load_start, pc_version),
         "settings": {"parconv_runs": args.runs, "peer_runs": args.peer_runs,
-                     "scipy_kernels": args.scipy_kernels, "cv_kernels": args.cv_kernels},
+                     "scipy_kernels": args.scipy_kernels, "cv_kernels": args.cv_kernels,
+                     "torch_seconds": args.torch_seconds},
         "notes": [
             "parconv ms_per_kernel = median compute_seconds * 1000 / count; "
             "medians are taken per field over the runs",
@@ -314,6 +397,10 @@ def main():
             "opencv: matrix padded with kh-1/kw-1 zeros on top/left and kernels "
             "flipped outside the timed region; filter2D with anchor (0,0) and "
             "BORDER_CONSTANT equals convolve2d 'full'; output buffers reused",
+            "torch: conv2d with the bank as output channels, kernels flipped, "
+            "padding (kh-1, kw-1), threads = parconv omp's workers; as many "
+            "kernels as fit in torch_seconds per call; checked against "
+            "parconv's results (equal in f64, allclose in f32)",
             "ratios peer/parconv = peer ms/kernel / parconv ms/kernel "
             "(omp for every peer, serial for the one-core comparison)",
             "timings on a shared machine are noisy; nothing is asserted",
@@ -361,7 +448,13 @@ def main():
     except ImportError as e:  # reported, the rest still runs
         cv2, cv_info, cv_error = None, None, f"cannot import cv2: {e}"
 
-    result["software"]["opencv"] = cv_info  # the last of "software"
+    result["software"]["opencv"] = cv_info
+    try:
+        import torch
+        torch_error = None
+    except ImportError as e:  # reported, the rest still runs
+        torch, torch_error = None, f"cannot import torch: {e}"
+    result["software"]["torch"] = getattr(torch, "__version__", None)
 
     for dtype in DTYPES:
         matrix, bank, refs, peers = data[dtype]
@@ -376,12 +469,24 @@ def main():
                     ncpu, 1e-9 if matrix.dtype == np.float64 else 1e-5)
             except Exception as e:
                 peers["opencv"] = {"error": f"{type(e).__name__}: {e}"}
+        if torch is None:
+            peers["torch"] = {"error": torch_error}
+        else:
+            try:
+                planes = parconv_planes(args.parconv_bin, args.inputs, dtype, bank,
+                                        sorted(refs))
+                threads = pc["strategies"].get("omp", {}).get("workers", ncpu)
+                peers["torch"] = torch_peer(torch, matrix, bank, refs, planes, dtype,
+                                            args.peer_runs, threads, args.torch_seconds)
+            except Exception as e:
+                peers["torch"] = {"error": f"{type(e).__name__}: {e}"}
 
         # peer / parconv ratios
         omp_ms = pc["strategies"].get("omp", {}).get("ms_per_kernel")
         ser_ms = pc["strategies"].get("serial", {}).get("ms_per_kernel")
         ratios = {}
-        flat = {"scipy_pool": peers["scipy_pool"], "scipy_serial": peers["scipy_serial"]}
+        flat = {"scipy_pool": peers["scipy_pool"], "scipy_serial": peers["scipy_serial"],
+                "torch": peers["torch"]}
         if "variants" in peers.get("opencv", {}):
             for k, v in peers["opencv"]["variants"].items():
                 flat[f"opencv_{k}" if not k.startswith("opencv") else k] = v

@@ -175,3 +175,37 @@ def save_figure(fig, out, fail):
         fail(f"cannot write '{out}': {e.strerror or e}", status=1)
     plt.close(fig)
     print(out)
+
+
+# ------------------------------------------------------------------ torch --
+
+def torch_full_conv(torch, matrix, bank, dtype):
+    """A function n -> the full convolutions of MATRIX with the first n
+    kernels of BANK in DTYPE ("f32" or "f64"), computed by
+    torch.nn.functional.conv2d with the kernels as n output channels: conv2d
+    correlates, so the kernels are flipped and the padding is (kh-1, kw-1),
+    which gives scipy.signal.convolve2d(matrix, k, 'full') for each. It
+    returns a tensor of shape (n, M+kh-1, N+kw-1); the conversions are made
+    here, once, outside what a caller times."""
+    typ = torch.float32 if dtype == "f32" else torch.float64
+    kh, kw = bank.shape[1:]
+    x = torch.from_numpy(np.ascontiguousarray(matrix)).to(typ)[None, None]
+    w = torch.from_numpy(np.ascontiguousarray(bank[:, ::-1, ::-1])).to(typ)[:, None]
+
+    def run(n):
+        with torch.no_grad():
+            return torch.nn.functional.conv2d(x, w[:n], padding=(kh - 1, kw - 1))[0]
+    return run
+
+
+def torch_kernels_within(run, count, budget):
+    """How many of COUNT kernels one call of RUN (torch_full_conv's) takes
+    within BUDGET seconds: torch's CPU convolution is slow for large
+    kernels, and a call has a fixed part (the unfolded matrix) that a few
+    kernels would not amortise, so the first call, which is also the
+    warm-up, takes up to 8 kernels."""
+    probe = min(count, 8)
+    t = time.perf_counter()
+    run(probe)
+    t = time.perf_counter() - t
+    return max(1, min(count, int(budget * probe / max(t, 1e-9))))

@@ -147,7 +147,11 @@ def main():
 
     # Auto's choice: a ring around the point of the chosen method; a red
     # cross and the loss where it picked the slower one.
-    auto_ms = [f if m == "fft" else d for d, f, m in zip(direct, fft, chosen)]
+    # auto's own runs where the sweep timed them (auto_ms), else the time
+    # of the method it chose.
+    auto_ms = [p["auto_ms"] if positive_number(p.get("auto_ms"))
+               else f if m == "fft" else d
+               for p, d, f, m in zip(pts, direct, fft, chosen)]
     ax.scatter(ks, auto_ms, s=90, facecolors="none", edgecolors="black",
                linewidths=1.3, zorder=4)
     worst = None

@@ -169,32 +169,20 @@ def opencv_rows(t, cv2, m, b, ref, runs):
 
 
 def torch_rows(t, torch, m, b, ref, runs, budget, ncpu):
-    """conv2d (a correlation) with the kernels flipped as K output channels
-    and padding (kh-1, kw-1): convolve2d's full result for each. torch's
-    CPU convolution is slow for large kernels: a run takes as many of the
-    kernels as fit in budget seconds by a first call on one kernel (which
-    is also the warm-up)."""
-    kh, kw = b.shape[1:]
+    """conv2d with the kernels flipped as K output channels and padding
+    (kh-1, kw-1) (benchlib.torch_full_conv): convolve2d's full result for
+    each. torch's CPU convolution is slow for large kernels: a run takes as
+    many of the kernels as fit in budget seconds (benchlib's
+    torch_kernels_within, whose first call is also the warm-up)."""
     default = torch.get_num_threads()
     torch.set_num_threads(ncpu)
     try:
-        for dt, typ in (("f32", torch.float32), ("f64", torch.float64)):
-            x = torch.from_numpy(m).to(typ)[None, None]
-            w = torch.from_numpy(np.ascontiguousarray(b[:, ::-1, ::-1])) \
-                .to(typ)[:, None]
-
-            def run(n):
-                with torch.no_grad():
-                    return torch.nn.functional.conv2d(
-                        x, w[:n], padding=(kh - 1, kw - 1))
-
-            t1 = time.perf_counter()
-            run(1)
-            t1 = time.perf_counter() - t1
-            n = max(1, min(len(b), int(budget / max(t1, 1e-9))))
+        for dt in ("f32", "f64"):
+            run = benchlib.torch_full_conv(torch, m, b, dt)
+            n = benchlib.torch_kernels_within(run, len(b), budget)
             med, xs, r = timed(lambda: run(n), runs, warm=n > 1)
             t.add(f"torch.nn.functional.conv2d ({ncpu} threads)", dt, n, med,
-                  xs, rel_err(r[0].numpy(), ref[:n]), threads=ncpu,
+                  xs, rel_err(r.numpy(), ref[:n]), threads=ncpu,
                   default_threads=default)
     finally:
         torch.set_num_threads(default)

@@ -689,9 +689,9 @@ static const cli_word demo_words[] = {
 };
 
 static const cli_word sweep_words[] = {
-    {"ksize", "for kernel sizes A..B (step S) times direct, FFT and\n"
-              "auto on one workload (one strategy, best of --runs\n"
-              "in turn), shows what auto chose and its loss, the\n"
+    {"ksize", "for kernel sizes A..B (step S) times direct and FFT\n"
+              "on one workload (one strategy, best of --runs in\n"
+              "turn), shows what auto chose and its loss, the\n"
               "crossover, and\n"
               "writes CSV/JSON for bench/plot_crossover.py"},
     {"threads", "the workload (-n -k -s --method --dtype as for run)\n"
