@@ -710,16 +710,19 @@ def module(source):
 
 
 def choose():
-    """choose_method is what a Plan of the same shapes takes, with the same
-    estimates; both methods occur over these shapes."""
+    """choose_method is what a Plan of the same shapes takes (where the
+    estimates are within a factor of 2 the Plan times both methods and may
+    take either), with the same estimates; both methods occur over these
+    shapes."""
     seen = set()
     for ms, ks, k in [((100, 100), (3, 3), 8), ((200, 180), (41, 37), 4),
                       ((64, 300), (17, 17), 12), ((50, 50), (49, 49), 1)]:
         method, est = parconv.choose_method(ms, ks, k)
         expect(set(est) == {"direct", "fft"}, f"estimates {est}")
         p = parconv.Plan(ms, np.ones((k,) + ks))
-        expect(p.method == method, f"{ms} {ks}: choose_method {method}, "
-               f"Plan {p.method}")
+        near = est["fft"] < 2 * est["direct"] and est["direct"] < 2 * est["fft"]
+        expect(p.method == method or near, f"{ms} {ks}: choose_method "
+               f"{method}, Plan {p.method}")
         for key in est:
             expect(abs(est[key] - p.estimates[key]) <= 1e-12 * est[key],
                    f"{ms} {ks}: {key} {est[key]} vs {p.estimates[key]}")
