@@ -619,7 +619,7 @@ def t_sweep():
                 "-n", "40", "-k", "2", "--runs", "1", "--csv", c,
                 "--json", jp])
     rows_txt = re.findall(r"^\s+(\d+)\s+\d+\.\d+\s+\d+\.\d+\s+(direct|fft)"
-                          r"\s+\d+\.\d+\s+-?\d+\.\d%(?:\s+yes)?$", r.stdout,
+                          r"\s+\d+\.\d+\s+-?\d+\.\d%\s+(?:yes|-)$", r.stdout,
                           re.M)
     expect([int(k) for k, _ in rows_txt] == [3, 5, 7],
            f"text rows {rows_txt} (stdout {r.stdout!r})")

@@ -225,7 +225,7 @@ static int sweep_ksize(const cli_options *o, unsigned workers)
             fprintf(text, "%6zu %12.3f %12.3f %7s %12.3f %8.1f%% %6s\n",
                     pt->k, 1e3 * pt->direct, 1e3 * pt->fft,
                     pc_method_name(pt->chosen), 1e3 * pt->autom, 100 * loss,
-                    pt->trial_s > 0 ? "yes" : "");
+                    pt->trial_s > 0 ? "yes" : "-");
             fflush(text);
         }
     }
