@@ -21,7 +21,7 @@ from pctest import case, clean_env, expect, ok_run, refused, run, run_json
 # 8 kernels of 10x10 on 300x300: under 1 GFLOP, no ceiling measured.
 SMALL = ["-n", "300", "-k", "8"]
 # 2 * 200*200 * 25 * 500 flops: 1 GFLOP, the ceiling is measured.
-GFLOP = ["-n", "196", "-s", "5", "-k", "500"]
+GFLOP = ["-n", "196", "-s", "5", "-k", "500", "--method", "direct"]
 
 
 def one_cpu():
