@@ -3,7 +3,8 @@
  * (outdir_plane_name). A batch's planes are each written to a temporary
  * with its write-back started at once (sync_file_range), so the disk works
  * on them together; flush then syncs and renames each: a file under its
- * final name is whole. Every shard writes its planes under their final
+ * final name is whole. store_plane does the same for one plane at once,
+ * for the writer's threads (run.c), which store planes side by side. Every shard writes its planes under their final
  * names in the same DIR, so merge has nothing to copy. */
 #include "outdir.h"
 #include "outfmt.h"
@@ -52,19 +53,12 @@ static int plane_path(const npy_ctx *c, size_t n, size_t k, char *buf,
     return outdir_path(buf, len, c->spec.dir, name);
 }
 
-static int npy_write_plane(void *ctx, size_t n, size_t k, const void *plane)
+/* Plane (n, k) written into f, a new temporary beside its final name;
+ * on failure f is discarded and the error names the final file. */
+static int write_temp(const npy_ctx *c, size_t n, size_t k, const void *plane,
+                      outdir_file *f)
 {
-    npy_ctx *c = ctx;
-    if (c->npending == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 64;
-        outdir_file *p = realloc(c->pending, cap * sizeof *p);
-        if (!p)
-            return pc_error(PC_ENOMEM, "cannot write the batch: out of memory");
-        c->pending = p;
-        c->cap = cap;
-    }
     char path[4096];
-    outdir_file *f = &c->pending[c->npending];
     size_t shape[2] = {c->spec.orows, c->spec.ocols};
     int st = plane_path(c, n, k, path, sizeof path);
     if (!st)
@@ -80,12 +74,39 @@ static int npy_write_plane(void *ctx, size_t n, size_t k, const void *plane)
                  strstr(pc_errmsg(), ": ") ? colon + 2 : pc_errmsg());
         return pc_error(st, "cannot write '%s': %s", path, why);
     }
+    return PC_OK;
+}
+
+static int npy_write_plane(void *ctx, size_t n, size_t k, const void *plane)
+{
+    npy_ctx *c = ctx;
+    if (c->npending == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        outdir_file *p = realloc(c->pending, cap * sizeof *p);
+        if (!p)
+            return pc_error(PC_ENOMEM, "cannot write the batch: out of memory");
+        c->pending = p;
+        c->cap = cap;
+    }
+    outdir_file *f = &c->pending[c->npending];
+    int st = write_temp(c, n, k, plane, f);
+    if (st)
+        return st;
     /* No more files are held open than one: commit opens it again. */
     sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     close(f->fd);
     f->fd = -1;
     c->npending++;
     return PC_OK;
+}
+
+/* One plane, whole at once: nothing of the context changes, so the
+ * writer's threads store planes side by side. */
+static int npy_store_plane(void *ctx, size_t n, size_t k, const void *plane)
+{
+    outdir_file f;
+    int st = write_temp(ctx, n, k, plane, &f);
+    return st ? st : outdir_file_commit(&f);
 }
 
 /* Syncs and renames what was written; on failure removes the rest. */
@@ -160,6 +181,7 @@ static void npy_final_names(const outfmt_spec *spec, char *buf, size_t n)
 const outfmt outfmt_npy = {
     .name = "npy", .help = "a .npy file per plane", .per_plane = true,
     .open = npy_open, .partial = npy_partial, .close = npy_close,
-    .write_plane = npy_write_plane, .read_plane = npy_read_plane,
+    .write_plane = npy_write_plane, .store_plane = npy_store_plane,
+    .read_plane = npy_read_plane,
     .flush = npy_flush, .commit = npy_commit, .final_names = npy_final_names,
 };

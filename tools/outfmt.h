@@ -64,6 +64,11 @@ typedef struct outfmt {
     const char *(*partial)(void *ctx);
     /* Stores plane (n, k). */
     int (*write_plane)(void *ctx, size_t n, size_t k, const void *plane);
+    /* Stores plane (n, k) durable under its final name at once (written,
+     * synced, renamed), touching nothing shared: called from several
+     * threads at once, for different planes. NULL: the format has none
+     * (write_plane, then flush, from one thread at a time). */
+    int (*store_plane)(void *ctx, size_t n, size_t k, const void *plane);
     /* Makes every plane stored so far durable (fsync); the manifest may
      * list them only after this returns 0. */
     int (*flush)(void *ctx);

@@ -316,12 +316,14 @@ void report_summary(FILE *f, const job *j)
     else
         fprintf(f, "MISMATCH: %s\n", j->mismatch);
     if (j->o->outdir)
-        fprintf(f, "wrote %zu %s to %s%s, %.3fs writing\n",
+        fprintf(f, "wrote %zu %s to %s%s, %.3fs writing and syncing (%u "
+                   "thread%s), %.3fs of it not overlapped with computing\n",
                 j->count - j->resumed,
                 strcmp(j->o->format, "npy") == 0 ? "files" : "planes",
                 j->o->outdir,
                 j->resumed ? " (the others were complete already)" : "",
-                j->write_seconds);
+                j->write_seconds, j->writers, j->writers == 1 ? "" : "s",
+                j->write_wait_seconds);
     if (j->nmat > 1)
         fprintf(f, "matrices: %zu, %.3fs reading them and giving them to the "
                    "plan (not in the strategies' seconds)\n", j->nmat,
@@ -329,6 +331,8 @@ void report_summary(FILE *f, const job *j)
     char rss[32];
     fprintf(f, "peak memory: %s resident\n",
             human_bytes(j->peak_rss, rss, sizeof rss));
+    fprintf(f, "whole run: %.3fs from the process's start to this report\n",
+            j->wall_seconds);
 }
 
 /* ---- the JSON report ---------------------------------------------------- */
@@ -512,6 +516,10 @@ static json_t *report_object(const job *j)
     if (!bad && j->o->outdir) {
         bad |= json_object_set_new(root, "write_seconds",
                                    json_fixed(j->write_seconds, 6));
+        bad |= json_object_set_new(root, "write_wait_seconds",
+                                   json_fixed(j->write_wait_seconds, 6));
+        bad |= json_object_set_new(root, "writer_threads",
+                                   json_integer((json_int_t)j->writers));
         bad |= json_object_set_new(root, "resumed",
                                    json_integer((json_int_t)j->resumed));
     }
@@ -530,6 +538,8 @@ static json_t *report_object(const job *j)
                                    json_integer((json_int_t)j->batch));
         bad |= json_object_set_new(root, "peak_rss_bytes",
                                    json_integer((json_int_t)j->peak_rss));
+        bad |= json_object_set_new(root, "wall_seconds",
+                                   json_fixed(j->wall_seconds, 6));
     }
     if (bad) {
         json_decref(root);
