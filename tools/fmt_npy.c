@@ -3,14 +3,15 @@
  * (outdir_plane_name). A batch's planes are each written to a temporary
  * with its write-back started at once (sync_file_range), so the disk works
  * on them together; flush then syncs and renames each: a file under its
- * final name is whole. store_plane does the same for one plane at once,
- * for the writer's threads (run.c), which store planes side by side. Every shard writes its planes under their final
+ * final name is whole. Planes are written side by side by the writer's
+ * threads (run.c), and while the previous batch is flushed. Every shard writes its planes under their final
  * names in the same DIR, so merge has nothing to copy. */
 #include "outdir.h"
 #include "outfmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@ typedef struct {
      * names. */
     outdir_file *pending;
     size_t npending, cap;
+    pthread_mutex_t lock; /* of the three above */
 } npy_ctx;
 
 static int npy_open(void **out, const outfmt_spec *spec, enum outfmt_mode mode)
@@ -33,6 +35,7 @@ static int npy_open(void **out, const outfmt_spec *spec, enum outfmt_mode mode)
     if (!c)
         return pc_error(PC_ENOMEM, "cannot open the npy output: out of memory");
     c->spec = *spec;
+    pthread_mutex_init(&c->lock, NULL);
     c->row = spec->ocols * pc_dtype_size(spec->dtype);
     c->plane = spec->orows * c->row;
     return PC_OK;
@@ -80,46 +83,50 @@ static int write_temp(const npy_ctx *c, size_t n, size_t k, const void *plane,
 static int npy_write_plane(void *ctx, size_t n, size_t k, const void *plane)
 {
     npy_ctx *c = ctx;
-    if (c->npending == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 64;
-        outdir_file *p = realloc(c->pending, cap * sizeof *p);
-        if (!p)
-            return pc_error(PC_ENOMEM, "cannot write the batch: out of memory");
-        c->pending = p;
-        c->cap = cap;
-    }
-    outdir_file *f = &c->pending[c->npending];
-    int st = write_temp(c, n, k, plane, f);
+    outdir_file f;
+    int st = write_temp(c, n, k, plane, &f);
     if (st)
         return st;
     /* No more files are held open than one: commit opens it again. */
-    sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-    close(f->fd);
-    f->fd = -1;
-    c->npending++;
+    sync_file_range(f.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    close(f.fd);
+    f.fd = -1;
+    pthread_mutex_lock(&c->lock);
+    if (c->npending == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        outdir_file *p = realloc(c->pending, cap * sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&c->lock);
+            outdir_file_discard(&f);
+            return pc_error(PC_ENOMEM, "cannot write the batch: out of memory");
+        }
+        c->pending = p;
+        c->cap = cap;
+    }
+    c->pending[c->npending++] = f;
+    pthread_mutex_unlock(&c->lock);
     return PC_OK;
 }
 
-/* One plane, whole at once: nothing of the context changes, so the
- * writer's threads store planes side by side. */
-static int npy_store_plane(void *ctx, size_t n, size_t k, const void *plane)
-{
-    outdir_file f;
-    int st = write_temp(ctx, n, k, plane, &f);
-    return st ? st : outdir_file_commit(&f);
-}
-
-/* Syncs and renames what was written; on failure removes the rest. */
+/* Syncs and renames what was written; on failure removes the rest. The
+ * list is taken as it is: planes written meanwhile wait for the next
+ * flush. */
 static int npy_flush(void *ctx)
 {
     npy_ctx *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    outdir_file *list = c->pending;
+    size_t n = c->npending;
+    c->pending = NULL;
+    c->npending = c->cap = 0;
+    pthread_mutex_unlock(&c->lock);
     int st = PC_OK;
-    for (size_t i = 0; i < c->npending; i++)
+    for (size_t i = 0; i < n; i++)
         if (st)
-            outdir_file_discard(&c->pending[i]);
+            outdir_file_discard(&list[i]);
         else
-            st = outdir_file_commit(&c->pending[i]);
-    c->npending = 0;
+            st = outdir_file_commit(&list[i]);
+    free(list);
     return st;
 }
 
@@ -168,6 +175,7 @@ static void npy_close(void *ctx)
     for (size_t i = 0; i < c->npending; i++)
         outdir_file_discard(&c->pending[i]);
     free(c->pending);
+    pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
@@ -181,7 +189,7 @@ static void npy_final_names(const outfmt_spec *spec, char *buf, size_t n)
 const outfmt outfmt_npy = {
     .name = "npy", .help = "a .npy file per plane", .per_plane = true,
     .open = npy_open, .partial = npy_partial, .close = npy_close,
-    .write_plane = npy_write_plane, .store_plane = npy_store_plane,
-    .read_plane = npy_read_plane,
+    .concurrent = true,
+    .write_plane = npy_write_plane, .read_plane = npy_read_plane,
     .flush = npy_flush, .commit = npy_commit, .final_names = npy_final_names,
 };

@@ -54,6 +54,11 @@ typedef struct outfmt {
      * name whichever shard wrote it (npy): merge only reads the shards'
      * planes back to check them, and copies nothing. */
     bool per_plane;
+    /* write_plane may be called from several threads at once (for
+     * different planes) and while flush runs (which then makes durable
+     * at least every plane whose write_plane had returned when it was
+     * called); else the format is used by one thread at a time. */
+    bool concurrent;
     /* Opens the run's (or shard's) file(s); *ctx is the format's state.
      * PC_EINPUT naming the file for one that is not what spec says
      * (corrupt, truncated, another shape or dtype). */
@@ -64,11 +69,6 @@ typedef struct outfmt {
     const char *(*partial)(void *ctx);
     /* Stores plane (n, k). */
     int (*write_plane)(void *ctx, size_t n, size_t k, const void *plane);
-    /* Stores plane (n, k) durable under its final name at once (written,
-     * synced, renamed), touching nothing shared: called from several
-     * threads at once, for different planes. NULL: the format has none
-     * (write_plane, then flush, from one thread at a time). */
-    int (*store_plane)(void *ctx, size_t n, size_t k, const void *plane);
     /* Makes every plane stored so far durable (fsync); the manifest may
      * list them only after this returns 0. */
     int (*flush)(void *ctx);

@@ -478,15 +478,14 @@ static int store_plane(void *ctx, const writer_batch *b, size_t i)
     const char *plane = (const char *)s->arena[b->slot].base +
                         i * pc_plan_out_bytes(j->plan);
     size_t k = j->kplan[b->k0 + i];
-    return s->fmt->store_plane ? s->fmt->store_plane(s->out, b->n, k, plane)
-                               : s->fmt->write_plane(s->out, b->n, k, plane);
+    return s->fmt->write_plane(s->out, b->n, k, plane);
 }
 
 /* Batch b stored: flushed (durable), then the manifest lists it. */
 static int batch_stored(void *ctx, const writer_batch *b)
 {
     run_state *s = ctx;
-    int st = s->fmt->store_plane ? PC_OK : s->fmt->flush(s->out);
+    int st = s->fmt->flush(s->out);
     if (st)
         return st;
     for (size_t q = b->q0; q < b->q0 + (b->k1 - b->k0); q++) {
@@ -496,14 +495,14 @@ static int batch_stored(void *ctx, const writer_batch *b)
     return outdir_save(&s->j, s->known, s->done);
 }
 
-/* Threads that store planes: a format with store_plane (a file per
- * plane) by as many threads as CPUs, at least two (one copies while
- * another waits for the disk) and at most four; a format of one file by
- * one, with write_plane and flush. */
+/* Threads that store planes: for a format that takes them side by side
+ * (a file per plane) as many as CPUs, at least two (one copies while the
+ * other waits for the disk to flush the batch before) and at most four;
+ * else one. */
 static unsigned writer_threads(const run_state *s)
 {
     unsigned n = cli_cpus()->usable;
-    if (!s->fmt->store_plane)
+    if (!s->fmt->concurrent)
         return 1;
     return n < 2 ? 2 : n > 4 ? 4 : n;
 }
