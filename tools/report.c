@@ -200,10 +200,11 @@ void report_workload(FILE *f, const job *j)
             fprintf(f, ", node %s", node);
         fputc('\n', f);
     }
-    fprintf(f, "  memory     about %s; set-up %.5fs (padding, kernels, FMA "
-               "ceiling%s)\n",
+    fprintf(f, "  memory     about %s; set-up %.5fs (padding, kernels, %s)\n",
             human_bytes(j->mem_estimate, mem, sizeof mem), j->setup_seconds,
-            o->outdir ? ", output arena" : "");
+            o->outdir ? "output arenas; the FMA ceiling is measured after the "
+                        "compute, while the files are synced"
+                      : "FMA ceiling");
     if (o->outdir && strcmp(o->format, "npy") == 0)
         fprintf(f, "  output     %s/%s (from the first strategy, %zu kernels "
                    "a batch)\n", o->outdir, j->nmat > 1 ? "conv_NNNNN_KKKKK.npy"

@@ -305,16 +305,20 @@ static double ceiling(const pc_conv_params *p, unsigned workers,
     return value[i];
 }
 
-/* The ceiling for each strategy's worker count, measured now: it is
- * set-up, and it brings every core's vector units up to speed before the
- * first timed run, so no strategy pays for that alone. Not worth its tenth
- * of a second for runs of under 1 GFLOP, nor for FFT runs, whose flops
- * are not the direct sum's. */
+/* The ceiling for each strategy's worker count. Without -o it is
+ * measured at set-up, where it brings every core's vector units up to
+ * speed before the first timed run, so no strategy pays for that alone;
+ * with -o after the first strategy's compute, while the writer syncs the
+ * last batches (mostly waiting for the disk; pc_peak's best of three
+ * discounts a repetition that meets its copying), so that a batch job's
+ * whole time does not grow by it. Only for a report (-q without --json
+ * shows none), not worth its tenth of a second for runs of under 1 GFLOP,
+ * nor for FFT runs, whose flops are not the direct sum's. */
 static void measure_peaks(run_state *s)
 {
     job *j = &s->j;
     const cli_options *o = j->o;
-    if (pc_plan_method(j->plan) != PC_DIRECT ||
+    if ((!s->text && !o->json_path) || pc_plan_method(j->plan) != PC_DIRECT ||
         pc_plan_flops(j->plan) * (double)j->count < 1e9)
         return;
     for (int i = 0; i < o->nstrategies; i++) {
@@ -441,7 +445,8 @@ static int set_up(run_state *s)
     cli_warn_oversubscribed(o, j->threads < j->orows ? j->threads
                                                       : (unsigned)j->orows,
                             j->procs < j->orows ? j->procs : (unsigned)j->orows);
-    measure_peaks(s);
+    if (!o->outdir)
+        measure_peaks(s);
     j->setup_seconds = pc_now() - s->t0;
     /* Flushed now: a log that a SIGKILL cuts short still says what ran. */
     if (s->text) {
@@ -692,6 +697,8 @@ static int run_strategy(run_state *s, int i)
     }
     if (st == PC_EINTERRUPTED)
         st = PC_OK;
+    if (writes && !st && !signals_stop)
+        measure_peaks(s);
     /* The batches computed are stored, even after a signal or a failure
      * of the computing; a write error comes first. */
     int wst = stop_writer(s);
