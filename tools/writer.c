@@ -26,8 +26,13 @@ struct writer {
     writer_batch q[QUEUE];
     size_t head, tail, claim, next, stored[QUEUE];
     bool finishing, quit;
-    int st;              /* the first error, its message in msg */
+    /* The first error in the order of the work (batch, then plane, then
+     * the batch's done), not of the clock: threads storing planes side by
+     * side fail alike (a full disk), and the one said is the first plane's.
+     * Its message in msg; at: where. */
+    int st;
     char msg[2048];
+    size_t at_batch, at_item;
     double since, busy, waited;
 };
 
@@ -36,11 +41,16 @@ static size_t planes(const writer_batch *b)
     return b->k1 - b->k0;
 }
 
-/* The first error is kept, with its message (pc_errmsg is per thread). */
-static void failed(writer *w, int st)
+/* The first error is kept, with its message (pc_errmsg is per thread):
+ * item i of batch b (the batch's planes, then its done). Planes are
+ * claimed in order, so none before a failed one is skipped. */
+static void failed(writer *w, int st, size_t b, size_t i)
 {
-    if (st && !w->st) {
+    if (st && (!w->st || b < w->at_batch ||
+               (b == w->at_batch && i < w->at_item))) {
         w->st = st;
+        w->at_batch = b;
+        w->at_item = i;
         snprintf(w->msg, sizeof w->msg, "%s", pc_errmsg());
     }
 }
@@ -61,13 +71,14 @@ static void *writer_thread(void *arg)
     for (;;) {
         if (!w->finishing && w->head < w->tail &&
             w->stored[w->head % QUEUE] == planes(&w->q[w->head % QUEUE])) {
-            writer_batch b = w->q[w->head % QUEUE];
+            size_t at = w->head;
+            writer_batch b = w->q[at % QUEUE];
             bool skip = w->st != 0;
             w->finishing = true;
             pthread_mutex_unlock(&w->mu);
             int st = skip ? PC_OK : w->ops.done(w->ops.ctx, &b);
             pthread_mutex_lock(&w->mu);
-            failed(w, st);
+            failed(w, st, at, planes(&b));
             w->finishing = false;
             if (++w->head == w->tail)
                 w->busy += pc_now() - w->since;
@@ -83,7 +94,7 @@ static void *writer_thread(void *arg)
             pthread_mutex_unlock(&w->mu);
             int st = skip ? PC_OK : w->ops.plane(w->ops.ctx, &b, i);
             pthread_mutex_lock(&w->mu);
-            failed(w, st);
+            failed(w, st, at, i);
             if (++w->stored[at % QUEUE] == planes(&b))
                 pthread_cond_broadcast(&w->cv);
         } else if (w->quit) {
