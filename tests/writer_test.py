@@ -25,10 +25,18 @@ import time
 import pctest
 from pctest import Skip, case, expect, fresh, ok_run, run, spawn
 
-# 64 f64 planes of 204x204 (333 kB each).
+# 64 f64 planes of 204x204 (333 kB each: written through the page cache),
+# and 48 of 404x404 (1.3 MB: written with direct I/O, fmt_npy.c).
 W = ["-S", "omp", "-n", "200", "-s", "5", "-k", "64", "--method", "direct",
      "--seed", "7", "-q"]
 K = 64
+BIG = ["-S", "omp", "-n", "400", "-s", "5", "-k", "48", "--method", "direct",
+       "--seed", "7", "-q"]
+
+
+def workload(big):
+    """(the arguments, the kernel count) of the small or the big planes."""
+    return (BIG, 48) if big else (W, K)
 DEADLINE = 60
 
 
@@ -51,11 +59,12 @@ def slow():
          for isa in ("avx512", "avx2", "generic")})
 
 
-def batched(extra, d):
-    """Runs W + extra into d in batches of a kernel set; returns the JSON
-    report, checked to have had several batches."""
-    j, _ = pctest.run_json(W + extra + ["--calibration", slow(), "-o", d])
-    expect(j["batch_kernels"] * 3 <= K, f"{j['batch_kernels']} kernels a "
+def batched(extra, d, big=False):
+    """Runs the workload + extra into d in batches of a kernel set;
+    returns the JSON report, checked to have had several batches."""
+    w, k = workload(big)
+    j, _ = pctest.run_json(w + extra + ["--calibration", slow(), "-o", d])
+    expect(j["batch_kernels"] * 3 <= k, f"{j['batch_kernels']} kernels a "
            "batch: too few batches to overlap")
     expect(j["writer_threads"] >= 1 and j["write_seconds"] >= 0 and
            0 <= j["write_wait_seconds"] <= j["write_seconds"] + 1e-6,
@@ -64,31 +73,32 @@ def batched(extra, d):
     return j
 
 
-def one_batch(extra, d):
+def one_batch(extra, d, big=False):
     """The same run in a single batch (built-in cost model, small work)."""
-    j, _ = pctest.run_json(W + extra + ["-o", d])
-    expect(j["batch_kernels"] == K, f"{j['batch_kernels']} kernels a batch,"
-           f" expected one batch of {K}")
+    w, k = workload(big)
+    j, _ = pctest.run_json(w + extra + ["-o", d])
+    expect(j["batch_kernels"] == k, f"{j['batch_kernels']} kernels a batch,"
+           f" expected one batch of {k}")
     return j
 
 
 REF = {}
 
 
-def reference(fmt):
-    if fmt not in REF:
-        d = fresh(f"ref_{fmt}")
-        one_batch(["--format", fmt], d)
-        REF[fmt] = d
-    return REF[fmt]
+def reference(fmt, big=False):
+    if (fmt, big) not in REF:
+        d = fresh(f"ref_{fmt}" + ("_big" if big else ""))
+        one_batch(["--format", fmt], d, big)
+        REF[fmt, big] = d
+    return REF[fmt, big]
 
 
-def t_identical(fmt):
+def t_identical(fmt, big=False):
     """Overlapped batches, one batch: the same files, byte for byte (and
     the same manifest: nothing in it depends on how the run went)."""
-    d = fresh(f"batched_{fmt}")
-    batched(["--format", fmt], d)
-    pctest.same_files(d, reference(fmt))
+    d = fresh(f"batched_{fmt}" + ("_big" if big else ""))
+    batched(["--format", fmt], d, big)
+    pctest.same_files(d, reference(fmt, big))
 
 
 def wait_for(cond, what, p):
@@ -120,14 +130,15 @@ def whole_files(d, ref):
         expect(not missing, f"the manifest lists missing files {missing[:3]}")
 
 
-def t_kill_mid_write(nth):
+def t_kill_mid_write(nth, big=False):
     """SIGKILL once nth planes are under their final names (the writer
     busy with the next ones): only whole planes under final names; then
     --resume ends with the reference's files."""
-    ref = reference("npy")
-    d = fresh(f"kill_{nth}")
+    w, _ = workload(big)
+    ref = reference("npy", big)
+    d = fresh(f"kill_{nth}" + ("_big" if big else ""))
     cal = slow()
-    p = spawn(W + ["--calibration", cal, "-o", d])
+    p = spawn(w + ["--calibration", cal, "-o", d])
     wait_for(lambda: os.path.isdir(d) and len(conv_files(d)) >= nth and
              temp_files(d), f"{nth} planes written and more being written", p)
     p.send_signal(signal.SIGKILL)
@@ -136,7 +147,7 @@ def t_kill_mid_write(nth):
         raise Skip("the run ended before the signal landed")
     expect(rc == -signal.SIGKILL, f"status {rc} after SIGKILL")
     whole_files(d, ref)
-    ok_run(W + ["--calibration", cal, "-o", d, "--resume"])
+    ok_run(w + ["--calibration", cal, "-o", d, "--resume"])
     pctest.same_files(d, ref)
 
 
@@ -173,14 +184,16 @@ def fsize_limit(soft):
     return pre
 
 
-def t_fsize(rep):
+def t_fsize(limit, big=False):
     """RLIMIT_FSIZE below a plane: every plane of the first batch fails,
     on whichever thread; the one named is the first, conv_00000.npy; exit
-    1, one line; nothing under a final name."""
-    d = fresh(f"fsize_{rep}")
+    1, one line; nothing under a final name. A limit of whole 4 kB blocks
+    lets a direct write through in part before it fails."""
+    w, _ = workload(big)
+    d = fresh(f"fsize_{limit}")
     cal = slow()
-    r = run(W + ["--calibration", cal, "-o", d],
-            preexec_fn=fsize_limit(100000))
+    r = run(w + ["--calibration", cal, "-o", d],
+            preexec_fn=fsize_limit(limit))
     expect(r.returncode == 1, f"exit {r.returncode}, stderr {r.stderr!r}")
     line = pctest.one_line(r.stderr, "file-size limit")
     expect("File too large" in line and "conv_00000.npy" in line,
@@ -188,12 +201,13 @@ def t_fsize(rep):
     expect(not conv_files(d) and not temp_files(d), f"left {os.listdir(d)}")
 
 
-def t_disk_full():
+def t_disk_full(big=False):
     """A 2 MB tmpfs (root only): the disk fills in the first batches;
     exit 1, one line saying so; what is under final names is whole."""
     if os.geteuid() != 0:
         raise Skip("mounting a tmpfs needs root")
-    ref = reference("npy")
+    w, _ = workload(big)
+    ref = reference("npy", big)
     mnt = os.path.join(pctest.SCRATCH, "mnt_full")
     os.makedirs(mnt, exist_ok=True)
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt],
@@ -203,7 +217,7 @@ def t_disk_full():
     try:
         d = os.path.join(mnt, "out")
         cal = slow()
-        r = run(W + ["--calibration", cal, "-o", d])
+        r = run(w + ["--calibration", cal, "-o", d])
         expect(r.returncode == 1, f"exit {r.returncode}, stderr {r.stderr!r}")
         line = pctest.one_line(r.stderr, "disk full")
         expect("No space left on device" in line, f"stderr {line!r}")
@@ -234,15 +248,25 @@ def main():
     for fmt in ("npy", "stack", "hdf5"):
         case(f"{fmt}: overlapped batches = one batch, byte for byte",
              t_identical, fmt)
+    case("npy, direct I/O: overlapped batches = one batch, byte for byte",
+         t_identical, "npy", True)
     for nth in (1, 7, 20):
         case(f"SIGKILL after {nth} planes: only whole planes, --resume "
              "completes", t_kill_mid_write, nth)
+    for nth in (1, 20):
+        case(f"direct I/O: SIGKILL after {nth} planes: only whole planes, "
+             "--resume completes", t_kill_mid_write, nth, True)
     case("SIGTERM mid-write: 143, all stored listed, no temporary",
          t_term_mid_write)
-    for rep in range(3):
-        case(f"file-size limit: the first plane named, exit 1 ({rep + 1})",
-             t_fsize, rep)
+    for limit in (100000, 150001, 200003):
+        case(f"file-size limit {limit}: the first plane named, exit 1",
+             t_fsize, limit)
+    for limit in (409600, 1048576):
+        case(f"direct I/O, file-size limit {limit}: the first plane named, "
+             "exit 1", t_fsize, limit, True)
     case("disk full (2 MB tmpfs): exit 1, whole files", t_disk_full)
+    case("direct I/O, disk full (2 MB tmpfs): exit 1, whole files",
+         t_disk_full, True)
     case("the report's writing and whole-run lines", t_report)
     return pctest.summary()
 

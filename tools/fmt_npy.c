@@ -1,11 +1,12 @@
 /* The npy output format: a .npy file per plane, DIR/conv_KKKKK.npy with
  * one matrix, DIR/conv_NNNNN_KKKKK.npy (matrix, kernel) with several
- * (outdir_plane_name). A batch's planes are each written to a temporary
- * with its write-back started at once (sync_file_range), so the disk works
- * on them together; flush then syncs and renames each: a file under its
- * final name is whole. Planes are written side by side by the writer's
- * threads (run.c), and while the previous batch is flushed. Every shard writes its planes under their final
- * names in the same DIR, so merge has nothing to copy. */
+ * (outdir_plane_name). A batch's planes are each written to a temporary,
+ * large ones with direct I/O, small ones with their write-back started at
+ * once (sync_file_range), so the disk works on them together; flush then
+ * syncs and renames each: a file under its final name is whole. The
+ * writer's threads (run.c) write planes side by side, and while the
+ * previous batch is flushed. Every shard writes its planes under their
+ * final names in the same DIR, so merge has nothing to copy. */
 #include "outdir.h"
 #include "outfmt.h"
 
@@ -56,19 +57,137 @@ static int plane_path(const npy_ctx *c, size_t n, size_t k, char *buf,
     return outdir_path(buf, len, c->spec.dir, name);
 }
 
+/* ---- direct I/O ---------------------------------------------------------- */
+
+/* Large planes go to the disk with O_DIRECT, through a buffer of each
+ * writer thread's: the page cache's copy and write-back (most of a
+ * buffered write's CPU time, and a plane's pages cached that nobody reads
+ * again) are skipped, and the copy into the buffer is the only one. The
+ * file's bytes are staged in the buffer as they lie in the file (header,
+ * then the values), so offsets, lengths and addresses are all multiples
+ * of DIO_ALIGN; the tail under DIO_ALIGN is written through the cache. */
+#define DIO_ALIGN ((size_t)4096)
+#define DIO_CHUNK ((size_t)8 << 20)
+#define DIO_MIN ((size_t)1 << 20) /* smaller planes: one buffered write */
+
+static pthread_key_t bounce_key;
+static pthread_once_t bounce_once = PTHREAD_ONCE_INIT;
+
+static void bounce_make_key(void)
+{
+    pthread_key_create(&bounce_key, free);
+}
+
+/* This thread's buffer of DIO_CHUNK bytes (freed when it ends). */
+static char *bounce(void)
+{
+    pthread_once(&bounce_once, bounce_make_key);
+    char *b = pthread_getspecific(bounce_key);
+    if (!b && (b = aligned_alloc(DIO_ALIGN, DIO_CHUNK)) &&
+        pthread_setspecific(bounce_key, b) != 0) {
+        free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+/* Bytes [off, off + n) of the file (header hdr of hlen bytes, then
+ * data) into buf. */
+static void stage(char *buf, size_t off, size_t n, const char *hdr,
+                  size_t hlen, const char *data)
+{
+    size_t h = off < hlen ? hlen - off : 0;
+    if (h > n)
+        h = n;
+    memcpy(buf, hdr + off, h);
+    memcpy(buf + h, data + (off + h - hlen), n - h);
+}
+
+static int pwrite_all(int fd, const char *buf, size_t n, size_t off)
+{
+    while (n) {
+        ssize_t w = pwrite(fd, buf, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        buf += w;
+        off += (size_t)w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The whole file into fd: 0, 1 if direct I/O cannot be had here (the
+ * caller writes it the usual way; nothing was written), -1 with errno. */
+static int write_direct(int fd, const char *hdr, size_t hlen, const char *data,
+                        size_t bytes)
+{
+    char *buf = bounce();
+    int fl = fcntl(fd, F_GETFL);
+    if (!buf || fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) != 0)
+        return 1;
+    size_t total = hlen + bytes, whole = total & ~(DIO_ALIGN - 1);
+    for (size_t off = 0; off < whole;) {
+        size_t n = whole - off < DIO_CHUNK ? whole - off : DIO_CHUNK;
+        stage(buf, off, n, hdr, hlen, data);
+        if (pwrite_all(fd, buf, n, off) != 0) {
+            int e = errno;
+            fcntl(fd, F_SETFL, fl);
+            /* A file system without direct I/O says so at the first. */
+            if (off == 0 && e == EINVAL)
+                return 1;
+            errno = e;
+            return -1;
+        }
+        off += n;
+    }
+    if (fcntl(fd, F_SETFL, fl) != 0)
+        return -1;
+    if (total > whole) {
+        stage(buf, whole, total - whole, hdr, hlen, data);
+        if (pwrite_all(fd, buf, total - whole, whole) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- planes ---------------------------------------------------------------- */
+
+/* The plane as a whole .npy file into fd: directly if large (and not on a
+ * big-endian host, where the values are swapped as they are written). */
+static int write_file(const npy_ctx *c, int fd, const void *plane)
+{
+    size_t shape[2] = {c->spec.orows, c->spec.ocols};
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    char hdr[256];
+    size_t hlen = pc_npy_header(c->spec.dtype, 2, shape, hdr, sizeof hdr);
+    int r = hlen && c->plane >= DIO_MIN
+                ? write_direct(fd, hdr, hlen, plane, c->plane)
+                : 1;
+    if (r < 0)
+        return pc_error(PC_EIO, "write error: %s", strerror(errno));
+    if (r == 0)
+        return PC_OK;
+#endif
+    return pc_npy_write_fd(fd, c->spec.dtype, 2, shape, plane);
+}
+
 /* Plane (n, k) written into f, a new temporary beside its final name;
  * on failure f is discarded and the error names the final file. */
 static int write_temp(const npy_ctx *c, size_t n, size_t k, const void *plane,
                       outdir_file *f)
 {
     char path[4096];
-    size_t shape[2] = {c->spec.orows, c->spec.ocols};
     int st = plane_path(c, n, k, path, sizeof path);
     if (!st)
         st = outdir_file_open(f, path, false);
     if (st)
         return st;
-    if ((st = pc_npy_write_fd(f->fd, c->spec.dtype, 2, shape, plane))) {
+    if ((st = write_file(c, f->fd, plane))) {
         outdir_file_discard(f);
         /* Name the final file: the temporary one is gone. */
         char why[512];
