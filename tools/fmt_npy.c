@@ -103,22 +103,25 @@ static void stage(char *buf, size_t off, size_t n, const char *hdr,
     memcpy(buf + h, data + (off + h - hlen), n - h);
 }
 
+/* n bytes at off. A regular file takes a write short only when it can
+ * take no more (a full disk, a size limit): the write of the rest then
+ * says why. */
 static int pwrite_all(int fd, const char *buf, size_t n, size_t off)
 {
-    while (n) {
+    for (;;) {
         ssize_t w = pwrite(fd, buf, n, (off_t)off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
+        if (w == (ssize_t)n)
+            return 0;
+        if (w == 0)
+            errno = EIO;
+        if (w == 0 || (w < 0 && errno != EINTR))
             return -1;
+        if (w > 0) {
+            buf += w;
+            off += (size_t)w;
+            n -= (size_t)w;
         }
-        buf += w;
-        off += (size_t)w;
-        n -= (size_t)w;
     }
-    return 0;
 }
 
 /* The whole file into fd: 0, 1 if direct I/O cannot be had here (the

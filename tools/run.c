@@ -13,6 +13,7 @@
 #include "writer.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -407,40 +408,78 @@ static int resume_planes(run_state *s)
     return PC_OK;
 }
 
+/* -o: what DIR already holds (--resume), checked; the format's file(s);
+ * the manifest from the start. */
+static int prepare_outputs(run_state *s)
+{
+    job *j = &s->j;
+    int st;
+    if (s->have_manifest && (st = outdir_resume_check(j, &s->had)))
+        return st;
+    bool keep;
+    if ((st = open_writer(s, &keep)))
+        return st;
+    if (keep && s->have_manifest && (st = resume_planes(s)))
+        return st;
+    /* The directory has a manifest from the start: what is complete
+     * (maybe nothing yet), in which file, and for which workload. */
+    return outdir_save(j, s->known, s->done);
+}
+
+/* An output arena made by a thread of its own, beside the rest of
+ * set-up: taking its pages (zeroing 100 MB or more) is CPU time that
+ * would otherwise wait for the other arena's and for the manifest's
+ * fsync. */
+typedef struct {
+    pc_arena *a;
+    size_t bytes;
+    int st;
+    char msg[512]; /* pc_errmsg is per thread */
+} arena_job;
+
+static void *make_arena(void *arg)
+{
+    arena_job *aj = arg;
+    if ((aj->st = pc_arena_create(aj->a, aj->bytes, false)))
+        snprintf(aj->msg, sizeof aj->msg, "%s", pc_errmsg());
+    return NULL;
+}
+
 /* What DIR already holds (--resume), the manifest from the start, the
- * batch size, the output arena and the ceilings: the rest of set-up. */
+ * batch size, the output arenas and the ceilings: the rest of set-up. */
 static int set_up(run_state *s)
 {
     job *j = &s->j;
     const cli_options *o = j->o;
-    int st;
+    int st = PC_OK;
     s->done = calloc(j->count, sizeof *s->done);
     s->known = calloc(j->count, sizeof *s->known);
     s->ksums = calloc(j->pk, sizeof *s->ksums);
     if (!s->done || !s->known || !s->ksums)
         return pc_error(PC_ENOMEM, "cannot allocate %zu checksums", j->count);
-    if (o->outdir) {
-        if (s->have_manifest && (st = outdir_resume_check(j, &s->had)))
-            return st;
-        bool keep;
-        if ((st = open_writer(s, &keep)))
-            return st;
-        if (keep && s->have_manifest && (st = resume_planes(s)))
-            return st;
-        /* The directory has a manifest from the start: what is complete
-         * (maybe nothing yet), in which file, and for which workload. */
-        if ((st = outdir_save(j, s->known, s->done)))
-            return st;
-    }
     j->batch = batch_size(j, j->threads > j->procs ? j->threads : j->procs);
     /* Planes for two batches, written by the first strategy; their pages
      * are taken here, so page faults are set-up. Shared only if that
-     * strategy is procs: private memory is written faster. */
-    for (int a = 0; o->outdir && a < 2; a++)
-        if ((st = pc_arena_create(&s->arena[a],
-                                  j->batch * pc_plan_out_bytes(j->plan),
-                                  o->strategies[0] == PC_PROCS)))
-            return st;
+     * strategy is procs: private memory is written faster. A shared one
+     * is made in this thread: sizing a memfd lifts the file-size limit
+     * for a moment, which must not let the manifest's write past it. */
+    size_t bytes = j->batch * pc_plan_out_bytes(j->plan);
+    bool shared = o->strategies[0] == PC_PROCS;
+    arena_job aj = {.a = &s->arena[1], .bytes = bytes};
+    pthread_t tid;
+    bool other = o->outdir && !shared &&
+                 pthread_create(&tid, NULL, make_arena, &aj) == 0;
+    if (o->outdir)
+        st = prepare_outputs(s);
+    for (int a = 0; o->outdir && !st && a < 2 - other; a++)
+        st = pc_arena_create(&s->arena[a], bytes, shared);
+    if (other) {
+        pthread_join(tid, NULL);
+        if (!st && aj.st)
+            st = pc_error(aj.st, "%s", aj.msg);
+    }
+    if (st)
+        return st;
     /* Workers beyond the output rows would idle, not take turns. */
     cli_warn_oversubscribed(o, j->threads < j->orows ? j->threads
                                                       : (unsigned)j->orows,
