@@ -80,7 +80,12 @@ typedef struct {
     int nruns;
     bool verified;
     char mismatch[256];
-    double write_seconds;
+    /* -o: seconds the writer had planes to store or sync (and the final
+     * commit), of them those not overlapped with computing (the compute
+     * waiting for the writer, the commit), and its threads */
+    double write_seconds, write_wait_seconds;
+    unsigned writers;
+    double wall_seconds; /* from the process's start to the report */
     double peak_rss;   /* bytes, this process and its largest child */
     const char *model_from; /* where the cost constants came from */
     size_t fft_P, fft_Q;    /* the FFT tiling, 0 for direct */

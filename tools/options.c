@@ -556,11 +556,12 @@ const cli_opt cli_opts[] = {
              "kernel k's as DIR/conv_KKKKK.npy, k from 0, five\n"
              "digits) and DIR/manifest.json (workload, planes,\n"
              "checksums). The planes come from the first strategy,\n"
-             "in batches, written to temporary names, synced and\n"
-             "renamed when whole: a file under its final name is\n"
-             "complete; the manifest is rewritten (atomically)\n"
-             "after each batch. DIR is created if missing; one\n"
-             "holding results of another workload is refused (see\n"
+             "in batches, written while the next is computed, to\n"
+             "temporary names, synced and renamed when whole: a\n"
+             "file under its final name is complete; the manifest\n"
+             "is rewritten (atomically) after each batch is\n"
+             "stored. DIR is created if missing; one holding\n"
+             "results of another workload is refused (see\n"
              "--force).",
      .set = set_path, .off = AT(outdir), .choices = "directory name"},
     {.name = "format", .arg = "F", .set = set_format, .dflt = "npy",

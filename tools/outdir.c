@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -219,9 +220,14 @@ int outdir_file_open(outdir_file *f, const char *path, bool in_place_ok)
         return pc_error(PC_EUSAGE, "file name '%.60s...' is too long", path);
     }
     f->fd = mkostemps(f->tmp, 4, O_CLOEXEC | O_NOFOLLOW);
-    /* mkostemps makes the file 0600; give it the mode any new file gets. */
+    /* mkostemps makes the file 0600; give it the mode any new file gets.
+     * umask can only be read by setting it: the writer's threads open
+     * files side by side, so one at a time. */
+    static pthread_mutex_t umask_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&umask_lock);
     mode_t mask = umask(0);
     umask(mask);
+    pthread_mutex_unlock(&umask_lock);
     if (f->fd < 0 || fchmod(f->fd, 0666 & ~mask) != 0) {
         int e = errno;
         outdir_file_discard(f);

@@ -54,6 +54,11 @@ typedef struct outfmt {
      * name whichever shard wrote it (npy): merge only reads the shards'
      * planes back to check them, and copies nothing. */
     bool per_plane;
+    /* write_plane may be called from several threads at once (for
+     * different planes) and while flush runs (which then makes durable
+     * at least every plane whose write_plane had returned when it was
+     * called); else the format is used by one thread at a time. */
+    bool concurrent;
     /* Opens the run's (or shard's) file(s); *ctx is the format's state.
      * PC_EINPUT naming the file for one that is not what spec says
      * (corrupt, truncated, another shape or dtype). */

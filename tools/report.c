@@ -208,10 +208,11 @@ void report_workload(FILE *f, const job *j)
             fprintf(f, ", node %s", node);
         fputc('\n', f);
     }
-    fprintf(f, "  memory     about %s; set-up %.5fs (padding, kernels, FMA "
-               "ceiling%s)\n",
+    fprintf(f, "  memory     about %s; set-up %.5fs (padding, kernels, %s)\n",
             human_bytes(j->mem_estimate, mem, sizeof mem), j->setup_seconds,
-            o->outdir ? ", output arena" : "");
+            o->outdir ? "output arenas; the FMA ceiling is measured after the "
+                        "compute, while the files are synced"
+                      : "FMA ceiling");
     if (o->outdir && strcmp(o->format, "npy") == 0)
         fprintf(f, "  output     %s/%s (from the first strategy, %zu kernels "
                    "a batch)\n", o->outdir, j->nmat > 1 ? "conv_NNNNN_KKKKK.npy"
@@ -324,12 +325,14 @@ void report_summary(FILE *f, const job *j)
     else
         fprintf(f, "MISMATCH: %s\n", j->mismatch);
     if (j->o->outdir)
-        fprintf(f, "wrote %zu %s to %s%s, %.3fs writing\n",
+        fprintf(f, "wrote %zu %s to %s%s, %.3fs writing and syncing (%u "
+                   "thread%s), %.3fs of it not overlapped with computing\n",
                 j->count - j->resumed,
                 strcmp(j->o->format, "npy") == 0 ? "files" : "planes",
                 j->o->outdir,
                 j->resumed ? " (the others were complete already)" : "",
-                j->write_seconds);
+                j->write_seconds, j->writers, j->writers == 1 ? "" : "s",
+                j->write_wait_seconds);
     if (j->nmat > 1)
         fprintf(f, "matrices: %zu, %.3fs reading them and giving them to the "
                    "plan (not in the strategies' seconds)\n", j->nmat,
@@ -337,6 +340,8 @@ void report_summary(FILE *f, const job *j)
     char rss[32];
     fprintf(f, "peak memory: %s resident\n",
             human_bytes(j->peak_rss, rss, sizeof rss));
+    fprintf(f, "whole run: %.3fs from the process's start to this report\n",
+            j->wall_seconds);
 }
 
 /* ---- the JSON report ---------------------------------------------------- */
@@ -527,6 +532,10 @@ static json_t *report_object(const job *j)
     if (!bad && j->o->outdir) {
         bad |= json_object_set_new(root, "write_seconds",
                                    json_fixed(j->write_seconds, 6));
+        bad |= json_object_set_new(root, "write_wait_seconds",
+                                   json_fixed(j->write_wait_seconds, 6));
+        bad |= json_object_set_new(root, "writer_threads",
+                                   json_integer((json_int_t)j->writers));
         bad |= json_object_set_new(root, "resumed",
                                    json_integer((json_int_t)j->resumed));
     }
@@ -545,6 +554,8 @@ static json_t *report_object(const job *j)
                                    json_integer((json_int_t)j->batch));
         bad |= json_object_set_new(root, "peak_rss_bytes",
                                    json_integer((json_int_t)j->peak_rss));
+        bad |= json_object_set_new(root, "wall_seconds",
+                                   json_fixed(j->wall_seconds, 6));
     }
     if (bad) {
         json_decref(root);

@@ -10,8 +10,10 @@
 #include "progress.h"
 #include "report.h"
 #include "signals.h"
+#include "writer.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -29,7 +31,11 @@ typedef struct {
     bool *done;           /* done[q]: plane q is stored and durable */
     uint64_t *known;      /* and its checksum */
     uint64_t *ksums;      /* one pc_run's checksums, per plan kernel */
-    pc_arena arena;       /* -o: one batch of output planes */
+    /* -o: two batches of output planes, one computed while the writer
+     * stores the other */
+    pc_arena arena[2];
+    writer *w;            /* -o: the writer, while the first strategy runs */
+    job_run *wrun;        /* that strategy's run, whose checksums it records */
     double t0;            /* set-up began */
     const outfmt *fmt;    /* -o: the output format */
     outfmt_spec spec;     /* what it writes */
@@ -242,9 +248,9 @@ static int empty_shard(run_state *s)
 
 /* Kernels per batch: whole kernel sets, about two seconds of work on the
  * workers, and with -o no more output planes than a quarter of the free
- * memory (or 256 MB: allocating more costs more than it saves) at once.
- * Between batches files are written, progress is shown and signals are
- * heeded. */
+ * memory (or 256 MB: allocating more costs more than it saves) in the two
+ * batches held at once (one computed, one written). Between batches
+ * progress is shown and signals are heeded. */
 static size_t batch_size(const job *j, unsigned workers)
 {
     /* A batch is of one matrix: at most the plan's kernels. */
@@ -260,7 +266,7 @@ static size_t batch_size(const job *j, unsigned workers)
         double room = (double)pc_available_memory() / 4;
         if (room <= 0 || room > 256e6)
             room = 256e6;
-        size_t mb = (size_t)(room / plane);
+        size_t mb = (size_t)(room / 2 / plane);
         if (mb < b)
             b = mb;
     }
@@ -300,16 +306,20 @@ static double ceiling(const pc_conv_params *p, unsigned workers,
     return value[i];
 }
 
-/* The ceiling for each strategy's worker count, measured now: it is
- * set-up, and it brings every core's vector units up to speed before the
- * first timed run, so no strategy pays for that alone. Not worth its tenth
- * of a second for runs of under 1 GFLOP, nor for FFT runs, whose flops
- * are not the direct sum's. */
+/* The ceiling for each strategy's worker count. Without -o it is
+ * measured at set-up, where it brings every core's vector units up to
+ * speed before the first timed run, so no strategy pays for that alone;
+ * with -o after the first strategy's compute, while the writer syncs the
+ * last batches (mostly waiting for the disk; pc_peak's best of three
+ * discounts a repetition that meets its copying), so that a batch job's
+ * whole time does not grow by it. Only for a report (-q without --json
+ * shows none), not worth its tenth of a second for runs of under 1 GFLOP,
+ * nor for FFT runs, whose flops are not the direct sum's. */
 static void measure_peaks(run_state *s)
 {
     job *j = &s->j;
     const cli_options *o = j->o;
-    if (pc_plan_method(j->plan) != PC_DIRECT ||
+    if ((!s->text && !o->json_path) || pc_plan_method(j->plan) != PC_DIRECT ||
         pc_plan_flops(j->plan) * (double)j->count < 1e9)
         return;
     for (int i = 0; i < o->nstrategies; i++) {
@@ -398,44 +408,84 @@ static int resume_planes(run_state *s)
     return PC_OK;
 }
 
+/* -o: what DIR already holds (--resume), checked; the format's file(s);
+ * the manifest from the start. */
+static int prepare_outputs(run_state *s)
+{
+    job *j = &s->j;
+    int st;
+    if (s->have_manifest && (st = outdir_resume_check(j, &s->had)))
+        return st;
+    bool keep;
+    if ((st = open_writer(s, &keep)))
+        return st;
+    if (keep && s->have_manifest && (st = resume_planes(s)))
+        return st;
+    /* The directory has a manifest from the start: what is complete
+     * (maybe nothing yet), in which file, and for which workload. */
+    return outdir_save(j, s->known, s->done);
+}
+
+/* An output arena made by a thread of its own, beside the rest of
+ * set-up: taking its pages (zeroing 100 MB or more) is CPU time that
+ * would otherwise wait for the other arena's and for the manifest's
+ * fsync. */
+typedef struct {
+    pc_arena *a;
+    size_t bytes;
+    int st;
+    char msg[512]; /* pc_errmsg is per thread */
+} arena_job;
+
+static void *make_arena(void *arg)
+{
+    arena_job *aj = arg;
+    if ((aj->st = pc_arena_create(aj->a, aj->bytes, false)))
+        snprintf(aj->msg, sizeof aj->msg, "%s", pc_errmsg());
+    return NULL;
+}
+
 /* What DIR already holds (--resume), the manifest from the start, the
- * batch size, the output arena and the ceilings: the rest of set-up. */
+ * batch size, the output arenas and the ceilings: the rest of set-up. */
 static int set_up(run_state *s)
 {
     job *j = &s->j;
     const cli_options *o = j->o;
-    int st;
+    int st = PC_OK;
     s->done = calloc(j->count, sizeof *s->done);
     s->known = calloc(j->count, sizeof *s->known);
     s->ksums = calloc(j->pk, sizeof *s->ksums);
     if (!s->done || !s->known || !s->ksums)
         return pc_error(PC_ENOMEM, "cannot allocate %zu checksums", j->count);
-    if (o->outdir) {
-        if (s->have_manifest && (st = outdir_resume_check(j, &s->had)))
-            return st;
-        bool keep;
-        if ((st = open_writer(s, &keep)))
-            return st;
-        if (keep && s->have_manifest && (st = resume_planes(s)))
-            return st;
-        /* The directory has a manifest from the start: what is complete
-         * (maybe nothing yet), in which file, and for which workload. */
-        if ((st = outdir_save(j, s->known, s->done)))
-            return st;
-    }
     j->batch = batch_size(j, j->threads > j->procs ? j->threads : j->procs);
-    /* Planes for one batch, written by the first strategy; their pages are
-     * taken here, so page faults are set-up. Shared only if that strategy
-     * is procs: private memory is written faster. */
-    if (o->outdir &&
-        (st = pc_arena_create(&s->arena, j->batch * pc_plan_out_bytes(j->plan),
-                              o->strategies[0] == PC_PROCS)))
+    /* Planes for two batches, written by the first strategy; their pages
+     * are taken here, so page faults are set-up. Shared only if that
+     * strategy is procs: private memory is written faster. A shared one
+     * is made in this thread: sizing a memfd lifts the file-size limit
+     * for a moment, which must not let the manifest's write past it. */
+    size_t bytes = j->batch * pc_plan_out_bytes(j->plan);
+    bool shared = o->strategies[0] == PC_PROCS;
+    arena_job aj = {.a = &s->arena[1], .bytes = bytes};
+    pthread_t tid;
+    bool other = o->outdir && !shared &&
+                 pthread_create(&tid, NULL, make_arena, &aj) == 0;
+    if (o->outdir)
+        st = prepare_outputs(s);
+    for (int a = 0; o->outdir && !st && a < 2 - other; a++)
+        st = pc_arena_create(&s->arena[a], bytes, shared);
+    if (other) {
+        pthread_join(tid, NULL);
+        if (!st && aj.st)
+            st = pc_error(aj.st, "%s", aj.msg);
+    }
+    if (st)
         return st;
     /* Workers beyond the output rows would idle, not take turns. */
     cli_warn_oversubscribed(o, j->threads < j->orows ? j->threads
                                                       : (unsigned)j->orows,
                             j->procs < j->orows ? j->procs : (unsigned)j->orows);
-    measure_peaks(s);
+    if (!o->outdir)
+        measure_peaks(s);
     j->setup_seconds = pc_now() - s->t0;
     /* Flushed now: a log that a SIGKILL cuts short still says what ran. */
     if (s->text) {
@@ -460,31 +510,67 @@ static void warn_retried(job_run *r, const pc_run_result *res, unsigned retries)
     }
 }
 
-/* With -o, the planes of matrix n with plan kernels [k0, k1) (plane q0
- * the first), stored from the arena and flushed, then the manifest that
- * lists them. */
-static int write_batch(run_state *s, job_run *r, size_t n, size_t k0,
-                       size_t k1, size_t q0)
+/* ---- the writer (-o) ----------------------------------------------------------- */
+
+/* Plane i of batch b, from its arena, unless --resume found it complete. */
+static int store_plane(void *ctx, const writer_batch *b, size_t i)
 {
-    job *j = &s->j;
-    double tw = pc_now();
-    size_t bytes = pc_plan_out_bytes(j->plan);
-    int st = PC_OK;
-    for (size_t kk = k0; kk < k1 && !st; kk++)
-        if (!s->done[q0 + kk - k0])
-            st = s->fmt->write_plane(s->out, n, j->kplan[kk],
-                                     (const char *)s->arena.base +
-                                         (kk - k0) * bytes);
-    if (!st)
-        st = s->fmt->flush(s->out);
-    if (!st) {
-        for (size_t q = q0; q < q0 + (k1 - k0); q++) {
-            s->done[q] = true;
-            s->known[q] = r->sums[q];
-        }
-        st = outdir_save(j, s->known, s->done);
+    run_state *s = ctx;
+    const job *j = &s->j;
+    if (s->done[b->q0 + i])
+        return PC_OK;
+    const char *plane = (const char *)s->arena[b->slot].base +
+                        i * pc_plan_out_bytes(j->plan);
+    size_t k = j->kplan[b->k0 + i];
+    return s->fmt->write_plane(s->out, b->n, k, plane);
+}
+
+/* Batch b stored: flushed (durable), then the manifest lists it. */
+static int batch_stored(void *ctx, const writer_batch *b)
+{
+    run_state *s = ctx;
+    int st = s->fmt->flush(s->out);
+    if (st)
+        return st;
+    for (size_t q = b->q0; q < b->q0 + (b->k1 - b->k0); q++) {
+        s->done[q] = true;
+        s->known[q] = s->wrun->sums[q];
     }
-    j->write_seconds += pc_now() - tw;
+    return outdir_save(&s->j, s->known, s->done);
+}
+
+/* Threads that store planes: four for a format that takes them side by
+ * side (a file per plane), whose large planes go with direct I/O, so that
+ * each mostly waits for the disk and four keep it busier than two (on the
+ * development VM: 0.6-1.0 s of writing the default workload against
+ * 1.1-1.2 s); else one. */
+static unsigned writer_threads(const run_state *s)
+{
+    return s->fmt->concurrent ? 4 : 1;
+}
+
+static int start_writer(run_state *s, job_run *r)
+{
+    s->wrun = r;
+    s->j.writers = writer_threads(s);
+    writer_ops ops = {.plane = store_plane, .done = batch_stored, .ctx = s,
+                      .threads = s->j.writers};
+    return writer_start(&s->w, &ops);
+}
+
+/* Waits for the writer to store what it was given; its times, then it
+ * ends. */
+static int stop_writer(run_state *s)
+{
+    if (!s->w)
+        return PC_OK;
+    int st = writer_drain(s->w);
+    double busy, waited;
+    writer_times(s->w, &busy, &waited);
+    s->j.write_seconds += busy;
+    s->j.write_wait_seconds += waited;
+    writer_end(s->w);
+    s->w = NULL;
     return st;
 }
 
@@ -505,7 +591,9 @@ static int commit_outputs(run_state *s)
         j->partial[0] = 0;
         st = outdir_save(j, s->known, s->done);
     }
-    j->write_seconds += pc_now() - tw;
+    double t = pc_now() - tw;
+    j->write_seconds += t;
+    j->write_wait_seconds += t;
     return st;
 }
 
@@ -521,6 +609,15 @@ static bool batch_done(run_state *s, job_run *r, size_t q0, size_t q1)
     return true;
 }
 
+/* Whether some matrix comes from an HDF5 file. */
+static bool reads_hdf5(const job *j)
+{
+    for (size_t i = 0; i < j->nsrc; i++)
+        if (j->src[i].h5)
+            return true;
+    return false;
+}
+
 /* The plan given matrix n (read now, one at a time); not timed as any
  * strategy's work. */
 static int use_matrix(run_state *s, size_t n)
@@ -528,8 +625,14 @@ static int use_matrix(run_state *s, size_t n)
     job *j = &s->j;
     if (s->plan_holds == n)
         return PC_OK;
+    /* HDF5 (without its thread-safe build) takes one thread at a time:
+     * the writer's hdf5 file is left alone while a dataset is read. */
+    int st = PC_OK;
+    if (s->w && s->fmt == &outfmt_hdf5 && reads_hdf5(j) &&
+        (st = writer_drain(s->w)))
+        return st;
     double t = pc_now();
-    int st = inputs_matrix(j, n);
+    st = inputs_matrix(j, n);
     if (!st && (st = pc_plan_set_matrix(j->plan, &j->m))) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", pc_errmsg());
@@ -541,10 +644,10 @@ static int use_matrix(run_state *s, size_t n)
 }
 
 /* Plan kernels [k0, k1) of the matrix the plan holds, plane q0 the
- * first: one pc_run of strategy i; with the arena (the writer) their
- * planes are left there. */
-static int run_batch(run_state *s, job_run *r, bool writer, size_t k0,
-                     size_t k1, size_t q0)
+ * first: one pc_run of strategy i; with an arena (-o) their planes are
+ * left there. */
+static int run_batch(run_state *s, job_run *r, const pc_arena *arena,
+                     size_t k0, size_t k1, size_t q0)
 {
     job *j = &s->j;
     const cli_options *o = j->o;
@@ -555,7 +658,7 @@ static int run_batch(run_state *s, job_run *r, bool writer, size_t k0,
          * relative argv[0] or a changed directory does not matter. */
         .worker_exe = "/proc/self/exe",
         .sums = s->ksums,
-        .arena = writer ? &s->arena : NULL,
+        .arena = arena,
         .k0 = k0,
         .k1 = k1,
         .worker_timeout = o->worker_timeout,
@@ -577,8 +680,9 @@ static int run_batch(run_state *s, job_run *r, bool writer, size_t k0,
 }
 
 /* Runs strategy i over every matrix with planes in this run, each in
- * batches of its kernels; the first strategy with -o writes each batch's
- * planes and the manifest as it goes, and skips the batches that are
+ * batches of its kernels; the first strategy with -o hands each batch's
+ * planes to the writer, which stores them and the manifest while the next
+ * batch is computed into the other arena, and skips the batches that are
  * complete in DIR already. */
 static int run_strategy(run_state *s, int i)
 {
@@ -588,42 +692,59 @@ static int run_strategy(run_state *s, int i)
     r->strategy = o->strategies[i];
     if (!(r->sums = calloc(j->count, sizeof *r->sums)))
         return pc_error(PC_ENOMEM, "cannot allocate %zu checksums", j->count);
-    bool writer = i == 0 && o->outdir;
+    bool writes = i == 0 && o->outdir;
     progress pg;
     progress_start(&pg, o->quiet ? NULL : stderr, pc_strategy_name(r->strategy),
                    job_unit(j), j->count);
-    size_t base = writer ? j->resumed : 0, finished = base;
-    int st = PC_OK;
+    size_t base = writes ? j->resumed : 0, finished = base;
+    int st = writes ? start_writer(s, r) : PC_OK;
+    unsigned slot = 0;
     for (size_t n = 0; n < j->nmat && !st && !signals_stop; n++) {
         size_t a, b, q0;
         job_matrix_planes(j, n, &a, &b, &q0);
-        if (a == b || (writer && batch_done(s, r, q0, q0 + (b - a))))
+        if (a == b || (writes && batch_done(s, r, q0, q0 + (b - a))))
             continue;
         if ((st = use_matrix(s, n)))
             break;
         for (size_t k0 = a; k0 < b && !st; k0 += j->batch) {
             size_t k1 = k0 + j->batch < b ? k0 + j->batch : b;
             size_t qa = q0 + (k0 - a);
-            if (writer && batch_done(s, r, qa, qa + (k1 - k0)))
+            if (writes && batch_done(s, r, qa, qa + (k1 - k0)))
                 continue;
             if (signals_stop)
                 break;
-            /* A signal stops the batch at once; what is complete is
-             * already in the manifest. */
-            if ((st = run_batch(s, r, writer, k0, k1, qa)))
+            /* A signal stops the batch at once; the batches computed
+             * before are stored (the writer finishes them) and in the
+             * manifest. */
+            if (writes && (st = writer_wait_slot(s->w, slot)))
                 break;
-            if (writer && (st = write_batch(s, r, n, k0, k1, qa)))
+            if ((st = run_batch(s, r, writes ? &s->arena[slot] : NULL, k0, k1,
+                                qa)))
                 break;
+            if (writes) {
+                writer_batch wb = {.n = n, .k0 = k0, .k1 = k1, .q0 = qa,
+                                   .slot = slot};
+                if ((st = writer_submit(s->w, &wb)))
+                    break;
+                slot ^= 1;
+            }
             finished += k1 - k0;
             progress_update(&pg, finished, base);
         }
     }
     if (st == PC_EINTERRUPTED)
         st = PC_OK;
+    if (writes && !st && !signals_stop)
+        measure_peaks(s);
+    /* The batches computed are stored, even after a signal or a failure
+     * of the computing; a write error comes first. */
+    int wst = stop_writer(s);
+    if (wst)
+        st = wst;
     progress_end(&pg);
     if (!st && signals_stop)
         j->interrupted = signals_stop;
-    if (!st && writer && !j->interrupted)
+    if (!st && writes && !j->interrupted)
         st = commit_outputs(s);
     if (!st && !j->interrupted) {
         check_peak(s, r);
@@ -699,11 +820,22 @@ static size_t kernels_done(const run_state *s)
     return j->o->outdir ? n : j->runs[0].kernels;
 }
 
+/* When the process started, as near as it can be told: the first code of
+ * the program, run before main (the dynamic loader's work before it is
+ * not counted). */
+static double process_start;
+
+__attribute__((constructor)) static void note_start(void)
+{
+    process_start = pc_now();
+}
+
 /* The summary table and the JSON report; after a signal only the JSON
  * one, of the runs that completed, marked "interrupted". */
 static int report(run_state *s)
 {
     job *j = &s->j;
+    j->wall_seconds = pc_now() - process_start;
     j->peak_rss = peak_rss();
     j->kernels_done = kernels_done(s);
     if (s->text && !j->interrupted) {
@@ -732,11 +864,14 @@ static int finish(run_state *s, int st)
     free(s->done);
     free(s->known);
     free(s->ksums);
+    /* The writer uses the arenas and the format's file(s). */
+    stop_writer(s);
     /* Without a commit the format's partial stays, for --resume. */
     if (s->out && s->fmt->close)
         s->fmt->close(s->out);
     outdir_manifest_free(&s->had);
-    pc_arena_destroy(&s->arena);
+    pc_arena_destroy(&s->arena[0]);
+    pc_arena_destroy(&s->arena[1]);
     pc_plan_destroy(s->j.plan);
     inputs_free(&s->j);
     return st;
@@ -744,7 +879,8 @@ static int finish(run_state *s, int st)
 
 int run_cmd(cli_options *o)
 {
-    run_state s = {.j = {.o = o}, .arena = {.fd = -1}, .json = {.fd = -1},
+    run_state s = {.j = {.o = o}, .arena = {{.fd = -1}, {.fd = -1}},
+                   .json = {.fd = -1},
                    .plan_holds = SIZE_MAX};
     int st = start(&s);
     if (!st)
