@@ -10,7 +10,7 @@
 /* The most kernels a group takes together against each tile. */
 #define PC_FFT_KGROUP 8
 /* The most transform sizes tried for a plan. */
-#define PC_FFT_MAX_CANDIDATES 20
+#define PC_FFT_MAX_CANDIDATES 24
 
 size_t pc_fft_good_size(size_t n);
 /* The transform sizes worth trying for the plan's shapes, tiled (at most
