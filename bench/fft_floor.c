@@ -27,7 +27,7 @@
  *
  * Usage: fft_floor [-n RxC] [-s RxC] [-k K] [-t T] [-r R]
  *                  [--sizes PxQ,...] [--groups G,...] [--configs PxQ:G,...]
- *                  [--wisdom FILE] [-v]
+ *                  [--wisdom FILE] [--cpu] [-v]
  * Prints two lines: "floor MS ms/kernel PxQ group G threads T (best of R)"
  * and "configs PxQ:G,..." (the candidates timed on the whole bank).
  */
@@ -56,10 +56,15 @@ typedef struct {
     double *kern; /* count x kh x kw */
 } workload;
 
+/* --cpu: the process's CPU time instead of wall time (for comparing
+ * changes with one thread on a busy machine: time spent descheduled does
+ * not count). */
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock_id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -96,8 +101,10 @@ static void parse_shape(const char *s, size_t *r, size_t *c)
     }
 }
 
-/* A comma-separated list of shapes (or of single numbers, pairs unused). */
-static size_t parse_list(const char *s, size_t *a, size_t *b, size_t max)
+/* A comma-separated list of shapes "RxC" (or "N"), each with ":G" when g
+ * is given; b and g may be NULL. */
+static size_t parse_list(const char *s, size_t *a, size_t *b, size_t *g,
+                         size_t max)
 {
     char buf[1024];
     if (strlen(s) >= sizeof buf)
@@ -108,6 +115,13 @@ static size_t parse_list(const char *s, size_t *a, size_t *b, size_t max)
          t = strtok_r(NULL, ",", &save)) {
         if (n == max)
             die("list too long");
+        char *colon = strchr(t, ':');
+        if (!colon != !g)
+            die(g ? "--configs takes PxQ:G,..." : "a list takes RxC,...");
+        if (colon) {
+            *colon = 0;
+            g[n] = parse_size(colon + 1);
+        }
         size_t r, c;
         parse_shape(t, &r, &c);
         a[n] = r;
@@ -294,30 +308,6 @@ static tiling make_tiling(const workload *w, size_t P, size_t Q)
     return t;
 }
 
-/* "PxQ:G,..." (the workload's shapes must be set). */
-static size_t parse_configs(const char *s, result *c, size_t max)
-{
-    char buf[1024];
-    if (strlen(s) >= sizeof buf)
-        die("list too long");
-    strcpy(buf, s);
-    size_t n = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
-         t = strtok_r(NULL, ",", &save)) {
-        char *colon = strchr(t, ':');
-        if (!colon || n == max)
-            die("--configs takes PxQ:G,...");
-        *colon = 0;
-        size_t P, Q;
-        parse_shape(t, &P, &Q);
-        c[n].t.P = P;
-        c[n].t.Q = Q;
-        c[n].G = parse_size(colon + 1);
-        n++;
-    }
-    return n;
-}
-
 static int by_ms(const void *a, const void *b)
 {
     double x = ((const result *)a)->ms, y = ((const result *)b)->ms;
@@ -348,13 +338,13 @@ int main(int argc, char **argv)
     size_t ngroups = 4;
     int threads = usable_cpus(), reps = 5, verbose = 0;
     const char *wisdom = NULL;
-    result conf[MAXC];
-    size_t nconf = 0;
+    size_t cP[MAXC], cQ[MAXC], cG[MAXC], nconf = 0;
     static const struct option longs[] = {
         {"sizes", required_argument, NULL, 'z'},
         {"groups", required_argument, NULL, 'g'},
         {"wisdom", required_argument, NULL, 'w'},
         {"configs", required_argument, NULL, 'c'},
+        {"cpu", no_argument, NULL, 'u'},
         {0, 0, 0, 0},
     };
     for (int c; (c = getopt_long(argc, argv, "n:s:k:t:r:v", longs, NULL)) != -1;) {
@@ -365,14 +355,16 @@ int main(int argc, char **argv)
         case 't': threads = (int)parse_size(optarg); break;
         case 'r': reps = (int)parse_size(optarg); break;
         case 'v': verbose = 1; break;
-        case 'z': nsizes = parse_list(optarg, P, Q, MAXC); break;
-        case 'g': ngroups = parse_list(optarg, groups, NULL, MAXC); break;
+        case 'z': nsizes = parse_list(optarg, P, Q, NULL, MAXC); break;
+        case 'g': ngroups = parse_list(optarg, groups, NULL, NULL, MAXC); break;
         case 'w': wisdom = optarg; break;
-        case 'c': nconf = parse_configs(optarg, conf, MAXC); break;
+        case 'u': clock_id = CLOCK_PROCESS_CPUTIME_ID; break;
+        case 'c': nconf = parse_list(optarg, cP, cQ, cG, MAXC); break;
         default:
             fprintf(stderr, "usage: fft_floor [-n RxC] [-s RxC] [-k K] [-t T] "
                             "[-r R] [--sizes PxQ,...] [--groups G,...] "
-                            "[--wisdom FILE] [-v]\n");
+                            "[--configs PxQ:G,...] [--wisdom FILE] [--cpu] "
+                            "[-v]\n");
             return 2;
         }
     }
@@ -381,10 +373,11 @@ int main(int argc, char **argv)
     if (wisdom)
         fftw_import_wisdom_from_filename(wisdom);
     make_workload(&w);
+    result conf[MAXC];
     for (size_t i = 0; i < nconf; i++) {
-        if (conf[i].t.P < w.kh || conf[i].t.Q < w.kw)
+        if (cP[i] < w.kh || cQ[i] < w.kw)
             die("a --configs size is smaller than the kernels");
-        conf[i].t = make_tiling(&w, conf[i].t.P, conf[i].t.Q);
+        conf[i] = (result){make_tiling(&w, cP[i], cQ[i]), cG[i], INFINITY};
     }
 
     /* Screening: every size and group on a few groups' worth of kernels,

@@ -167,21 +167,13 @@ static void *plan_many(pc_dtype dt, int kind, size_t n, size_t howmany,
 static void run(const pc_fft *f, pc_dtype dt, int i, void *in, void *out)
 {
     void *p = f->plans[i];
-    if (dt == PC_F32) {
-        if (i == ROWS_IN || i == ROWS_K)
-            fftwf_execute_dft_r2c(p, in, out);
-        else if (i == ROWS_OUT)
-            fftwf_execute_dft_c2r(p, in, out);
-        else
-            fftwf_execute_dft(p, in, out);
-    } else {
-        if (i == ROWS_IN || i == ROWS_K)
-            fftw_execute_dft_r2c(p, in, out);
-        else if (i == ROWS_OUT)
-            fftw_execute_dft_c2r(p, in, out);
-        else
-            fftw_execute_dft(p, in, out);
-    }
+    bool r2c = i == ROWS_IN || i == ROWS_K, c2r = i == ROWS_OUT;
+    if (dt == PC_F32)
+        r2c ? fftwf_execute_dft_r2c(p, in, out) : c2r ? fftwf_execute_dft_c2r(p, in, out)
+                                                  : fftwf_execute_dft(p, in, out);
+    else
+        r2c ? fftw_execute_dft_r2c(p, in, out) : c2r ? fftw_execute_dft_c2r(p, in, out)
+                                                 : fftw_execute_dft(p, in, out);
 }
 
 /* The plans of the passes, on buffers of our own. */
