@@ -152,28 +152,41 @@ static void *plan_many(pc_dtype dt, int kind, size_t n, size_t howmany,
                        size_t od, unsigned flags)
 {
     int nn = (int)n, hm = (int)howmany;
-    int is_ = (int)is, id_ = (int)id, os_ = (int)os, od_ = (int)od;
+    int a = (int)is, b = (int)id, c = (int)os, d = (int)od;
     if (dt == PC_F32)
-        return kind == R2C ? (void *)fftwf_plan_many_dft_r2c(1, &nn, hm, in, NULL, is_, id_, out, NULL, os_, od_, flags)
-             : kind == C2R ? (void *)fftwf_plan_many_dft_c2r(1, &nn, hm, in, NULL, is_, id_, out, NULL, os_, od_, flags)
-                         : (void *)fftwf_plan_many_dft(1, &nn, hm, in, NULL, is_, id_, out, NULL, os_, od_, kind, flags);
-    return kind == R2C ? (void *)fftw_plan_many_dft_r2c(1, &nn, hm, in, NULL, is_, id_, out, NULL, os_, od_, flags)
-         : kind == C2R ? (void *)fftw_plan_many_dft_c2r(1, &nn, hm, in, NULL, is_, id_, out, NULL, os_, od_, flags)
-                     : (void *)fftw_plan_many_dft(1, &nn, hm, in, NULL, is_, id_, out, NULL, os_, od_, kind, flags);
+        return kind == R2C
+                   ? (void *)fftwf_plan_many_dft_r2c(1, &nn, hm, in, NULL, a, b,
+                                                     out, NULL, c, d, flags)
+               : kind == C2R
+                   ? (void *)fftwf_plan_many_dft_c2r(1, &nn, hm, in, NULL, a, b,
+                                                     out, NULL, c, d, flags)
+                   : (void *)fftwf_plan_many_dft(1, &nn, hm, in, NULL, a, b, out,
+                                                 NULL, c, d, kind, flags);
+    return kind == R2C
+               ? (void *)fftw_plan_many_dft_r2c(1, &nn, hm, in, NULL, a, b, out,
+                                                NULL, c, d, flags)
+           : kind == C2R
+               ? (void *)fftw_plan_many_dft_c2r(1, &nn, hm, in, NULL, a, b, out,
+                                                NULL, c, d, flags)
+               : (void *)fftw_plan_many_dft(1, &nn, hm, in, NULL, a, b, out, NULL,
+                                            c, d, kind, flags);
 }
 
-/* Runs plan i on new arrays (of the planning arrays' alignment: every
- * buffer here is 64-aligned and every offset a multiple of 64 bytes). */
+/* Runs plan i on new arrays, which must have the planning arrays'
+ * alignment (mod 16 bytes): every buffer here is 64-aligned, and every
+ * offset into one a multiple of 16 bytes, the same in planning and use. */
 static void run(const pc_fft *f, pc_dtype dt, int i, void *in, void *out)
 {
     void *p = f->plans[i];
     bool r2c = i == ROWS_IN || i == ROWS_K, c2r = i == ROWS_OUT;
     if (dt == PC_F32)
-        r2c ? fftwf_execute_dft_r2c(p, in, out) : c2r ? fftwf_execute_dft_c2r(p, in, out)
-                                                  : fftwf_execute_dft(p, in, out);
+        r2c   ? fftwf_execute_dft_r2c(p, in, out)
+        : c2r ? fftwf_execute_dft_c2r(p, in, out)
+              : fftwf_execute_dft(p, in, out);
     else
-        r2c ? fftw_execute_dft_r2c(p, in, out) : c2r ? fftw_execute_dft_c2r(p, in, out)
-                                                 : fftw_execute_dft(p, in, out);
+        r2c   ? fftw_execute_dft_r2c(p, in, out)
+        : c2r ? fftw_execute_dft_c2r(p, in, out)
+              : fftw_execute_dft(p, in, out);
 }
 
 /* The plans of the passes, on buffers of our own. */
