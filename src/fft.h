@@ -10,7 +10,7 @@
 /* The most kernels a group takes together against each tile. */
 #define PC_FFT_KGROUP 8
 /* The most transform sizes tried for a plan. */
-#define PC_FFT_MAX_CANDIDATES 20
+#define PC_FFT_MAX_CANDIDATES 24
 
 size_t pc_fft_good_size(size_t n);
 /* The transform sizes worth trying for the plan's shapes, tiled (at most
@@ -33,8 +33,9 @@ char *pc_fft_export_wisdom(pc_dtype dtype);
 size_t pc_fft_spectra_bytes(const pc_fft *f, pc_dtype dtype);
 void pc_fft_spectra(pc_plan *plan);
 
-/* The FFT's own scratch (64-aligned): a group's kernel spectra, their
- * product with a tile spectrum, and a real block. */
+/* The FFT's own scratch (64-aligned): a group's kernel spectra, the block
+ * between the two passes of a transform, a strip of the product, and a
+ * real block. */
 size_t pc_fft_work_bytes(const pc_plan *plan);
 /* The spectra of kernels k0 .. k0+nk-1 (nk <= the plan's group) into
  * work. */

@@ -307,7 +307,7 @@ void pc_plan_seal(const pc_plan *pl, pc_plan_header *h)
     h->plan.p.wisdom = NULL;
     h->plan.pad = h->plan.kern = h->plan.kpack = h->plan.spectra = NULL;
     h->plan.fns = NULL;
-    h->plan.fft.r2c = h->plan.fft.c2r = NULL;
+    memset(h->plan.fft.plans, 0, sizeof h->plan.fft.plans);
     h->plan.wisdom = NULL;
     h->plan.blob = NULL;
     h->plan.blob_fd = -1;

@@ -31,10 +31,11 @@ typedef struct {
 /* FFT set-up of a plan (fft.c). */
 typedef struct {
     size_t P, Q, qh;       /* transform size; qh = Q/2+1 complex columns */
+    size_t qs;             /* qh rounded up to whole strips (fft.c) */
     size_t Tr, Tc;         /* output tile */
     size_t ntr, ntc;       /* tiles down and across */
     size_t kg;             /* kernels taken together against each tile */
-    void *r2c, *c2r;       /* fftw_plan or fftwf_plan, process-local */
+    void *plans[5];        /* fftw_plan or fftwf_plan, process-local */
     double tile_seconds;   /* measured per kernel when the size was chosen */
     double plan_seconds;
 } pc_fft;

@@ -785,6 +785,14 @@ def main():
     case("fft, all strategies, f64 valid/wrap, one kernel",
          t_fft_all_strategies, "f64", ["--mode", "valid", "--boundary",
                                        "wrap"], "90x64", "21x5", 1)
+    # Pinned transform sizes that are odd, or whose Q/2+1 columns are not
+    # whole strips of the column pass (fft.c), with factors 3, 5 and 7.
+    case("fft, all strategies, f32 odd 63x45 transforms",
+         t_fft_all_strategies, "f32", ["--fft-size", "63x45"], "200x130",
+         "11x6", 5)
+    case("fft, all strategies, f64 56x42 transforms (7-smooth)",
+         t_fft_all_strategies, "f64", ["--mode", "same", "--fft-size",
+                                       "56x42"], "120x170", "9x14", 6)
     case("auto: direct for 3x3, fft for 41x41 on 300x300", t_auto_choice)
     case("--method direct/fft kept whatever auto would do",
          t_auto_method_given_is_kept)
