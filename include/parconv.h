@@ -339,7 +339,8 @@ PC_API void pc_plan_fft_info(const pc_plan *plan, size_t *P, size_t *Q,
                              size_t *Tr, size_t *Tc, size_t *ntr, size_t *ntc,
                              double *plan_s);
 /* FFT plans: the largest |fft - direct| / max|direct| over a sample of
- * kernels (first, middle, last). */
+ * kernels (first, middle, last), on the rows where tiles meet (the first
+ * and last of every tile row) and the plane's first and last 4 rows. */
 PC_API int pc_plan_fft_error(const pc_plan *plan, double *rel_err);
 /* Floating-point operations per kernel: 2 * out_rows * out_cols * kh * kw. */
 PC_API double pc_plan_flops(const pc_plan *plan);
