@@ -69,18 +69,9 @@ void pc_direct_execute_one(const pc_plan *pl, size_t k, void *out)
 
 void pc_direct_execute(const pc_plan *pl, size_t k, void *out)
 {
-    const size_t row_bytes = pl->ocols * pc_dtype_size(pl->p.dtype);
-    if (k >= pl->first_single) {
-        pc_direct_execute_one(pl, k, out);
-        return;
-    }
-    /* The set kernel computes the whole set; only k's row is stored. */
-    const size_t S = 2 * pl->lanes, s = k / S;
-    void *rows[128] = {0};
-    for (size_t i = 0; i < pl->orows; i++) {
-        rows[k - s * S] = (char *)out + i * row_bytes;
-        (s < pl->nsets2 ? pl->fns->set2 : pl->fns->set1)(pl, s, i, rows);
-    }
+    /* The batch path computes each kernel alone too (a set's kernels only
+     * share the loop that calls them): the same bits. */
+    pc_direct_execute_one(pl, k, out);
 }
 
 /* Where the ceiling's threads wait for each other after their warm-up;

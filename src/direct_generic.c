@@ -2,9 +2,8 @@
  * x86-64, NEON on arm64), no FMA contraction. */
 #include "plan.h"
 
-/* 16 vector registers: 2 x 4 accumulators. */
+/* 16 vector registers. */
 #define PC_VREGS 16
-#define PC_SET_X 4
 
 #define PC_VB 16
 
