@@ -27,23 +27,52 @@
 typedef PC_T PC_FN(vec) __attribute__((vector_size(PC_VB)));
 typedef PC_T PC_FN(uvec) __attribute__((vector_size(PC_VB), aligned(sizeof(PC_T))));
 
-/* X is as many vectors as the registers hold next to the M weights and a
- * source vector, at most 8; PC_VREGS is the size of the register file. */
+/* M is at most ROW_M (PC_ROW_M from the ISA file, else 4); X is as many
+ * vectors as the registers hold next to the M weights and a source vector,
+ * at most 8; PC_VREGS is the size of the register file. With 32 registers,
+ * 6 kernels x 4 vectors measured best on Zen 4 (fewer unaligned source
+ * loads per multiply-add than 4 x 6, f32 95.9% of the FMA ceiling against
+ * 93.8%). */
+#ifdef PC_ROW_M
+#define ROW_M PC_ROW_M
+#else
 #define ROW_M 4
+#endif
 #ifndef PC_VREGS
 #define PC_VREGS 32
 #endif
 #define ROW_X(M) ((PC_VREGS - 2 - (M)) / (M) < 8 ? (PC_VREGS - 2 - (M)) / (M) : 8)
 
-/* One block of X vectors (n <= X*VL pixels wanted) of M kernels. */
+/* Half a vector, for the last pixels of a row when they fill at most half
+ * of one: on a CPU that executes a full vector as two halves (Zen 4), it
+ * costs half. Only where a half is still a native vector (PC_VB >= 32). */
+#if PC_VB >= 32
+#define HALF 1
+typedef PC_T PC_FN(hvec) __attribute__((vector_size(PC_VB / 2)));
+typedef PC_T PC_FN(uhvec) __attribute__((vector_size(PC_VB / 2), aligned(sizeof(PC_T))));
+#else
+#define HALF 0
+#endif
+
+/* One block of M kernels: X vectors of pixels, then H (0 or 1) half
+ * vector; only n pixels (the block's or fewer) are stored. */
 static inline __attribute__((always_inline)) void
 PC_FN(block)(const PC_T *const *kf, size_t kh, size_t kw, size_t stride,
              const PC_T *src0, PC_T *const *out, size_t n, const int M,
-             const int X)
+             const int X, const int H)
 {
     typedef PC_FN(vec) vec;
     typedef PC_FN(uvec) uvec;
     vec acc[ROW_M][8];
+#if HALF
+    typedef PC_FN(hvec) hvec;
+    typedef PC_FN(uhvec) uhvec;
+    hvec hacc[ROW_M];
+    for (int m = 0; m < M; m++)
+        hacc[m] = (hvec){0};
+#else
+    (void)H;
+#endif
     for (int m = 0; m < M; m++)
         for (int x = 0; x < X; x++)
             acc[m][x] = (vec){0};
@@ -58,9 +87,16 @@ PC_FN(block)(const PC_T *const *kf, size_t kh, size_t kw, size_t stride,
                 for (int m = 0; m < M; m++)
                     acc[m][x] += v * w[m];
             }
+#if HALF
+            if (H) {
+                const hvec v = *(const uhvec *)(src + q + (size_t)X * VL);
+                for (int m = 0; m < M; m++)
+                    hacc[m] += v * w[m];
+            }
+#endif
         }
     }
-    for (int m = 0; m < M; m++)
+    for (int m = 0; m < M; m++) {
         for (int x = 0; x < X; x++) {
             const size_t j = (size_t)x * VL;
             if (j + VL <= n)
@@ -68,6 +104,12 @@ PC_FN(block)(const PC_T *const *kf, size_t kh, size_t kw, size_t stride,
             else if (j < n)
                 __builtin_memcpy(out[m] + j, &acc[m][x], (n - j) * sizeof(PC_T));
         }
+#if HALF
+        const size_t j = (size_t)X * VL;
+        if (H && j < n)
+            __builtin_memcpy(out[m] + j, &hacc[m], (n - j) * sizeof(PC_T));
+#endif
+    }
 }
 
 /* Output row i of M kernels (flipped, kf[m]) into out[m]. */
@@ -85,19 +127,24 @@ PC_FN(row)(const pc_plan *pl, const PC_T *const *kf, PC_T *const *out,
     for (; j0 + B <= ocols; j0 += B) {
         for (int m = 0; m < M; m++)
             o[m] = out[m] + j0;
-        PC_FN(block)(kf, kh, kw, stride, pad + j0, o, B, M, X);
+        PC_FN(block)(kf, kh, kw, stride, pad + j0, o, B, M, X, 0);
     }
     if (j0 == ocols)
         return;
-    /* The tail: only the vectors it needs. */
-    const size_t n = ocols - j0;
+    /* The tail: the whole vectors it needs, the last one a half if that
+     * holds it. */
+    const size_t n = ocols - j0, full = n / VL, part = n % VL;
+    const int h = HALF && part && part <= VL / 2;
     for (int m = 0; m < M; m++)
         o[m] = out[m] + j0;
-#define TAIL(c)                                                            \
-    case c:                                                                \
-        PC_FN(block)(kf, kh, kw, stride, pad + j0, o, n, M, c < X ? c : X); \
+#define TAIL(c)                                                                 \
+    case c:                                                                     \
+        if (h)                                                                  \
+            PC_FN(block)(kf, kh, kw, stride, pad + j0, o, n, M, c - 1 < X ? c - 1 : X, 1); \
+        else                                                                    \
+            PC_FN(block)(kf, kh, kw, stride, pad + j0, o, n, M, c < X ? c : X, 0); \
         break;
-    switch ((n + VL - 1) / VL) {
+    switch (full + (part > 0)) {
         TAIL(1) TAIL(2) TAIL(3) TAIL(4) TAIL(5) TAIL(6) TAIL(7) TAIL(8)
     }
 #undef TAIL
@@ -125,7 +172,11 @@ static void PC_FN(kernels)(const pc_plan *pl, size_t k0, size_t nk, size_t i,
         case 1: PC_FN(row)(pl, kf + c, out + c, i, 1); break;
         case 2: PC_FN(row)(pl, kf + c, out + c, i, 2); break;
         case 3: PC_FN(row)(pl, kf + c, out + c, i, 3); break;
-        default: PC_FN(row)(pl, kf + c, out + c, i, 4); break;
+#if ROW_M > 4
+        case 4: PC_FN(row)(pl, kf + c, out + c, i, 4); break;
+        case 5: PC_FN(row)(pl, kf + c, out + c, i, 5); break;
+#endif
+        default: PC_FN(row)(pl, kf + c, out + c, i, ROW_M); break;
         }
         c += m;
     }
@@ -183,4 +234,5 @@ const pc_direct_fns PC_FN(fns) = {
 #undef VL
 #undef ROW_M
 #undef ROW_X
+#undef HALF
 #undef PEAK_ACC
