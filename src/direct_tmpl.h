@@ -170,8 +170,12 @@ static void PC_FN(kernels)(const pc_plan *pl, size_t k0, size_t nk, size_t i,
         const size_t m = (left + chunks - 1) / chunks;
         switch (m) {
         case 1: PC_FN(row)(pl, kf + c, out + c, i, 1); break;
+#if ROW_M > 2
         case 2: PC_FN(row)(pl, kf + c, out + c, i, 2); break;
+#endif
+#if ROW_M > 3
         case 3: PC_FN(row)(pl, kf + c, out + c, i, 3); break;
+#endif
 #if ROW_M > 4
         case 4: PC_FN(row)(pl, kf + c, out + c, i, 4); break;
         case 5: PC_FN(row)(pl, kf + c, out + c, i, 5); break;
