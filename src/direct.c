@@ -69,18 +69,9 @@ void pc_direct_execute_one(const pc_plan *pl, size_t k, void *out)
 
 void pc_direct_execute(const pc_plan *pl, size_t k, void *out)
 {
-    const size_t row_bytes = pl->ocols * pc_dtype_size(pl->p.dtype);
-    if (k >= pl->first_single) {
-        pc_direct_execute_one(pl, k, out);
-        return;
-    }
-    /* The set kernel computes the whole set; only k's row is stored. */
-    const size_t S = 2 * pl->lanes, s = k / S;
-    void *rows[128] = {0};
-    for (size_t i = 0; i < pl->orows; i++) {
-        rows[k - s * S] = (char *)out + i * row_bytes;
-        (s < pl->nsets2 ? pl->fns->set2 : pl->fns->set1)(pl, s, i, rows);
-    }
+    /* The batch path computes each kernel alone too (a set's kernels only
+     * share the loop that calls them): the same bits. */
+    pc_direct_execute_one(pl, k, out);
 }
 
 /* Where the ceiling's threads wait for each other after their warm-up;
@@ -131,9 +122,10 @@ static void *peak_run(void *arg)
  * one's end, as pc_run counts compute time. */
 static int peak_once(const pc_direct_fns *f, unsigned threads, double *gflops)
 {
-    /* 8M steps of 12 vectors: about 15 ms at 100 GFLOP/s, long enough
-     * for a steady clock, short enough to run before every report. */
-    const long iters = 8000000;
+    /* 2M steps of 12 vectors: about 7 ms at one vector FMA per cycle,
+     * long enough for a steady clock; short, so that many of them fit in
+     * the time of a report's set-up (see pc_peak). */
+    const long iters = 2000000;
     peak_thread *pt = calloc(threads, sizeof *pt);
     pthread_t *tids = calloc(threads, sizeof *tids);
     peak_gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
@@ -185,10 +177,12 @@ int pc_peak(pc_dtype dtype, pc_isa isa, unsigned threads, double *gflops)
                         pc_isa_name(isa));
     if (threads == 0)
         threads = 1;
-    /* The best of three: on a shared machine a neighbour can only make a
-     * measurement slower, never faster. */
+    /* The best of ten short runs: on a shared machine a neighbour can only
+     * make a measurement slower, never faster, and a short run is more
+     * often left alone (three runs of four times the length read 3-5%
+     * below bench/ceiling.c's assembly loop, the same instructions). */
     *gflops = 0;
-    for (int rep = 0; rep < 3; rep++) {
+    for (int rep = 0; rep < 10; rep++) {
         double g = 0;
         int st = peak_once(f, threads, &g);
         if (st)

@@ -2,9 +2,8 @@
  * a*b+c into FMA, see src/meson.build). */
 #include "plan.h"
 
-/* 16 vector registers: 2 x 4 accumulators. */
+/* 16 vector registers. */
 #define PC_VREGS 16
-#define PC_SET_X 4
 
 #define PC_VB 32
 

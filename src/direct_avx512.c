@@ -2,6 +2,9 @@
  * a*b+c into FMA, see src/meson.build). */
 #include "plan.h"
 
+/* 32 vector registers: 6 kernels x 4 vectors (see direct_tmpl.h). */
+#define PC_ROW_M 6
+
 #define PC_VB 64
 
 #define PC_T double

@@ -216,6 +216,13 @@ int main(int argc, char **argv)
     /* Banks that fill whole sets, a one-vector set and singles. */
     workload(50, 37, 41, 4, 5, PC_FULL, PC_FILL, PC_F32);
     workload(61, 45, 100, 10, 10, PC_FULL, PC_FILL, PC_F64);
+    /* Rows whose last pixels fill half a vector or less (the direct
+     * kernel's half-vector tail) and banks that the row kernel takes in
+     * chunks of every size (1..6 kernels at once): output columns
+     * 72 = 64 + 8 (f32), 131 = 4 * 32 + 3 (f64), 71 = 64 + 7 (f32). */
+    workload(9, 66, 43, 3, 7, PC_FULL, PC_FILL, PC_F32);
+    workload(7, 131, 23, 2, 3, PC_SAME, PC_WRAP, PC_F64);
+    workload(6, 75, 58, 3, 5, PC_VALID, PC_SYMM, PC_F32);
 
     /* A kernel range computes just those kernels, bit for bit as the whole
      * bank does, with the arena holding only the range. */
