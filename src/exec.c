@@ -68,7 +68,6 @@ void pc_plan_touch(const pc_plan *pl, size_t u0, size_t u1)
         pc_touch(pl->spectra, pc_fft_spectra_bytes(&pl->fft, pl->p.dtype), false);
         return;
     }
-    pc_touch(pl->kpack, pc_plan_kpack_bytes(pl), false);
     /* Output rows [u0, u1) read padded rows [u0, u1 + krows - 1). */
     size_t end = u1 + pl->krows - 1 < pl->prows ? u1 + pl->krows - 1 : pl->prows;
     if (u0 < end)

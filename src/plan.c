@@ -1,5 +1,5 @@
 /* The plan's data layout: every mode as "pad once, then valid". Shapes,
- * padding, flipped and packed kernels, and the shared mapping that holds
+ * padding, flipped kernels, and the shared mapping that holds
  * them. The planner (planner.c) assembles a plan from these with the
  * kernels' set-up; nothing here calls above this layer. */
 #include "plan.h"
@@ -130,10 +130,9 @@ int pc_plan_geometry(pc_plan *pl)
         !pc_mul_ok(pl->prows, pl->pstride, &n) || !pc_mul_ok(n, esz, &n) ||
         (long)pl->prows < 0 || (long)pl->pcols < 0)
         return pc_error(PC_EUSAGE, "the padded matrix would be too large");
-    /* The kernels twice, flipped and packed (the packed ones rounded up to
-     * whole vectors, at most 64 kernels more). */
-    if (!pc_mul_ok(pl->krows, pl->kcols, &n) || !pc_mul_ok(n, 2 * esz, &n) ||
-        !pc_mul_ok(n, pl->count + 64, &n))
+    /* The flipped kernels. */
+    if (!pc_mul_ok(pl->krows, pl->kcols, &n) || !pc_mul_ok(n, esz, &n) ||
+        !pc_mul_ok(n, pl->count, &n))
         return pc_error(PC_EUSAGE, "the kernels would be too large");
     /* Rows start on 64-byte boundaries, and PC_SPARE zero columns let
      * vector loads run past the row end. */
@@ -214,23 +213,15 @@ size_t pc_plan_kern_bytes(const pc_plan *plan)
     return plan->count * plan->krows * plan->kcols * pc_dtype_size(plan->p.dtype);
 }
 
-size_t pc_plan_kpack_bytes(const pc_plan *plan)
-{
-    size_t vectors = 2 * plan->nsets2 + plan->nsets1;
-    return vectors * plan->lanes * plan->krows * plan->kcols *
-           pc_dtype_size(plan->p.dtype);
-}
-
 void pc_plan_layout(const pc_plan *pl, size_t spectra_bytes,
                     size_t wisdom_bytes, pc_plan_header *h)
 {
-    /* Header, padded matrix, kernels, packed kernels, tile spectra and the
-     * planner's wisdom, each on its own page. */
+    /* Header, padded matrix, kernels, tile spectra and the planner's
+     * wisdom, each on its own page. */
     memset(h, 0, sizeof *h);
     h->pad_off = align_page(sizeof *h);
     h->kern_off = align_page(h->pad_off + pc_plan_pad_bytes(pl));
-    h->kpack_off = align_page(h->kern_off + pc_plan_kern_bytes(pl));
-    h->spectra_off = align_page(h->kpack_off + pc_plan_kpack_bytes(pl));
+    h->spectra_off = align_page(h->kern_off + pc_plan_kern_bytes(pl));
     h->wisdom_off = align_page(h->spectra_off + spectra_bytes);
     h->total = align_page(h->wisdom_off + wisdom_bytes);
 }
@@ -242,7 +233,6 @@ void pc_plan_attach(pc_plan *pl, char *blob, size_t bytes,
     pl->blob_bytes = bytes;
     pl->pad = blob + h->pad_off;
     pl->kern = blob + h->kern_off;
-    pl->kpack = blob + h->kpack_off;
     pl->spectra = blob + h->spectra_off;
 }
 
@@ -284,17 +274,6 @@ void pc_plan_fill_kernels(pc_plan *pl, const pc_bank *b)
     for (size_t k = 0; k < b->count; k++)
         for (size_t t = 0; t < taps; t++)
             store(pl->kern, dt, k * taps + t, b->data[k * taps + (taps - 1 - t)]);
-    /* Set s holds kernels s*2L .. s*2L+2L-1 (L lanes; the last set may have
-     * one vector), tap by tap: [p][q][group][lane]. */
-    size_t L = pl->lanes;
-    for (size_t k = 0; k < pl->first_single; k++) {
-        size_t set = k / (2 * L), g = (k / L) % 2, lane = k % L;
-        size_t G = set < pl->nsets2 ? 2 : 1;
-        size_t base = set * taps * 2 * L;
-        for (size_t t = 0; t < taps; t++)
-            store(pl->kpack, dt, base + (t * G + g) * L + lane,
-                  b->data[k * taps + (taps - 1 - t)]);
-    }
 }
 
 void pc_plan_seal(const pc_plan *pl, pc_plan_header *h)
@@ -305,7 +284,7 @@ void pc_plan_seal(const pc_plan *pl, pc_plan_header *h)
     /* A pointer, a plan or a descriptor means nothing in another process. */
     h->plan = *pl;
     h->plan.p.wisdom = NULL;
-    h->plan.pad = h->plan.kern = h->plan.kpack = h->plan.spectra = NULL;
+    h->plan.pad = h->plan.kern = h->plan.spectra = NULL;
     h->plan.fns = NULL;
     memset(h->plan.fft.plans, 0, sizeof h->plan.fft.plans);
     h->plan.wisdom = NULL;

@@ -41,8 +41,8 @@ typedef struct {
 } pc_fft;
 
 /* The plan. Everything a worker needs to compute any kernel: the padded
- * matrix, the flipped kernels, and the kernels packed for the set kernel,
- * all in the compute dtype. A procs worker builds a view of the same
+ * matrix and the flipped kernels, in the compute dtype (and an FFT plan's
+ * tile spectra). A procs worker builds a view of the same
  * fields over the shared mapping. */
 struct pc_plan {
     pc_conv_params p;
@@ -57,7 +57,6 @@ struct pc_plan {
     size_t first_single;      /* kernels from here on go through the multi kernel */
     void *pad;                /* prows x pstride, dtype */
     void *kern;               /* count x krows x kcols, flipped, dtype */
-    void *kpack;              /* sets: [set][p][q][group][lane], dtype */
     const pc_direct_fns *fns;
     pc_method method;         /* resolved, never AUTO */
     double est_direct, est_fft; /* the cost model's seconds per kernel */
@@ -68,7 +67,7 @@ struct pc_plan {
     pc_fft fft;
     void *spectra;            /* FFT: every input tile's spectrum */
     const char *wisdom;       /* FFT: the planner's wisdom, for workers */
-    /* pad, kern and kpack live in one shared mapping (a memfd), headed by
+    /* pad, kern and spectra live in one shared mapping (a memfd), headed by
      * a pc_plan_header, so procs workers map the plan instead of copying
      * it. owns: this plan created the mapping and unmaps it. */
     char *blob;
@@ -88,7 +87,7 @@ typedef struct {
     char version[16];
     size_t header_bytes;
     struct pc_plan plan;
-    size_t pad_off, kern_off, kpack_off, spectra_off, wisdom_off, total;
+    size_t pad_off, kern_off, spectra_off, wisdom_off, total;
 } pc_plan_header;
 
 /* Checks the parameters and shapes (PC_EUSAGE) and fills in the fields of
@@ -109,7 +108,6 @@ bool pc_plan_matrix_finite(const pc_plan *pl, const pc_matrix_view *m);
 
 size_t pc_plan_pad_bytes(const pc_plan *plan);
 size_t pc_plan_kern_bytes(const pc_plan *plan);
-size_t pc_plan_kpack_bytes(const pc_plan *plan);
 /* Where each part of the shared mapping goes, each on its own page, for
  * spectra and wisdom of the given sizes (from the FFT set-up). */
 void pc_plan_layout(const pc_plan *pl, size_t spectra_bytes,
@@ -117,8 +115,8 @@ void pc_plan_layout(const pc_plan *pl, size_t spectra_bytes,
 /* Points the plan's arrays into a mapping laid out as h says. */
 void pc_plan_attach(pc_plan *pl, char *blob, size_t bytes,
                     const pc_plan_header *h);
-/* The padded matrix (again for each matrix of a stack); the flipped and
- * the packed kernels (once). */
+/* The padded matrix (again for each matrix of a stack); the flipped
+ * kernels (once). */
 void pc_plan_fill_matrix(pc_plan *pl, const pc_matrix_view *m);
 void pc_plan_fill_kernels(pc_plan *pl, const pc_bank *b);
 /* Writes the header (h from pc_plan_layout) at the head of the mapping. */

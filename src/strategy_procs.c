@@ -1,6 +1,6 @@
 /* procs: worker processes started with posix_spawn, the C counterpart of
  * multiprocessing.Pool. The workers run this same executable in worker mode
- * (PC_WORKER_FLAG). The plan (padded matrix, kernels, packed kernels)
+ * (PC_WORKER_FLAG). The plan (padded matrix, kernels, FFT spectra)
  * already lives in a memfd mapping; the parent adds one for the row
  * checksums and passes both, and the output arena's when there is one, as
  * fixed descriptors. Worker w maps them, computes its block of output rows

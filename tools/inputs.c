@@ -40,11 +40,10 @@ static double memory_limit(const cli_options *o)
 }
 
 /* What the run will hold at its peak, in bytes: the inputs (one matrix,
- * the kernels), the plan (padded matrix, kernels twice: flipped and
- * packed), a second copy of the plan in the procs mapping, the row
- * checksums, and the output arena with -o. Workers need only a few rows
- * each. Refuses a run that would not fit.
- * TODO: ask the library (pc_plan_estimate) instead of re-deriving it. */
+ * the kernels), the plan and its row checksums as the library lays them
+ * out (pc_plan_estimate), a second copy of both in the procs mapping, and
+ * the output arenas with -o. Workers need only a few rows each. Refuses a
+ * run that would not fit. */
 static int estimate_memory(job *j)
 {
     const cli_options *o = j->o;
