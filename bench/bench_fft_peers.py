@@ -339,7 +339,7 @@ def main():
                      "scipy_kernels": nk, "verify_kernels": int(vbank.shape[0]),
                      "rtol": RTOL},
         "notes": [
-            "ms_per_kernel (parconv) = median compute_seconds (the longest any worker computed) * 1000 / "
+            "ms_per_kernel (parconv) = median compute_seconds (first worker's start to last worker's end) * 1000 / "
             "kernels; medians are taken per field over the runs",
             f"parconv --method direct timed on the first {direct['kernels']} kernels only "
             "(same seed, fewer kernels: the same first kernels, checked)",

@@ -290,7 +290,7 @@ def print_table(dtype, pc, peers, args):
               f"{m['seconds']:>9.4f} {m['startup_seconds']:>10.4f} "
               f"{m['gflops']:>8.1f} {m['pct_peak']:>9.1f}%")
     r = pc["compute_ratios"]
-    print("  ms/kernel = median compute_seconds (the longest any worker computed) * 1000 / "
+    print("  ms/kernel = median compute_seconds (first worker's start to last worker's end) * 1000 / "
           f"{w['count']}; GFLOP/s and % of the FMA ceiling over the same time")
     if r:
         print("  compute time ratios (above 1: omp is faster): " + ", ".join(
