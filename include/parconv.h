@@ -279,7 +279,7 @@ PC_API int pc_plan_create_view(pc_plan **plan, const pc_conv_params *p,
 PC_API int pc_plan_set_matrix_view(pc_plan *plan, const pc_matrix_view *m);
 
 /* Memory of a plan, in bytes. plan: its shared mapping (padded matrix,
- * flipped and packed kernels, header) but the spectra; spectra: the FFT's
+ * flipped kernels, header) but the spectra; spectra: the FFT's
  * tile spectra (0 for direct); sums: one pc_run's row checksums (procs
  * keeps a second copy in its workers' mapping); scratch: each worker's
  * buffers. */

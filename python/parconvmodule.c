@@ -1,7 +1,7 @@
 /*
  * The Python module `parconv`: the library for numpy users. convolve()
  * applies a bank of kernels to a matrix or a stack of matrices, Plan
- * keeps the packed kernels (and the FFT set-up) for many matrices of one
+ * keeps the flipped kernels (and the FFT set-up) for many matrices of one
  * shape, choose_method() asks the cost model.
  *
  * Every call runs the library's omp strategy with the GIL released,
@@ -842,7 +842,7 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     p->one = PyArray_NDIM(b) == 2;
     p->threads = o.threads;
     /* Planned on zeros (one zero, every element of the view): the kernels
-     * are packed and the FFT planned now; each execute brings its
+     * are flipped and converted and the FFT planned now; each execute brings its
      * matrix. */
     static const double zero = 0.0;
     pc_matrix_view zeros = {&zero, PC_F64, p->rows, p->cols, 0, 0};
@@ -1025,7 +1025,7 @@ PyDoc_STRVAR(plan_doc,
 "     method='auto', dtype=None, threads=None, isa='auto')\n"
 "--\n\n"
 "One bank of kernels for many matrices of one shape: the kernels are\n"
-"packed (and, for the FFT, the transforms planned and their size timed)\n"
+"flipped and converted (and, for the FFT, the transforms planned and their size timed)\n"
 "once; each execute(matrix) then only brings the matrix. The arguments\n"
 "are convolve()'s; dtype=None is float32 when the bank is float32, else\n"
 "float64. A plan whose method is 'fft' refuses matrices holding NaN or\n"
