@@ -7,8 +7,10 @@
 #     (one file, one fsync: the issue's yardstick);
 #   * the same number of files of the same sizes, each written from memory
 #     and fsynced by one process (what parconv must do at least to leave each
-#     plane durable on its own).
-# The three are run alternately, ROUNDS times (the order rotated each
+#     plane durable on its own);
+#   * dd oflag=direct bs=8M conv=fsync of the same bytes (one file: the
+#     disk's rate with direct I/O, as parconv's writer uses it).
+# The four are run alternately, ROUNDS times (the order rotated each
 # round), each into a fresh directory next to the build (not tmpfs: checked)
 # that is removed right after. Prints the target line with best-of and
 # median figures, and the JSON report's write times of parconv's runs.
@@ -69,7 +71,7 @@ for s in "${sizes[@]}"; do bytes=$((bytes + s)); done
 clear_out "$dir/run"
 pc_log "io.sh: $nfiles files, $bytes bytes, in $dir ($fs); $rounds rounds"
 
-t_parconv=() t_dd=() t_files=()
+t_parconv=() t_dd=() t_files=() t_ddd=()
 run_parconv() {
     local t0 t1
     rm -rf "$dir/run"
@@ -88,6 +90,18 @@ run_dd() {
     t1=$(now)
     clear_out "$dir/dd.bin"
     t_dd+=("$(echo "$t1 - $t0" | bc -l)")
+}
+# The disk's rate as parconv's writer uses it: the same bytes with direct
+# I/O (8 MiB writes, one stream; dd writes the last partial block through
+# the cache, as parconv does), one fsync.
+run_dd_direct() {
+    local t0 t1
+    t0=$(now)
+    dd if=/dev/zero of="$dir/dd.bin" bs=8M count="$bytes" iflag=count_bytes \
+        oflag=direct conv=fsync status=none
+    t1=$(now)
+    clear_out "$dir/dd.bin"
+    t_ddd+=("$(echo "$t1 - $t0" | bc -l)")
 }
 run_files() {
     local t
@@ -117,17 +131,17 @@ EOF
 
 for ((r = 1; r <= rounds; r++)); do
     case $((r % 3)) in
-    1) run_parconv "$r"; run_dd; run_files ;;
-    2) run_dd; run_files; run_parconv "$r" ;;
-    0) run_files; run_parconv "$r"; run_dd ;;
+    1) run_parconv "$r"; run_dd; run_files; run_dd_direct ;;
+    2) run_dd; run_files; run_dd_direct; run_parconv "$r" ;;
+    0) run_files; run_dd_direct; run_parconv "$r"; run_dd ;;
     esac
-    pc_log "round $r: parconv ${t_parconv[-1]} s, dd ${t_dd[-1]} s, files ${t_files[-1]} s"
+    pc_log "round $r: parconv ${t_parconv[-1]} s, dd ${t_dd[-1]} s, files ${t_files[-1]} s, dd direct ${t_ddd[-1]} s"
 done
 
-python3 - "$dir" "$rounds" "$nfiles" "${t_parconv[*]}" "${t_dd[*]}" "${t_files[*]}" <<'EOF'
+python3 - "$dir" "$rounds" "$nfiles" "${t_parconv[*]}" "${t_dd[*]}" "${t_files[*]}" "${t_ddd[*]}" <<'EOF'
 import json, statistics, sys
 d, rounds, nfiles = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-pc, dd, fl = ([float(x) for x in a.split()] for a in sys.argv[4:7])
+pc, dd, fl, dio = ([float(x) for x in a.split()] for a in sys.argv[4:8])
 med = statistics.median
 ratio = min(pc) / min(dd)
 print(f"target -o default workload <= 1.15x dd conv=fsync: parconv {min(pc):.3f} s, "
@@ -138,6 +152,9 @@ print(f"target -o default workload <= 1.15x dd conv=fsync: parconv {min(pc):.3f}
 print(f"floor of {nfiles} files of the same sizes, each written and fsynced: "
       f"{min(fl):.3f} s best, {med(fl):.3f} s median; parconv = "
       f"{min(pc) / min(fl):.2f}x best, {med(pc) / med(fl):.2f}x median")
+print(f"the same bytes with direct I/O (dd oflag=direct bs=8M conv=fsync, one "
+      f"file): {min(dio):.3f} s best, {med(dio):.3f} s median; parconv = "
+      f"{min(pc) / min(dio):.2f}x best, {med(pc) / med(dio):.2f}x median")
 rep = [json.load(open(f"{d}/report-{r}.json")) for r in range(1, rounds + 1)]
 best = min(range(rounds), key=lambda i: pc[i])
 for name, key in (("wall (report)", "wall_seconds"), ("set-up", "setup_seconds"),
