@@ -454,7 +454,10 @@ const cli_opt cli_opts[] = {
              "one r2c, a multiply and one c2r per tile); auto:\n"
              "whichever the cost model says is faster (direct ~\n"
              "outputs x taps, FFT ~ tiles x P*Q*log2(P*Q), as\n"
-             "scipy's choose_conv_method), both estimates shown",
+             "scipy's choose_conv_method), both estimates shown;\n"
+             "where they are within 2x, both methods are timed\n"
+             "on the run's own inputs first and the faster runs\n"
+             "(the report's trial line; not with --shard)",
      .set = set_choice, .off = AT(conv.method), .given = G_METHOD,
      .parse = pc_method_parse, .choices = "direct, fft, auto", .dflt = "auto"},
     {.name = "fft-plan", .arg = "E", .cmds = IN_RUN | IN_SWEEP,
