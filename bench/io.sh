@@ -81,27 +81,21 @@ run_parconv() {
     clear_out "$dir/run"
     t_parconv+=("$(echo "$t1 - $t0" | bc -l)")
 }
+# Exactly $bytes as one file, one fsync, with dd's further operands:
+# blocks of 1 MiB through the cache (the target's yardstick, into t_dd),
+# or of 8 MiB with direct I/O, the disk's rate as parconv's writer uses it
+# (dd writes the last partial block through the cache, as parconv does;
+# into t_ddd).
 run_dd() {
+    local -n into=$1
+    shift
     local t0 t1
     t0=$(now)
-    # Exactly $bytes, in blocks of 1 MiB, as one file.
-    dd if=/dev/zero of="$dir/dd.bin" bs=1M count="$bytes" iflag=count_bytes \
-        conv=fsync status=none
+    dd if=/dev/zero of="$dir/dd.bin" count="$bytes" iflag=count_bytes \
+        conv=fsync status=none "$@"
     t1=$(now)
     clear_out "$dir/dd.bin"
-    t_dd+=("$(echo "$t1 - $t0" | bc -l)")
-}
-# The disk's rate as parconv's writer uses it: the same bytes with direct
-# I/O (8 MiB writes, one stream; dd writes the last partial block through
-# the cache, as parconv does), one fsync.
-run_dd_direct() {
-    local t0 t1
-    t0=$(now)
-    dd if=/dev/zero of="$dir/dd.bin" bs=8M count="$bytes" iflag=count_bytes \
-        oflag=direct conv=fsync status=none
-    t1=$(now)
-    clear_out "$dir/dd.bin"
-    t_ddd+=("$(echo "$t1 - $t0" | bc -l)")
+    into+=("$(echo "$t1 - $t0" | bc -l)")
 }
 run_files() {
     local t
@@ -131,9 +125,9 @@ EOF
 
 for ((r = 1; r <= rounds; r++)); do
     case $((r % 3)) in
-    1) run_parconv "$r"; run_dd; run_files; run_dd_direct ;;
-    2) run_dd; run_files; run_dd_direct; run_parconv "$r" ;;
-    0) run_files; run_dd_direct; run_parconv "$r"; run_dd ;;
+    1) run_parconv "$r"; run_dd t_dd bs=1M; run_files; run_dd t_ddd bs=8M oflag=direct ;;
+    2) run_dd t_dd bs=1M; run_files; run_dd t_ddd bs=8M oflag=direct; run_parconv "$r" ;;
+    0) run_files; run_dd t_ddd bs=8M oflag=direct; run_parconv "$r"; run_dd t_dd bs=1M ;;
     esac
     pc_log "round $r: parconv ${t_parconv[-1]} s, dd ${t_dd[-1]} s, files ${t_files[-1]} s, dd direct ${t_ddd[-1]} s"
 done
