@@ -1,6 +1,6 @@
 /* Direct convolution: run-time choice of the kernels' instruction set,
  * one kernel computed alone, and the FMA ceiling of each ISA. The
- * arithmetic is in direct_tmpl.h; the batch loop that walks kernel sets
+ * arithmetic is in direct_tmpl.h; the batch loop that walks kernel groups
  * and rows is the executor's (exec.c). */
 #include "direct.h"
 
@@ -58,20 +58,14 @@ const pc_direct_fns *pc_direct_lookup(pc_isa isa, pc_dtype dtype)
     return table[isa][dtype];
 }
 
-void pc_direct_execute_one(const pc_plan *pl, size_t k, void *out)
+void pc_direct_execute(const pc_plan *pl, size_t k, void *out)
 {
+    /* Alone: a kernel's values do not depend on the others of its group. */
     const size_t row_bytes = pl->ocols * pc_dtype_size(pl->p.dtype);
     for (size_t i = 0; i < pl->orows; i++) {
         void *row = (char *)out + i * row_bytes;
-        pl->fns->multi(pl, k, 1, i, &row);
+        pl->fns->kernels(pl, k, 1, i, &row);
     }
-}
-
-void pc_direct_execute(const pc_plan *pl, size_t k, void *out)
-{
-    /* The batch path computes each kernel alone too (a set's kernels only
-     * share the loop that calls them): the same bits. */
-    pc_direct_execute_one(pl, k, out);
 }
 
 /* Where the ceiling's threads wait for each other after their warm-up;

@@ -11,8 +11,5 @@ const pc_direct_fns *pc_direct_lookup(pc_isa isa, pc_dtype dtype);
 
 /* Kernel k, all rows, bit for bit as the batch path computes it. */
 void pc_direct_execute(const pc_plan *plan, size_t k, void *out);
-/* Kernel k, all rows, through the multi kernel alone: the same bits (the
- * error check of an FFT plan calls it). */
-void pc_direct_execute_one(const pc_plan *plan, size_t k, void *out);
 
 #endif

@@ -157,8 +157,8 @@ static void PC_FN(kernels)(const pc_plan *pl, size_t k0, size_t nk, size_t i,
                            void *const *rows)
 {
     const size_t taps = pl->krows * pl->kcols;
-    const PC_T *kf[128];
-    PC_T *out[128];
+    const PC_T *kf[PC_GROUP_MAX];
+    PC_T *out[PC_GROUP_MAX];
     size_t n = 0;
     for (size_t kk = 0; kk < nk; kk++)
         if (rows[kk]) {
@@ -186,22 +186,6 @@ static void PC_FN(kernels)(const pc_plan *pl, size_t k0, size_t nk, size_t i,
     }
 }
 
-static void PC_FN(set2)(const pc_plan *pl, size_t set, size_t i, void *const *rows)
-{
-    PC_FN(kernels)(pl, set * 2 * VL, 2 * VL, i, rows);
-}
-
-static void PC_FN(set1)(const pc_plan *pl, size_t set, size_t i, void *const *rows)
-{
-    PC_FN(kernels)(pl, set * 2 * VL, VL, i, rows);
-}
-
-static void PC_FN(multi)(const pc_plan *pl, size_t k, int m, size_t i,
-                         void *const *rows)
-{
-    PC_FN(kernels)(pl, k, (size_t)m, i, rows);
-}
-
 /* The FMA ceiling: independent multiply-add chains held in registers.
  * Each chain starts from its own run-time value, so the compiler can
  * neither merge the chains nor fold them; 12 chains cover the FMA latency
@@ -227,10 +211,7 @@ static double PC_FN(fma_loop)(long iters, double seed, double *sink)
 }
 
 const pc_direct_fns PC_FN(fns) = {
-    .set2 = PC_FN(set2),
-    .set1 = PC_FN(set1),
-    .multi = PC_FN(multi),
-    .multi_max = ROW_M,
+    .kernels = PC_FN(kernels),
     .fma_loop = PC_FN(fma_loop),
     .lanes = VL,
 };

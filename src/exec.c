@@ -1,4 +1,4 @@
-/* The batch executor that both methods use: units of work (kernel sets x
+/* The batch executor that both methods use: units of work (kernel groups x
  * row steps for direct, kernel groups x tile rows for FFT), the dispatch
  * by method, and the row sink that hashes every output row and keeps it
  * in the arena or writes it into the arena's file. The kernels (direct.c,
@@ -31,9 +31,10 @@ size_t pc_scratch_bytes(const pc_plan *plan)
     if (plan->method == PC_FFT)
         return pc_fft_work_bytes(plan) +
                plan->fft.kg * align64(plan->fft.Tr * row_bytes);
-    /* Direct: a step's rows per kernel of a set, each rounded to 64 bytes
-     * (only a procs worker with an arena uses more than the first row). */
-    return PC_STEP_ROWS * 2 * plan->lanes * align64(row_bytes);
+    /* Direct: a step's rows per kernel of a group, each rounded to 64
+     * bytes (only a procs worker with an arena uses more than the first
+     * row). */
+    return PC_STEP_ROWS * plan->group * align64(row_bytes);
 }
 
 size_t pc_plan_units(const pc_plan *plan, const pc_sink *sink)
@@ -116,8 +117,8 @@ static void exec_rows(const pc_plan *pl, size_t r0, size_t r1,
     const size_t row_bytes = pl->ocols * esz;
     const size_t plane = pl->orows * row_bytes;
     const size_t srow = (row_bytes + 63) & ~(size_t)63;
-    const size_t S = 2 * pl->lanes;
-    void *rows[128];
+    const size_t S = pl->group;
+    void *rows[PC_GROUP_MAX];
     /* A procs worker with an arena: a step's rows of each kernel are kept
      * (row t of kernel kk at scratch row t*S + kk) and written together;
      * a longer range goes a step at a time. */
@@ -130,13 +131,11 @@ static void exec_rows(const pc_plan *pl, size_t r0, size_t r1,
         return;
     }
 
-    /* Only kernels [sink->k0, sink->k1): sets that straddle the range are
-     * computed whole, with the rows outside it not kept. */
-    for (size_t s = 0; s < pl->nsets2 + pl->nsets1; s++) {
-        const int two = s < pl->nsets2;
-        const size_t k0 = s * S, nk = two ? S : pl->lanes;
-        if (k0 + nk <= sink->k0 || k0 >= sink->k1)
-            continue;
+    /* Groups of S kernels (the last may have fewer); only kernels
+     * [sink->k0, sink->k1): in a group that straddles the range, the rows
+     * outside it are not wanted. */
+    for (size_t k0 = sink->k0 / S * S; k0 < sink->k1; k0 += S) {
+        const size_t nk = pl->count - k0 < S ? pl->count - k0 : S;
         for (size_t i = r0; i < r1; i++) {
             for (size_t kk = 0; kk < nk; kk++) {
                 size_t k = k0 + kk;
@@ -146,7 +145,7 @@ static void exec_rows(const pc_plan *pl, size_t r0, size_t r1,
                                          : (char *)scratch + (put ? (i - r0) * S + kk
                                                                   : kk) * srow;
             }
-            (two ? pl->fns->set2 : pl->fns->set1)(pl, s, i, rows);
+            pl->fns->kernels(pl, k0, nk, i, rows);
             for (size_t kk = 0; kk < nk; kk++)
                 if (rows[kk])
                     sink->rowhash[(k0 + kk) * pl->orows + i] =
@@ -156,29 +155,6 @@ static void exec_rows(const pc_plan *pl, size_t r0, size_t r1,
             if (k0 + kk >= sink->k0 && k0 + kk < sink->k1)
                 sink_put(sink, k0 + kk, r0, r1 - r0, row_bytes, plane,
                             (char *)scratch + kk * srow, S * srow);
-    }
-    /* The kernels left over: a few at a time along the row, in chunks as
-     * even as multi_max allows. */
-    size_t first = pl->first_single > sink->k0 ? pl->first_single : sink->k0;
-    size_t left = sink->k1 > first ? sink->k1 - first : 0;
-    const size_t M = (size_t)pl->fns->multi_max;
-    for (size_t k = first; left;) {
-        size_t chunks = (left + M - 1) / M, m = (left + chunks - 1) / chunks;
-        for (size_t i = r0; i < r1; i++) {
-            for (size_t kk = 0; kk < m; kk++)
-                rows[kk] = sink->arena ? sink->arena + (k + kk - sink->k0) * plane +
-                                             i * row_bytes
-                                       : (char *)scratch + (put ? (i - r0) * S + kk
-                                                                : kk) * srow;
-            pl->fns->multi(pl, k, (int)m, i, rows);
-            for (size_t kk = 0; kk < m; kk++)
-                sink->rowhash[(k + kk) * pl->orows + i] = pc_hash(rows[kk], row_bytes);
-        }
-        for (size_t kk = 0; put && kk < m; kk++)
-            sink_put(sink, k + kk, r0, r1 - r0, row_bytes, plane,
-                        (char *)scratch + kk * srow, S * srow);
-        k += m;
-        left -= m;
     }
 }
 
@@ -288,9 +264,7 @@ int pc_plan_fft_error(const pc_plan *pl, double *rel_err)
         for (size_t i = 0; i < pl->orows; i++) {
             if (!fft_check_row(pl, i))
                 continue;
-            /* The one-kernel direct path: the error check needs the
-             * value, not the bits of the batch path. */
-            pl->fns->multi(pl, sample[s], 1, i, &b);
+            pl->fns->kernels(pl, sample[s], 1, i, &b);
             for (size_t j = 0; j < w; j++) {
                 size_t at = i * w + j;
                 double x = pl->p.dtype == PC_F32 ? ((float *)a)[at]

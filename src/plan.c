@@ -140,16 +140,6 @@ int pc_plan_geometry(pc_plan *pl)
     return PC_OK;
 }
 
-void pc_plan_sets(pc_plan *pl, size_t lanes)
-{
-    pl->lanes = lanes;
-    /* Sets of two vectors of kernels, then at most one set of one vector,
-     * then the few left over one at a time. */
-    pl->nsets2 = pl->count / (2 * pl->lanes);
-    pl->nsets1 = (pl->count % (2 * pl->lanes)) / pl->lanes;
-    pl->first_single = (2 * pl->nsets2 + pl->nsets1) * pl->lanes;
-}
-
 /* Element (i, j) of a view as a double (a float converts exactly). */
 static double view_at(const pc_matrix_view *m, size_t i, size_t j)
 {
@@ -313,7 +303,7 @@ int pc_plan_open(pc_plan *pl, char *blob, size_t bytes, pc_plan_header *h)
 
 size_t pc_plan_batch_quantum(const pc_plan *plan)
 {
-    return plan->method == PC_FFT ? plan->fft.kg : 2 * plan->lanes;
+    return plan->method == PC_FFT ? plan->fft.kg : plan->group;
 }
 
 pc_method pc_plan_method(const pc_plan *plan)

@@ -15,18 +15,22 @@
  * vector less one element past it: 15 floats). */
 #define PC_SPARE 32
 
-/* The direct kernels of one ISA and dtype (direct_tmpl.h). rows[kk] is
- * output row i of kernel set*2*lanes + kk, or NULL for "not wanted". */
+/* The direct kernels of one ISA and dtype (direct_tmpl.h). */
 typedef struct {
-    void (*set2)(const pc_plan *pl, size_t set, size_t i, void *const *rows);
-    void (*set1)(const pc_plan *pl, size_t set, size_t i, void *const *rows);
-    /* Kernels k..k+m-1 (1 <= m <= multi_max), rows[0..m-1] all wanted. */
-    void (*multi)(const pc_plan *pl, size_t k, int m, size_t i, void *const *rows);
+    /* Output row i of kernels k0..k0+nk-1 (nk <= PC_GROUP_MAX): rows[kk]
+     * receives kernel k0+kk's, or is NULL for "not wanted" (and then not
+     * computed). Each kernel's values do not depend on which others are
+     * computed with it. */
+    void (*kernels)(const pc_plan *pl, size_t k0, size_t nk, size_t i,
+                    void *const *rows);
     /* Register-only FMA loop for the ceiling: returns the flops done, its
      * result added to *sink so nothing is optimised away. */
     double (*fma_loop)(long iters, double seed, double *sink);
-    int lanes, multi_max;
+    int lanes; /* values per vector */
 } pc_direct_fns;
+
+/* The most kernels a plan computes together (its group). */
+#define PC_GROUP_MAX 128
 
 /* FFT set-up of a plan (fft.c). */
 typedef struct {
@@ -52,9 +56,10 @@ struct pc_plan {
     size_t orows, ocols;      /* one output plane */
     size_t prows, pcols;      /* the padded matrix: orows+kh-1, ocols+kw-1 */
     size_t pstride;           /* elements between padded rows */
-    size_t lanes;             /* kernels per vector */
-    size_t nsets2, nsets1;    /* sets of 2*lanes and of lanes kernels */
-    size_t first_single;      /* kernels from here on go through the multi kernel */
+    /* Kernels computed together, a row of each per call: two vectors'
+     * worth (16 f64 or 32 f32 with AVX-512), the quantum of a batch and
+     * of a step's scratch rows. */
+    size_t group;
     void *pad;                /* prows x pstride, dtype */
     void *kern;               /* count x krows x kcols, flipped, dtype */
     const pc_direct_fns *fns;
@@ -96,9 +101,6 @@ int pc_plan_init(pc_plan *pl, const pc_conv_params *p, size_t rows,
                  size_t cols, size_t count, size_t krows, size_t kcols);
 /* The output and padded shapes from the fields pc_plan_init set. */
 int pc_plan_geometry(pc_plan *pl);
-/* The kernel sets for vectors of `lanes` kernels (the direct kernels' own
- * width, which the caller looked up). */
-void pc_plan_sets(pc_plan *pl, size_t lanes);
 /* Whether the inputs and the fill value the plan would use are all finite
  * (an FFT spreads NaN and Inf over whole tiles); the matrix alone (with
  * the fill value) for pc_plan_set_matrix. */

@@ -12,8 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Binds the direct kernels of the plan's ISA and dtype, and lays out the
- * kernel sets for their vector width. */
+/* Binds the direct kernels of the plan's ISA and dtype, and the group of
+ * kernels computed together for their vector width. */
 static int bind(pc_plan *pl)
 {
     pl->fns = pc_direct_lookup(pl->isa, pl->p.dtype);
@@ -21,7 +21,7 @@ static int bind(pc_plan *pl)
         return pc_error(PC_EUSAGE, "this CPU cannot run the %s kernels (it "
                         "supports up to %s)", pc_isa_name(pl->isa),
                         pc_isa_name(pc_isa_best()));
-    pc_plan_sets(pl, (size_t)pl->fns->lanes);
+    pl->group = 2 * (size_t)pl->fns->lanes;
     return PC_OK;
 }
 

@@ -246,7 +246,7 @@ static int empty_shard(run_state *s)
     return st;
 }
 
-/* Kernels per batch: whole kernel sets, about two seconds of work on the
+/* Kernels per batch: whole kernel groups, about two seconds of work on the
  * workers, and with -o no more output planes than a quarter of the free
  * memory (or 256 MB: allocating more costs more than it saves) in the two
  * batches held at once (one computed, one written). Between batches
