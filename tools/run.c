@@ -310,7 +310,7 @@ static double ceiling(const pc_conv_params *p, unsigned workers,
  * measured at set-up, where it brings every core's vector units up to
  * speed before the first timed run, so no strategy pays for that alone;
  * with -o after the first strategy's compute, while the writer syncs the
- * last batches (mostly waiting for the disk; pc_peak's best of three
+ * last batches (mostly waiting for the disk; pc_peak's best of ten
  * discounts a repetition that meets its copying), so that a batch job's
  * whole time does not grow by it. Only for a report (-q without --json
  * shows none), not worth its tenth of a second for runs of under 1 GFLOP,
@@ -857,6 +857,9 @@ static int verdict(const job *j)
 
 static int finish(run_state *s, int st)
 {
+    /* The writer uses the arenas, the format's file(s), the first run's
+     * checksums and the done/known lists: it ends before any of them. */
+    stop_writer(s);
     /* A run that failed leaves FILE as it was. */
     outdir_file_discard(&s->json);
     for (int i = 0; i < PC_NSTRATEGIES; i++)
@@ -864,8 +867,6 @@ static int finish(run_state *s, int st)
     free(s->done);
     free(s->known);
     free(s->ksums);
-    /* The writer uses the arenas and the format's file(s). */
-    stop_writer(s);
     /* Without a commit the format's partial stays, for --resume. */
     if (s->out && s->fmt->close)
         s->fmt->close(s->out);
