@@ -201,6 +201,19 @@ static int open_in_place(const char *path)
     return fd;
 }
 
+/* The mode a new file gets (0666 less the umask), read once: umask can
+ * only be read by setting it, and the writer's threads open files side
+ * by side. */
+static mode_t new_file_mode;
+static pthread_once_t new_file_once = PTHREAD_ONCE_INIT;
+
+static void read_new_file_mode(void)
+{
+    mode_t mask = umask(0);
+    umask(mask);
+    new_file_mode = 0666 & ~mask;
+}
+
 int outdir_file_open(outdir_file *f, const char *path, bool in_place_ok)
 {
     f->fd = -1;
@@ -220,15 +233,9 @@ int outdir_file_open(outdir_file *f, const char *path, bool in_place_ok)
         return pc_error(PC_EUSAGE, "file name '%.60s...' is too long", path);
     }
     f->fd = mkostemps(f->tmp, 4, O_CLOEXEC | O_NOFOLLOW);
-    /* mkostemps makes the file 0600; give it the mode any new file gets.
-     * umask can only be read by setting it: the writer's threads open
-     * files side by side, so one at a time. */
-    static pthread_mutex_t umask_lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&umask_lock);
-    mode_t mask = umask(0);
-    umask(mask);
-    pthread_mutex_unlock(&umask_lock);
-    if (f->fd < 0 || fchmod(f->fd, 0666 & ~mask) != 0) {
+    /* mkostemps makes the file 0600; give it the mode any new file gets. */
+    pthread_once(&new_file_once, read_new_file_mode);
+    if (f->fd < 0 || fchmod(f->fd, new_file_mode) != 0) {
         int e = errno;
         outdir_file_discard(f);
         return pc_error(PC_EIO, "cannot write '%s': %s", path, strerror(e));
