@@ -23,6 +23,12 @@ static inline bool pc_add_ok(size_t a, size_t b, size_t *r)
     return !__builtin_add_overflow(a, b, r);
 }
 
+/* n rounded up to a whole number of 64-byte lines. */
+static inline size_t pc_align64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
 /* 64-byte aligned, zeroed memory. */
 void *pc_alloc(size_t bytes);
 /* Takes every page of [p, p+bytes) for this process now (a write each),

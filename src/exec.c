@@ -12,11 +12,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static size_t align64(size_t n)
-{
-    return (n + 63) & ~(size_t)63;
-}
-
 /* FFT: the first kernel group that holds a kernel of [k0, k1). */
 static size_t first_group(const pc_plan *pl, const pc_sink *sink)
 {
@@ -30,11 +25,11 @@ size_t pc_scratch_bytes(const pc_plan *plan)
      * per kernel of the group (see exec_tiles). */
     if (plan->method == PC_FFT)
         return pc_fft_work_bytes(plan) +
-               plan->fft.kg * align64(plan->fft.Tr * row_bytes);
+               plan->fft.kg * pc_align64(plan->fft.Tr * row_bytes);
     /* Direct: a step's rows per kernel of a group, each rounded to 64
      * bytes (only a procs worker with an arena uses more than the first
      * row). */
-    return PC_STEP_ROWS * plan->group * align64(row_bytes);
+    return PC_STEP_ROWS * plan->group * pc_align64(row_bytes);
 }
 
 size_t pc_plan_units(const pc_plan *plan, const pc_sink *sink)
@@ -116,7 +111,7 @@ static void exec_rows(const pc_plan *pl, size_t r0, size_t r1,
     const size_t esz = pc_dtype_size(pl->p.dtype);
     const size_t row_bytes = pl->ocols * esz;
     const size_t plane = pl->orows * row_bytes;
-    const size_t srow = (row_bytes + 63) & ~(size_t)63;
+    const size_t srow = pc_align64(row_bytes);
     const size_t S = pl->group;
     void *rows[PC_GROUP_MAX];
     /* A procs worker with an arena: a step's rows of each kernel are kept
@@ -166,7 +161,7 @@ static void exec_tiles(const pc_plan *pl, size_t u0, size_t u1,
     const pc_fft *f = &pl->fft;
     const size_t row_bytes = pl->ocols * pc_dtype_size(pl->p.dtype);
     const size_t plane = pl->orows * row_bytes;
-    const size_t bstride = align64(f->Tr * row_bytes), G = f->kg;
+    const size_t bstride = pc_align64(f->Tr * row_bytes), G = f->kg;
     char *rows = (char *)scratch + pc_fft_work_bytes(pl);
     size_t have = (size_t)-1;
 

@@ -74,11 +74,6 @@ static size_t cdiv(size_t a, size_t b)
  * group's spectra stream from memory and two workers fight over it. */
 static size_t kgroup(const pc_fft *f, pc_dtype dt);
 
-static size_t align64(size_t n)
-{
-    return (n + 63) & ~(size_t)63;
-}
-
 /* Columns per strip: a strip of the product, P x S complex, stays in L1
  * between the multiply and its column pass. Measured (64x64 kernels, AVX-512
  * FFTW 3.3.10): 4 beats 8 by 5-10%, 16 and 32 lose 15-100%. Strips start
@@ -111,7 +106,7 @@ static size_t real_bytes(const pc_fft *f, pc_dtype dt)
 }
 static size_t strip_bytes(const pc_fft *f, pc_dtype dt)
 {
-    return align64(f->P * STRIP * 2 * pc_dtype_size(dt));
+    return pc_align64(f->P * STRIP * 2 * pc_dtype_size(dt));
 }
 
 static size_t kgroup(const pc_fft *f, pc_dtype dt)
@@ -124,7 +119,7 @@ static size_t kgroup(const pc_fft *f, pc_dtype dt)
  * plans were made for (FFTW's new-array execute requires it). */
 static size_t spec_stride(const pc_fft *f, pc_dtype dt)
 {
-    return align64(spec_bytes(f, dt));
+    return pc_align64(spec_bytes(f, dt));
 }
 
 size_t pc_fft_spectra_bytes(const pc_fft *f, pc_dtype dt)
